@@ -1,0 +1,219 @@
+package bot
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// The action IDs of the buttons the chat adapter posts. The inbound adapter
+// (webhooks) dispatches on them, so they are part of the contract between
+// the two and must not change.
+const (
+	// ActionAck acknowledges the incident; the button's value is the incident ID.
+	ActionAck = "incident_ack"
+	// ActionResolve resolves the incident; the button's value is the incident ID.
+	ActionResolve = "incident_resolve"
+	// ActionRunbookStep marks a runbook step done; the value is StepValue's.
+	ActionRunbookStep = "runbook_step"
+)
+
+// StepValue is the value of a runbook step's Done button,
+// "<incident id>:<runbook name>:<step n>".
+func StepValue(id int64, runbook string, n int) string {
+	return strconv.FormatInt(id, 10) + ":" + runbook + ":" + strconv.Itoa(n)
+}
+
+// ParseStepValue reads StepValue's format. The runbook name may itself
+// contain colons. Errors wrap ErrInvalid.
+func ParseStepValue(v string) (id int64, runbook string, n int, err error) {
+	first, last := strings.Index(v, ":"), strings.LastIndex(v, ":")
+	if first < 0 || last == first {
+		return 0, "", 0, fmt.Errorf("%w: runbook step %q: want <incident>:<runbook>:<step>", ErrInvalid, v)
+	}
+	id, err1 := strconv.ParseInt(v[:first], 10, 64)
+	n, err2 := strconv.Atoi(v[last+1:])
+	runbook = v[first+1 : last]
+	if err1 != nil || err2 != nil || id < 1 || n < 1 || runbook == "" {
+		return 0, "", 0, fmt.Errorf("%w: runbook step %q: want <incident>:<runbook>:<step>", ErrInvalid, v)
+	}
+	return id, runbook, n, nil
+}
+
+// MaxChannelName is Slack's limit on a channel name.
+const MaxChannelName = 80
+
+// maxPrefix keeps a configured prefix from crowding out the number and slug.
+const maxPrefix = 20
+
+// ChannelName names an incident's channel "<prefix>-<id>-<slug>", the slug
+// made from title by Slug and cut so the whole name fits MaxChannelName.
+// Attempt 1 is the plain name; attempt 2, 3... add "-2", "-3"... for when the
+// name is taken (archived channels keep their names). An empty or invalid
+// prefix means "inc".
+func ChannelName(prefix string, id int64, title string, attempt int) string {
+	p := Slug(prefix)
+	if len(p) > maxPrefix {
+		p = strings.TrimRight(p[:maxPrefix], "-")
+	}
+	if p == "" {
+		p = "inc"
+	}
+	head := p + "-" + strconv.FormatInt(id, 10)
+	suffix := ""
+	if attempt > 1 {
+		suffix = "-" + strconv.Itoa(attempt)
+	}
+	s := Slug(title)
+	room := MaxChannelName - len(head) - len(suffix) - 1
+	if room < 1 {
+		s = ""
+	} else if len(s) > room {
+		s = strings.TrimRight(s[:room], "-")
+	}
+	if s != "" {
+		head += "-" + s
+	}
+	return head + suffix
+}
+
+// ChannelTitle is the text an incident's channel is named after: its title
+// (which starts with the alert name for incidents opened by alerts), or the
+// first alert's name when it has no title.
+func ChannelTitle(inc *Incident) string {
+	if strings.TrimSpace(inc.Title) != "" {
+		return inc.Title
+	}
+	if len(inc.Alerts) > 0 {
+		return inc.Alerts[0].Name()
+	}
+	return ""
+}
+
+// Slug turns text into lowercase ASCII letters and digits separated by
+// single dashes, as chat channel names allow. Accented Latin letters are
+// folded (é to e, ß to ss); other characters (emoji, CJK, punctuation)
+// separate words; apostrophes join them ("don't" is "dont"); CamelCase
+// words are split ("HighErrorRate" is "high-error-rate").
+func Slug(s string) string {
+	var b strings.Builder
+	rs := []rune(s)
+	sep := false
+	for i, r := range rs {
+		if r == '\'' || r == '’' {
+			continue
+		}
+		out := foldRune(unicode.ToLower(r))
+		if out == "" {
+			sep = true
+			continue
+		}
+		if b.Len() > 0 && (sep || camelBreak(rs, i)) {
+			b.WriteByte('-')
+		}
+		sep = false
+		b.WriteString(out)
+	}
+	return b.String()
+}
+
+// camelBreak reports whether a word starts at rs[i] inside CamelCase:
+// "errorRate" before R, "HTTPError" before E, "5xxErrors" before E.
+func camelBreak(rs []rune, i int) bool {
+	if i == 0 || !unicode.IsUpper(rs[i]) {
+		return false
+	}
+	p := rs[i-1]
+	if unicode.IsLower(p) || unicode.IsDigit(p) {
+		return true
+	}
+	return unicode.IsUpper(p) && i+1 < len(rs) && unicode.IsLower(rs[i+1])
+}
+
+func foldRune(r rune) string {
+	if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+		return string(r)
+	}
+	return folds[r]
+}
+
+// folds maps the lowercase Latin letters with diacritics that have an
+// obvious ASCII spelling; the standard library has no Unicode
+// normalization, and anything not here is dropped.
+var folds = func() map[rune]string {
+	m := map[rune]string{'ß': "ss", 'æ': "ae", 'œ': "oe", 'ø': "o", 'đ': "d", 'ð': "d", 'þ': "th", 'ł': "l", 'ı': "i", 'ŀ': "l"}
+	for base, variants := range map[string]string{
+		"a": "àáâãäåāăą", "c": "çćĉċč", "d": "ď", "e": "èéêëēĕėęě", "g": "ĝğġģ",
+		"h": "ĥħ", "i": "ìíîïĩīĭįǐ", "j": "ĵ", "k": "ķ", "l": "ĺļľ", "n": "ñńņňŉ",
+		"o": "òóôõöōŏőǒ", "r": "ŕŗř", "s": "śŝşšș", "t": "ţťŧț", "u": "ùúûüũūŭůűųǔ",
+		"w": "ŵ", "y": "ýÿŷ", "z": "źżž",
+	} {
+		for _, v := range variants {
+			m[v] = base
+		}
+	}
+	return m
+}()
+
+// ChatState is what the chat already shows for an incident, beyond the
+// Slack fields of Incident. Only the delivery worker writes it, one step at
+// a time as each succeeds, so that a retry or a restart resumes instead of
+// posting again; and a refresh compares it with the incident to edit only
+// what changed.
+type ChatState struct {
+	// Topic is the channel topic last set.
+	Topic string `json:"topic,omitempty"`
+	// MessageHash and HeadlineHash identify what the incident message and
+	// the headline last showed.
+	MessageHash  string `json:"message_hash,omitempty"`
+	HeadlineHash string `json:"headline_hash,omitempty"`
+	// Runbooks are the runbook checklists posted into the channel.
+	Runbooks []RunbookMessage `json:"runbooks,omitempty"`
+	// Steps names the one-time steps of opening that are done or were
+	// given up (inviting, the headline, the bookmark).
+	Steps []string `json:"steps,omitempty"`
+}
+
+// Did reports whether the one-time step is done or given up.
+func (c ChatState) Did(step string) bool { return contains(c.Steps, step) }
+
+// Runbook returns the message of the runbook posted under this name.
+func (c ChatState) Runbook(name string) (RunbookMessage, bool) {
+	for _, m := range c.Runbooks {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return RunbookMessage{}, false
+}
+
+// RunbookMessage is one runbook checklist posted into an incident's channel.
+type RunbookMessage struct {
+	Name string `json:"name"`
+	// TS is the message's timestamp; empty when posting it was given up.
+	TS string `json:"ts,omitempty"`
+	// Done is how many steps the message shows done.
+	Done int `json:"done"`
+	// Delivery is the delivery that posted it, so that a retried request
+	// does not post it twice.
+	Delivery uint64 `json:"delivery,omitempty"`
+}
+
+// RetryAfterError is a chat error that says when to try again: the chat is
+// rate limiting us (Slack's HTTP 429 with Retry-After). The delivery worker
+// waits that long without counting it as a failure.
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("rate limited, retry after %s: %v", e.After, e.Err)
+	}
+	return "rate limited, retry after " + e.After.String()
+}
+
+func (e *RetryAfterError) Unwrap() error { return e.Err }

@@ -1,0 +1,103 @@
+package bot
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestParseCommand(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     Command
+		err      string
+	}{
+		{"empty is help", "", Command{Verb: "help"}, ""},
+		{"help", "help", Command{Verb: "help"}, ""},
+		{"list", "list", Command{Verb: "list"}, ""},
+		{"declare with sev", "declare Checkout is down sev1", Command{Verb: "declare", Text: "Checkout is down", Severity: SEV1}, ""},
+		{"declare keeps a trailing number", "declare Disk 2", Command{Verb: "declare", Text: "Disk 2"}, ""},
+		{"declare without title", "declare sev2", Command{}, "declare needs a title"},
+		{"ack", "ack", Command{Verb: "ack"}, ""},
+		{"ack with time after verb", "ack 14:05", Command{Verb: "ack", When: "14:05"}, ""},
+		{"time before verb", "14:05 ack", Command{Verb: "ack", When: "14:05"}, ""},
+		{"sev", "sev 2", Command{Verb: "sev", Severity: SEV2}, ""},
+		{"sev word", "sev SEV1", Command{Verb: "sev", Severity: SEV1}, ""},
+		{"sev out of range", "sev 5", Command{}, `"5" is not a severity`},
+		{"sev missing", "sev", Command{}, "sev needs one severity"},
+		{"status", "status 16:00 monitoring", Command{Verb: "status", When: "16:00", Status: StatusMonitoring}, ""},
+		{"status bad", "status fixed", Command{}, `"fixed" is not a status`},
+		{"note keeps spacing", "note 14:10   traffic  is normal", Command{Verb: "note", When: "14:10", Text: "traffic  is normal"}, ""},
+		{"note rfc3339", "note 2024-06-20T14:10:00Z checked", Command{Verb: "note", When: "2024-06-20T14:10:00Z", Text: "checked"}, ""},
+		{"note with only a time has no text", "note 14:10", Command{}, "note needs text"},
+		{"note unicode", "note 💥 heap × 3 — ok", Command{Verb: "note", Text: "💥 heap × 3 — ok"}, ""},
+		{"lead", "lead <@U123|bob>", Command{Verb: "lead", Text: "<@U123|bob>"}, ""},
+		{"action", "action Add memory alerts", Command{Verb: "action", Text: "Add memory alerts"}, ""},
+		{"resolve with summary", "resolve 16:30 patched and restarted", Command{Verb: "resolve", When: "16:30", Text: "patched and restarted"}, ""},
+		{"resolve bare", "resolve", Command{Verb: "resolve"}, ""},
+		{"reopen", "reopen", Command{Verb: "reopen"}, ""},
+		{"runbook", "runbook memory-leak", Command{Verb: "runbook", Text: "memory-leak"}, ""},
+		{"runbook two names", "runbook a b", Command{}, "at most one name"},
+		{"timeline takes nothing", "timeline now", Command{}, "takes no arguments"},
+		{"list takes no time", "14:05 list", Command{}, "does not take a time"},
+		{"uppercase verb", "ACK", Command{Verb: "ack"}, ""},
+		{"unknown", "explode", Command{}, `unknown subcommand "explode"`},
+		{"invalid utf8", "note \xff", Command{}, "not valid UTF-8"},
+		{"too long", "note " + strings.Repeat("x", MaxCommandText), Command{}, "longer than"},
+	}
+	for _, tt := range tests {
+		got, err := ParseCommand(tt.in)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) || !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s: ParseCommand(%q) err = %v, want ErrInvalid containing %q", tt.name, tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%s: ParseCommand(%q) = %+v, %v; want %+v", tt.name, tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestCommandErrorsCarryUsage(t *testing.T) {
+	_, err := ParseCommand("status")
+	if err == nil || !strings.Contains(err.Error(), Usage("status")) {
+		t.Fatalf("ParseCommand(status) err = %v, want the usage line %q", err, Usage("status"))
+	}
+}
+
+func TestCommandAction(t *testing.T) {
+	c, err := ParseCommand("cause 15:40 leak in the payment gateway client pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, ok := c.Action("<@U1>")
+	want := Action{Op: OpCause, Actor: "<@U1>", When: "15:40", Text: "leak in the payment gateway client pool"}
+	if !ok || a != want {
+		t.Fatalf("Action = %+v, %v; want %+v", a, ok, want)
+	}
+	if _, ok := (Command{Verb: "list"}).Action("x"); ok {
+		t.Fatal("list must not be an action")
+	}
+}
+
+func FuzzParseCommand(f *testing.F) {
+	for _, s := range []string{"", "declare x sev1", "14:05 ack", "note 14:05 a b", "status monitoring", "sev 9", "lead <@U1>", "\xff", "runbook memory-leak"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseCommand(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("ParseCommand(%q): %v does not wrap ErrInvalid", s, err)
+			}
+			return
+		}
+		if Usage(c.Verb) == "" {
+			t.Fatalf("ParseCommand(%q) gave unknown verb %q", s, c.Verb)
+		}
+		if c.Verb == "sev" && !c.Severity.Valid() {
+			t.Fatalf("ParseCommand(%q) gave sev without a valid severity", s)
+		}
+	})
+}

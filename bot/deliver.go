@@ -1,0 +1,288 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Chat carries out deliveries in the chat (Slack). The delivery worker is
+// its only caller, and calls it for one incident at a time.
+type Chat interface {
+	// Deliver carries out the next step of d for inc and reports what it did.
+	//
+	// inc is the incident as stored, with everything earlier steps recorded
+	// (Slack fields and Chat); Deliver decides the next step from it alone,
+	// so a retry or a restart resumes and does not repeat. A delivery of
+	// several steps (DeliveryOpen, DeliveryRefresh) does one step that
+	// changes the chat per call and returns More; the worker records the
+	// result and calls again with the updated incident until More is
+	// false. A call that finds nothing left to do returns the zero result.
+	//
+	// Errors: a *RetryAfterError means rate limited, try again after After;
+	// an error wrapping ErrInvalid, ErrNotFound or ErrConflict is permanent
+	// (the chat refused, and retrying the same step will not help); any
+	// other error is transient (network, 5xx, context) and the step is safe
+	// to retry. A failed step recorded nothing, so its retry redoes it whole.
+	Deliver(ctx context.Context, inc *Incident, d Delivery) (ChatResult, error)
+}
+
+// ChatResult is what one step of a delivery did. Zero fields changed nothing.
+type ChatResult struct {
+	// More means d has further steps: record this one and call again.
+	More bool
+	// ChannelID and ChannelName are set when the step created (or found
+	// again) the incident's channel.
+	ChannelID, ChannelName string
+	// MessageTS and HeadlineTS are set when the step posted the incident
+	// message or the headline.
+	MessageTS, HeadlineTS string
+	// State, when not nil, replaces the incident's Chat.
+	State *ChatState
+	// Invited lists the people the step invited into the channel.
+	Invited []string
+	// Runbook names the runbook the step posted, which has RunbookSteps steps.
+	Runbook      string
+	RunbookSteps int
+	// File names the file the step uploaded (the postmortem draft).
+	File string
+	// Pinned is the message a DeliveryPin step read.
+	Pinned *PinnedMessage
+	// Warning says what the step gave up on without failing the delivery
+	// (an optional part, such as the headline); it becomes a
+	// delivery_failed entry.
+	Warning string
+}
+
+// PinnedMessage is a chat message someone pinned to the timeline.
+type PinnedMessage struct {
+	// Author is who wrote it, as the chat names people ("<@U123>").
+	Author string
+	Text   string
+	// At is when it was posted.
+	At time.Time
+}
+
+// WorkerOptions configures a Worker. Zero values are usable defaults.
+type WorkerOptions struct {
+	// Concurrency is how many incidents are delivered at a time; default 4.
+	Concurrency int
+	// Batch is how many pending deliveries one read of the outbox sees;
+	// default 1000. Incidents beyond it wait for the next read.
+	Batch int
+	// Poll is how often the outbox is read when nothing wakes the worker;
+	// default 5s.
+	Poll time.Duration
+	// BackoffMin and BackoffMax bound the exponential back-off after
+	// transient errors; defaults 2s and 5m.
+	BackoffMin, BackoffMax time.Duration
+	// MinRetryAfter is the least wait after a rate limit; default 1s.
+	MinRetryAfter time.Duration
+	// GiveUpAfter is how long after its creation a delivery that keeps
+	// failing transiently is given up; default 24h.
+	GiveUpAfter time.Duration
+	// Grace is how long chat calls in flight may finish once Run's context
+	// is done; default 10s.
+	Grace time.Duration
+	// Location is the time zone of postmortem drafts; nil means UTC.
+	Location *time.Location
+	// Now and After are the clock; nil means time.Now and time.After.
+	Now   func() time.Time
+	After func(time.Duration) <-chan time.Time
+	// Jitter returns a number in [0, 1) that spreads back-offs; nil means random.
+	Jitter func() float64
+	Log    *slog.Logger
+}
+
+func (o WorkerOptions) withDefaults() WorkerOptions {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 4
+	}
+	if o.Batch <= 0 {
+		o.Batch = 1000
+	}
+	def(&o.Poll, 5*time.Second)
+	def(&o.BackoffMin, 2*time.Second)
+	def(&o.BackoffMax, 5*time.Minute)
+	def(&o.MinRetryAfter, time.Second)
+	def(&o.GiveUpAfter, 24*time.Hour)
+	def(&o.Grace, 10*time.Second)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.After == nil {
+		o.After = time.After
+	}
+	if o.Jitter == nil {
+		o.Jitter = rand.Float64
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return o
+}
+
+// Worker drains the outbox into the chat: lowest ID first, strictly in
+// order within an incident, a few incidents at a time, so that one
+// rate-limited or failing incident does not hold up the others. A delivery
+// leaves the outbox only in the transaction that records its result.
+type Worker struct {
+	store   Store
+	chat    Chat
+	o       WorkerOptions
+	wake    chan struct{}
+	running atomic.Bool
+}
+
+// NewWorker returns a worker that delivers store's outbox to chat. Only one
+// worker may run per store: two would deliver the same incident at once.
+func NewWorker(store Store, chat Chat, o WorkerOptions) *Worker {
+	return &Worker{store: store, chat: chat, o: o.withDefaults(), wake: make(chan struct{}, 1)}
+}
+
+// Wake tells the worker that something was enqueued, so it reads the
+// outbox now rather than at its next poll. It never blocks; pass it as
+// Options.Wake of the Service.
+func (w *Worker) Wake() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// queue is one incident's pending deliveries, oldest first.
+type queue struct {
+	incident int64
+	list     []Delivery
+}
+
+// Run delivers until ctx is done, then lets chat calls in flight finish
+// (for up to Grace; after that they are abandoned, and since nothing was
+// recorded for them they run again later) and returns nil.
+func (w *Worker) Run(ctx context.Context) error {
+	if !w.running.CompareAndSwap(false, true) {
+		return errors.New("delivery worker is already running")
+	}
+	defer w.running.Store(false)
+	calls, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	jobs := make(chan queue)
+	done := make(chan int64, w.o.Concurrency)
+	var wg sync.WaitGroup
+	for range w.o.Concurrency {
+		wg.Go(func() {
+			for q := range jobs {
+				w.work(ctx, calls, q)
+				done <- q.incident
+			}
+		})
+	}
+	w.loop(ctx, jobs, done)
+	close(jobs)
+	stopped := make(chan struct{})
+	go func() { wg.Wait(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(w.o.Grace):
+		w.o.Log.Warn("delivery worker: abandoning chat calls still in flight", "grace", w.o.Grace)
+		abandon()
+		<-stopped
+	}
+	return nil
+}
+
+// loop hands due incidents to the workers until ctx is done. busy holds
+// the incidents being delivered, at most Concurrency of them.
+func (w *Worker) loop(ctx context.Context, jobs chan<- queue, done <-chan int64) {
+	busy := make(map[int64]bool, w.o.Concurrency)
+	for {
+		wait := w.dispatch(ctx, jobs, busy)
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.wake:
+		case id := <-done:
+			delete(busy, id)
+		case <-w.o.After(wait):
+		}
+	}
+}
+
+// dispatch reads the outbox and starts every incident whose next delivery
+// is due, while workers are free. It returns how long to wait before the
+// next read when nothing else wakes the loop.
+func (w *Worker) dispatch(ctx context.Context, jobs chan<- queue, busy map[int64]bool) time.Duration {
+	var pending []Delivery
+	err := w.store.View(ctx, func(tx Tx) (err error) {
+		pending, err = tx.Pending(w.o.Batch)
+		return err
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			w.o.Log.Error("delivery worker: reading the outbox", "err", err)
+		}
+		return w.o.Poll
+	}
+	now, wait := w.o.Now(), w.o.Poll
+	for _, q := range queues(pending) {
+		if len(busy) >= w.o.Concurrency {
+			break
+		}
+		if busy[q.incident] {
+			continue
+		}
+		if due := q.list[0].NotBefore; due.After(now) {
+			wait = min(wait, due.Sub(now))
+			continue
+		}
+		busy[q.incident] = true
+		select {
+		case jobs <- q:
+		case <-ctx.Done():
+			return 0
+		}
+	}
+	return wait
+}
+
+// queues groups deliveries (lowest ID first) by incident, keeping that
+// order within each and ordering incidents by their oldest delivery.
+func queues(pending []Delivery) []queue {
+	var out []queue
+	at := make(map[int64]int)
+	for _, d := range pending {
+		i, ok := at[d.IncidentID]
+		if !ok {
+			i = len(out)
+			at[d.IncidentID] = i
+			out = append(out, queue{incident: d.IncidentID})
+		}
+		out[i].list = append(out[i].list, d)
+	}
+	return out
+}
+
+// wakingStore calls wake after every committed update, so the worker
+// sends what a change enqueued without waiting for its next poll.
+type wakingStore struct {
+	Store
+	wake func()
+}
+
+func (s wakingStore) Update(ctx context.Context, fn func(tx Tx) error) error {
+	err := s.Store.Update(ctx, fn)
+	if err == nil {
+		s.wake()
+	}
+	return err
+}

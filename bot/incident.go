@@ -1,0 +1,244 @@
+package bot
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Severity ranks an incident, SEV1 being the worst. The zero value is not a
+// valid severity.
+type Severity int
+
+// The four severities.
+const (
+	SEV1 Severity = iota + 1
+	SEV2
+	SEV3
+	SEV4
+)
+
+// String renders the severity as "SEV1"..."SEV4".
+func (s Severity) String() string {
+	if !s.Valid() {
+		return "SEV?"
+	}
+	return "SEV" + strconv.Itoa(int(s))
+}
+
+// Valid reports whether s is one of SEV1..SEV4.
+func (s Severity) Valid() bool { return s >= SEV1 && s <= SEV4 }
+
+// ParseSeverity accepts "SEV1", "sev1", "1" (and so on up to 4).
+func ParseSeverity(s string) (Severity, error) {
+	t := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(s)), "sev")
+	n, err := strconv.Atoi(t)
+	if err != nil || !Severity(n).Valid() {
+		return 0, fmt.Errorf("%w: severity %q: want 1, 2, 3 or 4 (or SEV1...SEV4)", ErrInvalid, s)
+	}
+	return Severity(n), nil
+}
+
+// MarshalText writes "SEV1"...
+func (s Severity) MarshalText() ([]byte, error) {
+	if !s.Valid() {
+		return nil, fmt.Errorf("%w: severity %d", ErrInvalid, int(s))
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText reads what MarshalText writes.
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// Status is where an incident is in its lifecycle.
+type Status string
+
+// The statuses, in their usual order.
+const (
+	StatusInvestigating Status = "investigating"
+	StatusIdentified    Status = "identified"
+	StatusMonitoring    Status = "monitoring"
+	StatusResolved      Status = "resolved"
+)
+
+// ParseStatus accepts one of the four status names.
+func ParseStatus(s string) (Status, error) {
+	switch st := Status(strings.ToLower(strings.TrimSpace(s))); st {
+	case StatusInvestigating, StatusIdentified, StatusMonitoring, StatusResolved:
+		return st, nil
+	}
+	return "", fmt.Errorf("%w: status %q: want investigating, identified, monitoring or resolved", ErrInvalid, s)
+}
+
+// AlertStatus is Alertmanager's word for an alert's state.
+type AlertStatus string
+
+// Alertmanager's two alert states.
+const (
+	AlertFiring   AlertStatus = "firing"
+	AlertResolved AlertStatus = "resolved"
+)
+
+// Alert is one Alertmanager alert as the incident last saw it.
+type Alert struct {
+	Fingerprint  string            `json:"fingerprint"`
+	Status       AlertStatus       `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"starts_at"`
+	EndsAt       *time.Time        `json:"ends_at"`
+	GeneratorURL string            `json:"generator_url,omitempty"`
+}
+
+// Name is the alert's alertname label, or "alert" when it has none.
+func (a Alert) Name() string {
+	if n := a.Labels["alertname"]; n != "" {
+		return n
+	}
+	return "alert"
+}
+
+// ActionItem is a follow-up task for the postmortem.
+type ActionItem struct {
+	Text string    `json:"text"`
+	By   string    `json:"by"`
+	At   time.Time `json:"at"`
+}
+
+// Incident is one outage being worked, from detection to resolution.
+type Incident struct {
+	ID       int64    `json:"id"`
+	Title    string   `json:"title"`
+	Severity Severity `json:"severity"`
+	// SeverityByHand is set once someone chose the severity; alerts no
+	// longer raise it after that.
+	SeverityByHand bool   `json:"severity_by_hand,omitempty"`
+	Status         Status `json:"status"`
+
+	// Receiver and GroupKey name the Alertmanager group that opened the
+	// incident; both are empty for incidents declared by hand.
+	Receiver    string            `json:"receiver"`
+	GroupKey    string            `json:"group_key"`
+	GroupLabels map[string]string `json:"group_labels,omitempty"`
+	ExternalURL string            `json:"external_url,omitempty"`
+
+	DeclaredBy string `json:"declared_by,omitempty"`
+
+	CreatedAt      time.Time  `json:"created_at"`
+	DetectedAt     time.Time  `json:"detected_at"`
+	AcknowledgedAt *time.Time `json:"acknowledged_at"`
+	AcknowledgedBy string     `json:"acknowledged_by"`
+	Lead           string     `json:"lead"`
+	MitigatedAt    *time.Time `json:"mitigated_at"`
+	ResolvedAt     *time.Time `json:"resolved_at"`
+	ResolvedBy     string     `json:"resolved_by,omitempty"`
+
+	Impact      string       `json:"impact"`
+	Cause       string       `json:"cause"`
+	Resolution  string       `json:"resolution,omitempty"`
+	ActionItems []ActionItem `json:"action_items"`
+	Alerts      []Alert      `json:"alerts"`
+	// TruncatedAlerts is how many alerts Alertmanager last left out of the
+	// group's notification (max_alerts).
+	TruncatedAlerts int `json:"truncated_alerts,omitempty"`
+	// StepsDone records the runbook steps marked done, in order.
+	StepsDone []StepDone `json:"steps_done,omitempty"`
+
+	SlackChannelID   string `json:"slack_channel_id,omitempty"`
+	SlackChannelName string `json:"slack_channel_name,omitempty"`
+	// SlackMessageTS and SlackHeadlineTS are the timestamps of the incident
+	// message in its channel and of the headline in the announcement
+	// channel, recorded as soon as Slack returns them so that they are
+	// edited, never posted twice.
+	SlackMessageTS  string `json:"slack_message_ts,omitempty"`
+	SlackHeadlineTS string `json:"slack_headline_ts,omitempty"`
+	// Chat is the rest of what the chat shows, kept by the delivery worker.
+	Chat ChatState `json:"chat,omitzero"`
+}
+
+// Key is the incident's display name, "INC-<n>".
+func (inc *Incident) Key() string { return "INC-" + strconv.FormatInt(inc.ID, 10) }
+
+// Open reports whether the incident is not resolved.
+func (inc *Incident) Open() bool { return inc.Status != StatusResolved }
+
+// Firing counts the incident's alerts that are firing.
+func (inc *Incident) Firing() int {
+	n := 0
+	for _, a := range inc.Alerts {
+		if a.Status == AlertFiring {
+			n++
+		}
+	}
+	return n
+}
+
+// alert returns the index of the alert with this fingerprint, or -1.
+func (inc *Incident) alert(fingerprint string) int {
+	for i := range inc.Alerts {
+		if inc.Alerts[i].Fingerprint == fingerprint {
+			return i
+		}
+	}
+	return -1
+}
+
+// StepDone records who finished a runbook step, and when.
+type StepDone struct {
+	Runbook string    `json:"runbook"`
+	N       int       `json:"n"`
+	Text    string    `json:"text"`
+	By      string    `json:"by"`
+	At      time.Time `json:"at"`
+}
+
+// Kind says what a timeline entry records.
+type Kind string
+
+// The kinds of timeline entries.
+const (
+	KindOpened             Kind = "opened"
+	KindAlertFired         Kind = "alert_fired"
+	KindAlertResolved      Kind = "alert_resolved"
+	KindAlertsCleared      Kind = "alerts_cleared"
+	KindAlertsTruncated    Kind = "alerts_truncated"
+	KindChannelCreated     Kind = "channel_created"
+	KindRespondersInvited  Kind = "responders_invited"
+	KindAcknowledged       Kind = "acknowledged"
+	KindSeverity           Kind = "severity"
+	KindStatus             Kind = "status"
+	KindLead               Kind = "lead"
+	KindNote               Kind = "note"
+	KindImpact             Kind = "impact"
+	KindCause              Kind = "cause"
+	KindActionItem         Kind = "action_item"
+	KindRunbookPosted      Kind = "runbook_posted"
+	KindRunbookStep        Kind = "runbook_step"
+	KindPinned             Kind = "pinned"
+	KindResolved           Kind = "resolved"
+	KindReopened           Kind = "reopened"
+	KindDeliveryFailed     Kind = "delivery_failed"
+	KindPostmortemExported Kind = "postmortem_exported"
+)
+
+// TimelineEntry is one moment of an incident. Entries are never changed
+// once appended.
+type TimelineEntry struct {
+	ID         uint64    `json:"id"`
+	IncidentID int64     `json:"incident_id"`
+	At         time.Time `json:"at"`
+	Kind       Kind      `json:"kind"`
+	Actor      string    `json:"actor"`
+	Text       string    `json:"text"`
+	// RecordedAt is when the entry was written, which differs from At for
+	// alerts (their own times) and for moments given with a leading time.
+	RecordedAt time.Time `json:"recorded_at"`
+}

@@ -1,0 +1,198 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Postmortem is the draft exported from an incident: what the timeline
+// already knows, and clearly marked placeholders for what only people can
+// write. It never invents a cause.
+type Postmortem struct {
+	Incident int64    `json:"incident"`
+	Key      string   `json:"key"`
+	Title    string   `json:"title"`
+	Severity Severity `json:"severity"`
+	Status   Status   `json:"status"`
+	Lead     string   `json:"lead"`
+	// Zone is the time zone the times are written in.
+	Zone       string   `json:"zone"`
+	Responders []string `json:"responders"`
+	// Duration is "June 20, 2024, 14:00 UTC to June 20, 2024, 16:30 UTC";
+	// "... to (ongoing)" while unresolved.
+	Duration   string `json:"duration"`
+	Impact     string `json:"impact"`
+	RootCause  string `json:"root_cause"`
+	Resolution string `json:"resolution"`
+
+	Metrics     Metrics         `json:"metrics"`
+	Timeline    []TimelineEntry `json:"timeline"`
+	Alerts      []Alert         `json:"alerts"`
+	StepsDone   []StepDone      `json:"steps_done"`
+	ActionItems []ActionItem    `json:"action_items"`
+	ExportedAt  time.Time       `json:"exported_at"`
+	loc         *time.Location
+}
+
+// Metrics are the key times of an incident and the spans from detection.
+// Times not reached are nil.
+type Metrics struct {
+	DetectedAt        time.Time  `json:"detected_at"`
+	AcknowledgedAt    *time.Time `json:"acknowledged_at"`
+	MitigatedAt       *time.Time `json:"mitigated_at"`
+	ResolvedAt        *time.Time `json:"resolved_at"`
+	TimeToAcknowledge *Span      `json:"time_to_acknowledge"`
+	TimeToMitigate    *Span      `json:"time_to_mitigate"`
+	TimeToResolve     *Span      `json:"time_to_resolve"`
+}
+
+// Span is a duration written for people ("2h 30m") and in seconds.
+type Span struct {
+	Seconds int64  `json:"seconds"`
+	Text    string `json:"text"`
+}
+
+// Placeholder marks what the draft leaves for people to write.
+const Placeholder = "TODO"
+
+// Postmortem drafts the postmortem of incident id, with times in loc (UTC
+// when nil).
+func (s *Service) Postmortem(ctx context.Context, id int64, loc *time.Location) (*Postmortem, error) {
+	inc, err := s.Incident(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	tl, err := s.Timeline(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return Draft(inc, tl, loc, s.Now()), nil
+}
+
+// Draft builds the postmortem from an incident and its timeline (sorted as
+// Service.Timeline sorts it). It is a pure function: the same input gives
+// the same draft.
+func Draft(inc *Incident, timeline []TimelineEntry, loc *time.Location, now time.Time) *Postmortem {
+	if loc == nil {
+		loc = time.UTC
+	}
+	p := &Postmortem{
+		Incident: inc.ID, Key: inc.Key(), Title: inc.Title, Severity: inc.Severity, Status: inc.Status,
+		Lead: inc.Lead, Zone: loc.String(), Impact: inc.Impact, RootCause: inc.Cause, Resolution: inc.Resolution,
+		Timeline: timeline, Alerts: inc.Alerts, StepsDone: inc.StepsDone, ActionItems: inc.ActionItems,
+		ExportedAt: now.UTC(), loc: loc,
+	}
+	p.Metrics = metricsOf(inc)
+	p.Responders = respondersOf(inc, timeline)
+	end := "(ongoing)"
+	if inc.ResolvedAt != nil {
+		end = p.long(*inc.ResolvedAt)
+	}
+	p.Duration = p.long(inc.DetectedAt) + " to " + end
+	return p
+}
+
+func metricsOf(inc *Incident) Metrics {
+	m := Metrics{DetectedAt: inc.DetectedAt, AcknowledgedAt: inc.AcknowledgedAt, MitigatedAt: inc.MitigatedAt, ResolvedAt: inc.ResolvedAt}
+	m.TimeToAcknowledge = spanFrom(inc.DetectedAt, inc.AcknowledgedAt)
+	m.TimeToMitigate = spanFrom(inc.DetectedAt, inc.MitigatedAt)
+	m.TimeToResolve = spanFrom(inc.DetectedAt, inc.ResolvedAt)
+	return m
+}
+
+func spanFrom(start time.Time, end *time.Time) *Span {
+	if end == nil {
+		return nil
+	}
+	d := end.Sub(start)
+	if d < 0 {
+		d = 0
+	}
+	return &Span{Seconds: int64(d / time.Second), Text: HumanDuration(d)}
+}
+
+// HumanDuration writes d as "45s", "5m", "2h 30m" or "1d 2h 5m".
+func HumanDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	if d < time.Minute {
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	}
+	days, d := d/(24*time.Hour), d%(24*time.Hour)
+	h, m := d/time.Hour, (d%time.Hour)/time.Minute
+	var parts []string
+	if days > 0 {
+		parts = append(parts, fmt.Sprintf("%dd", days))
+	}
+	if h > 0 {
+		parts = append(parts, fmt.Sprintf("%dh", h))
+	}
+	if m > 0 || len(parts) == 0 {
+		parts = append(parts, fmt.Sprintf("%dm", m))
+	}
+	return strings.Join(parts, " ")
+}
+
+// respondersOf lists the people who acted on the incident, in the order
+// they first did, without the bot and Alertmanager.
+func respondersOf(inc *Incident, timeline []TimelineEntry) []string {
+	seen := map[string]bool{"": true, ActorAlertmanager: true, ActorBot: true}
+	var out []string
+	add := func(who string) {
+		if !seen[who] {
+			seen[who] = true
+			out = append(out, who)
+		}
+	}
+	for _, e := range timeline {
+		add(e.Actor)
+	}
+	add(inc.Lead)
+	return out
+}
+
+// ActorBot is the actor of entries the bot writes about itself (channel
+// created, delivery failed...).
+const ActorBot = "incidentbot"
+
+// long writes "June 20, 2024, 14:00 UTC".
+func (p *Postmortem) long(t time.Time) string {
+	return t.In(p.loc).Format("January 2, 2006, 15:04 MST")
+}
+
+// clock writes "14:05 UTC", with the date when the incident spans days.
+func (p *Postmortem) clock(t time.Time, withDate bool) string {
+	if withDate {
+		return t.In(p.loc).Format("January 2, 15:04 MST")
+	}
+	return t.In(p.loc).Format("15:04 MST")
+}
+
+// spansDays reports whether the timeline covers more than one calendar day
+// in the draft's zone.
+func (p *Postmortem) spansDays() bool {
+	day := func(t time.Time) string { return t.In(p.loc).Format("2006-01-02") }
+	first := day(p.Metrics.DetectedAt)
+	for _, e := range p.Timeline {
+		if day(e.At) != first {
+			return true
+		}
+	}
+	return p.Metrics.ResolvedAt != nil && day(*p.Metrics.ResolvedAt) != first
+}
+
+// alertNames lists the distinct alert names, sorted.
+func (p *Postmortem) alertNames() []string {
+	seen := map[string]bool{}
+	var names []string
+	for _, a := range p.Alerts {
+		if n := a.Name(); !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names
+}

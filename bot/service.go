@@ -1,0 +1,174 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"time"
+)
+
+// Service applies the lifecycle rules to incidents kept in a Store. It is
+// safe for concurrent use: every change happens inside one store transaction.
+type Service struct {
+	store  Store
+	policy Policy
+	now    func() time.Time
+	log    *slog.Logger
+	// chat is true when a chat adapter delivers the outbox; without one,
+	// nothing is enqueued (an outbox nobody drains would only grow).
+	chat     bool
+	onIngest func(n *Notification, res IngestResult, err error)
+}
+
+// Options configures a Service. Zero values are usable defaults.
+type Options struct {
+	Policy Policy
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	Log *slog.Logger
+	// Chat enables the outbox: each change also enqueues the chat
+	// deliveries that announce it.
+	Chat bool
+	// Wake, when set, is called after every committed change, so that the
+	// delivery worker (Worker.Wake) sends it without waiting for its poll.
+	Wake func()
+	// OnIngest, when set, is told the outcome of every notification (for
+	// metrics). It runs on the caller's goroutine and must be quick.
+	OnIngest func(n *Notification, res IngestResult, err error)
+}
+
+// NewService returns a Service over store.
+func NewService(store Store, o Options) *Service {
+	s := &Service{store: store, policy: o.Policy.withDefaults(), now: o.Now, log: o.Log, chat: o.Chat, onIngest: o.OnIngest}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Wake != nil {
+		s.store = wakingStore{Store: store, wake: o.Wake}
+	}
+	return s
+}
+
+// Policy returns the rules the service was built with.
+func (s *Service) Policy() Policy { return s.policy }
+
+// Now returns the service clock's current time in UTC.
+func (s *Service) Now() time.Time { return s.now().UTC() }
+
+// Incident returns one incident, or an error wrapping ErrNotFound.
+func (s *Service) Incident(ctx context.Context, id int64) (*Incident, error) {
+	var inc *Incident
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		inc, err = tx.Incident(id)
+		return err
+	})
+	return inc, err
+}
+
+// IncidentByChannel returns the incident whose chat channel has this ID.
+func (s *Service) IncidentByChannel(ctx context.Context, channelID string) (*Incident, error) {
+	var inc *Incident
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		inc, err = tx.IncidentByChannel(channelID)
+		return err
+	})
+	return inc, err
+}
+
+// Incidents lists incidents, newest first.
+func (s *Service) Incidents(ctx context.Context, f IncidentFilter) ([]*Incident, error) {
+	var list []*Incident
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		list, err = tx.Incidents(f)
+		return err
+	})
+	return list, err
+}
+
+// Timeline returns the incident's entries oldest first: by time, and in the
+// order they were recorded for equal times. A moment typed in later with a
+// leading time takes its place in the story.
+func (s *Service) Timeline(ctx context.Context, id int64) ([]TimelineEntry, error) {
+	var entries []TimelineEntry
+	err := s.store.View(ctx, func(tx Tx) error {
+		if _, err := tx.Incident(id); err != nil {
+			return err
+		}
+		var err error
+		entries, err = tx.Timeline(id)
+		return err
+	})
+	SortTimeline(entries)
+	return entries, err
+}
+
+// SortTimeline orders entries by time, then by ID.
+func SortTimeline(entries []TimelineEntry) {
+	sort.SliceStable(entries, func(i, j int) bool {
+		if !entries[i].At.Equal(entries[j].At) {
+			return entries[i].At.Before(entries[j].At)
+		}
+		return entries[i].ID < entries[j].ID
+	})
+}
+
+// record appends entries for inc and, when a chat is attached, enqueues the
+// deliveries that announce them, all inside tx.
+func (s *Service) record(tx Tx, inc *Incident, opened bool, entries []*TimelineEntry) error {
+	now := s.Now()
+	for _, e := range entries {
+		e.IncidentID = inc.ID
+		e.RecordedAt = now
+		e.At = e.At.UTC()
+	}
+	if err := tx.Append(entries...); err != nil {
+		return err
+	}
+	if !s.chat {
+		return nil
+	}
+	for _, d := range announce(inc, opened, entries, now) {
+		if err := tx.Enqueue(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// update runs fn on incident id inside one transaction and stores the
+// result. fn returns the timeline entries of the change; none means nothing
+// changed and nothing is written.
+func (s *Service) update(ctx context.Context, id int64, fn func(inc *Incident) ([]*TimelineEntry, error)) (*Incident, error) {
+	var out *Incident
+	err := s.store.Update(ctx, func(tx Tx) error {
+		inc, err := tx.Incident(id)
+		if err != nil {
+			return err
+		}
+		entries, err := fn(inc)
+		if err != nil {
+			return err
+		}
+		out = inc
+		if len(entries) == 0 {
+			return nil
+		}
+		if err := tx.UpdateIncident(inc); err != nil {
+			return err
+		}
+		return s.record(tx, inc, false, entries)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func entry(kind Kind, at time.Time, actor, format string, args ...any) *TimelineEntry {
+	return &TimelineEntry{Kind: kind, At: at.UTC(), Actor: actor, Text: fmt.Sprintf(format, args...)}
+}

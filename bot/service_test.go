@@ -1,0 +1,272 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/store/bolt"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var t0 = time.Date(2024, 6, 20, 14, 0, 0, 0, time.UTC)
+
+// newService builds a service over a real bbolt file with a settable clock.
+func newService(t *testing.T, p bot.Policy) (*bot.Service, *time.Time) {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "bot.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := t0.Add(3 * time.Hour)
+	return bot.NewService(st, bot.Options{Policy: p, Now: func() time.Time { return now }}), &now
+}
+
+func leakAlert(instance string, startMin int, endMin int) bot.Alert {
+	a := bot.Alert{
+		Fingerprint: map[string]string{"pg-1": "a1b2c3d4e5f60001", "pg-2": "a1b2c3d4e5f60002"}[instance],
+		Status:      bot.AlertFiring,
+		Labels:      map[string]string{"alertname": "MemoryLeak", "service": "payment-gateway", "severity": "critical", "instance": instance},
+		Annotations: map[string]string{"summary": "payment-gateway RSS grows 40 MB/min on " + instance},
+		StartsAt:    t0.Add(time.Duration(startMin) * time.Minute),
+	}
+	if endMin >= 0 {
+		e := t0.Add(time.Duration(endMin) * time.Minute)
+		a.Status, a.EndsAt = bot.AlertResolved, &e
+	}
+	return a
+}
+
+func notification(alerts ...bot.Alert) *bot.Notification {
+	n := &bot.Notification{Receiver: "incidentbot", GroupKey: `{}:{alertname="MemoryLeak", service="payment-gateway"}`,
+		Status: bot.AlertResolved, ExternalURL: "http://alertmanager:9093",
+		GroupLabels:  map[string]string{"alertname": "MemoryLeak", "service": "payment-gateway"},
+		CommonLabels: map[string]string{"alertname": "MemoryLeak", "service": "payment-gateway", "severity": "critical"},
+		Alerts:       alerts}
+	for _, a := range alerts {
+		if a.Status == bot.AlertFiring {
+			n.Status = bot.AlertFiring
+		}
+	}
+	return n
+}
+
+func mustIngest(t *testing.T, s *bot.Service, n *bot.Notification) bot.IngestResult {
+	t.Helper()
+	res, err := s.Ingest(context.Background(), n)
+	if err != nil {
+		t.Fatalf("Ingest: %v", err)
+	}
+	return res
+}
+
+func TestIngestOneIncidentPerGroupAndNoDuplicates(t *testing.T) {
+	s, _ := newService(t, bot.Policy{})
+	ctx := context.Background()
+	first := mustIngest(t, s, notification(leakAlert("pg-1", 0, -1)))
+	if !first.Opened || first.Incident != 1 || first.Changes != 2 {
+		t.Fatalf("first notification = %+v, want incident 1 opened with 2 entries", first)
+	}
+	for i := 0; i < 3; i++ { // repeat_interval, retries, HA peers
+		if res := mustIngest(t, s, notification(leakAlert("pg-1", 0, -1))); res.Changes != 0 || res.Opened || res.Incident != 1 {
+			t.Fatalf("repeat %d = %+v, want no change to incident 1", i, res)
+		}
+	}
+	if res := mustIngest(t, s, notification(leakAlert("pg-1", 0, -1), leakAlert("pg-2", 5, -1))); res.Changes != 1 || res.Incident != 1 {
+		t.Fatalf("second alert = %+v, want one change to incident 1", res)
+	}
+	other := notification(leakAlert("pg-1", 0, -1))
+	other.Receiver = "team.ops"
+	if res := mustIngest(t, s, other); !res.Opened || res.Incident != 2 {
+		t.Fatalf("same group key, other receiver = %+v, want incident 2 opened", res)
+	}
+	tl, err := s.Timeline(ctx, 1)
+	if err != nil || len(tl) != 3 {
+		t.Fatalf("timeline of 1 = %d entries, %v; want 3", len(tl), err)
+	}
+}
+
+func TestIngestResolvesAndReopensAsNewIncident(t *testing.T) {
+	s, _ := newService(t, bot.Policy{})
+	ctx := context.Background()
+	mustIngest(t, s, notification(leakAlert("pg-1", 0, -1), leakAlert("pg-2", 0, -1)))
+	if res := mustIngest(t, s, notification(leakAlert("pg-1", 0, 60), leakAlert("pg-2", 0, -1))); res.Changes != 1 {
+		t.Fatalf("one alert resolved = %+v, want 1 change", res)
+	}
+	inc, _ := s.Incident(ctx, 1)
+	if !inc.Open() {
+		t.Fatal("incident resolved while an alert still fires")
+	}
+	mustIngest(t, s, notification(leakAlert("pg-1", 0, 60), leakAlert("pg-2", 0, 90)))
+	inc, _ = s.Incident(ctx, 1)
+	if inc.Open() || inc.ResolvedAt == nil || !inc.ResolvedAt.Equal(t0.Add(90*time.Minute)) || inc.ResolvedBy != bot.ActorAlertmanager {
+		t.Fatalf("after every alert resolved: status %s resolved_at %v by %q; want resolved at 15:30 by alertmanager", inc.Status, inc.ResolvedAt, inc.ResolvedBy)
+	}
+	// The resolved notification again: nothing.
+	if res := mustIngest(t, s, notification(leakAlert("pg-1", 0, 60), leakAlert("pg-2", 0, 90))); res.Changes != 0 || res.Opened {
+		t.Fatalf("repeat of resolution = %+v, want nothing", res)
+	}
+	// The group fires again: a new incident.
+	if res := mustIngest(t, s, notification(leakAlert("pg-1", 120, -1))); !res.Opened || res.Incident != 2 {
+		t.Fatalf("fires again = %+v, want incident 2 opened", res)
+	}
+}
+
+func TestIngestKeepOpenPolicyAndFilter(t *testing.T) {
+	s, _ := newService(t, bot.Policy{KeepOpenWhenAlertsResolve: true,
+		Opens: func(l map[string]string) bool { return l["severity"] == "critical" }})
+	ctx := context.Background()
+	warn := leakAlert("pg-1", 0, -1)
+	warn.Labels["severity"] = "warning"
+	if res := mustIngest(t, s, notification(warn)); res.Opened || res.Incident != 0 || res.Ignored == "" {
+		t.Fatalf("warning under a critical-only filter = %+v, want ignored", res)
+	}
+	mustIngest(t, s, notification(leakAlert("pg-1", 0, -1)))
+	mustIngest(t, s, notification(leakAlert("pg-1", 0, 30)))
+	inc, _ := s.Incident(ctx, 1)
+	tl, _ := s.Timeline(ctx, 1)
+	if !inc.Open() || tl[len(tl)-1].Kind != bot.KindAlertsCleared {
+		t.Fatalf("keep-open policy: status %s, last entry %s; want open with alerts_cleared last", inc.Status, tl[len(tl)-1].Kind)
+	}
+}
+
+func TestApplyRules(t *testing.T) {
+	s, now := newService(t, bot.Policy{})
+	ctx := context.Background()
+	mustIngest(t, s, notification(leakAlert("pg-1", 0, -1)))
+	tests := []struct {
+		name string
+		a    bot.Action
+		want error
+	}{
+		{"ack", bot.Action{Op: bot.OpAck, Actor: "<@U1>", When: "14:05"}, nil},
+		{"ack twice", bot.Action{Op: bot.OpAck, Actor: "<@U2>"}, bot.ErrConflict},
+		{"before the start", bot.Action{Op: bot.OpNote, Actor: "<@U1>", When: "2024-06-20T13:00:00Z", Text: "x"}, bot.ErrInvalid},
+		{"in the future", bot.Action{Op: bot.OpNote, Actor: "<@U1>", When: "2024-06-20T18:00:00Z", Text: "x"}, bot.ErrInvalid},
+		{"note without text", bot.Action{Op: bot.OpNote, Actor: "<@U1>"}, bot.ErrInvalid},
+		{"no actor", bot.Action{Op: bot.OpAck}, bot.ErrInvalid},
+		{"same severity", bot.Action{Op: bot.OpSeverity, Actor: "<@U1>", Severity: bot.SEV1}, bot.ErrConflict},
+		{"severity", bot.Action{Op: bot.OpSeverity, Actor: "<@U1>", Severity: bot.SEV2}, nil},
+		{"monitoring", bot.Action{Op: bot.OpStatus, Actor: "<@U1>", When: "16:00", Status: bot.StatusMonitoring}, nil},
+		{"reopen while open", bot.Action{Op: bot.OpReopen, Actor: "<@U1>"}, bot.ErrConflict},
+		{"resolve", bot.Action{Op: bot.OpResolve, Actor: "<@U1>", When: "16:30", Text: "patched"}, nil},
+		{"resolve twice", bot.Action{Op: bot.OpResolve, Actor: "<@U1>"}, bot.ErrConflict},
+		{"status on resolved", bot.Action{Op: bot.OpStatus, Actor: "<@U1>", Status: bot.StatusIdentified}, bot.ErrConflict},
+		{"note after resolve is fine", bot.Action{Op: bot.OpNote, Actor: "<@U1>", Text: "for the postmortem"}, nil},
+		{"reopen", bot.Action{Op: bot.OpReopen, Actor: "<@U1>"}, nil},
+		{"unknown op", bot.Action{Op: "explode", Actor: "<@U1>"}, bot.ErrInvalid},
+	}
+	for _, tt := range tests {
+		before, _ := s.Timeline(ctx, 1)
+		_, err := s.Apply(ctx, 1, tt.a)
+		after, _ := s.Timeline(ctx, 1)
+		if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+			t.Errorf("%s: Apply(%+v) = %v, want %v", tt.name, tt.a, err, tt.want)
+		}
+		if grew := len(after) - len(before); (err == nil && grew != 1) || (err != nil && grew != 0) {
+			t.Errorf("%s: the timeline grew by %d entries (err %v)", tt.name, grew, err)
+		}
+	}
+	inc, _ := s.Incident(ctx, 1)
+	if inc.AcknowledgedBy != "<@U1>" || !inc.AcknowledgedAt.Equal(t0.Add(5*time.Minute)) || !inc.MitigatedAt.Equal(t0.Add(2*time.Hour)) ||
+		inc.ResolvedAt != nil || inc.Status != bot.StatusInvestigating || !inc.SeverityByHand {
+		t.Errorf("incident after the sequence = %+v", inc)
+	}
+	if _, err := s.Apply(ctx, 99, bot.Action{Op: bot.OpAck, Actor: "x"}); !errors.Is(err, bot.ErrNotFound) {
+		t.Errorf("Apply on a missing incident = %v, want ErrNotFound", err)
+	}
+	_ = now
+}
+
+func TestDeclare(t *testing.T) {
+	s, _ := newService(t, bot.Policy{})
+	ctx := context.Background()
+	inc, err := s.Declare(ctx, "  Checkout is slow ", 0, "<@U9>", time.Time{})
+	if err != nil || inc.ID != 1 || inc.Title != "Checkout is slow" || inc.Severity != bot.SEV3 || inc.GroupKey != "" {
+		t.Fatalf("Declare = %+v, %v", inc, err)
+	}
+	for _, title := range []string{"", "   ", strings.Repeat("x", 201)} {
+		if _, err := s.Declare(ctx, title, bot.SEV1, "<@U9>", time.Time{}); !errors.Is(err, bot.ErrInvalid) {
+			t.Errorf("Declare(%q) = %v, want ErrInvalid", title, err)
+		}
+	}
+	list, _ := s.Incidents(ctx, bot.IncidentFilter{})
+	if len(list) != 1 {
+		t.Errorf("%d incidents after one good declare, want 1", len(list))
+	}
+}
+
+// TestReferencePostmortem replays the incident of
+// reference/postmortem-payment-meltdown-2024.md and checks the draft
+// against a golden file (go test ./bot -update rewrites it).
+func TestReferencePostmortem(t *testing.T) {
+	s, _ := newService(t, bot.Policy{})
+	ctx := context.Background()
+	mustIngest(t, s, notification(leakAlert("pg-1", 0, -1)))
+	captain, ateam := "<@U0CAPTAIN>", "<@U0ATEAM>"
+	steps := []bot.Action{
+		{Op: bot.OpAck, Actor: captain, When: "14:05"},
+		{Op: bot.OpNote, Actor: captain, When: "14:10", Text: "Initial thought: traffic spike. Traffic is normal for a weekday."},
+		{Op: bot.OpNote, Actor: captain, When: "14:20", Text: "Traffic logs reviewed, no suspicious activity."},
+		{Op: bot.OpNote, Actor: captain, When: "14:30", Text: "Server logs show high memory usage on the payment gateway hosts."},
+		{Op: bot.OpLead, Actor: captain, When: "14:40", Text: ateam},
+		{Op: bot.OpNote, Actor: ateam, When: "15:00", Text: "Recent deployments checked: all clear."},
+		{Op: bot.OpNote, Actor: ateam, When: "15:20", Text: "Detailed memory profiling of the payment gateway module begins."},
+		{Op: bot.OpStatus, Actor: ateam, When: "15:40", Status: bot.StatusIdentified},
+		{Op: bot.OpCause, Actor: ateam, When: "15:40", Text: "A memory leak in the payment gateway integration module: each transaction kept its buffers."},
+		{Op: bot.OpImpact, Actor: captain, When: "15:45", Text: "75% of users saw slow page loads and failed payments."},
+		{Op: bot.OpStatus, Actor: ateam, When: "16:00", Status: bot.StatusMonitoring},
+		{Op: bot.OpNote, Actor: ateam, When: "16:00", Text: "Servers restarted to release the leaked memory; patch rolling out."},
+		{Op: bot.OpAction, Actor: ateam, When: "16:10", Text: "Add monitoring on server memory for all critical modules"},
+		{Op: bot.OpAction, Actor: ateam, When: "16:10", Text: "Deploy automated tests that catch memory leaks"},
+		{Op: bot.OpResolve, Actor: captain, When: "16:30", Text: "Patch released memory after each transaction; verified in staging, then deployed."},
+	}
+	for _, a := range steps {
+		if _, err := s.Apply(ctx, 1, a); err != nil {
+			t.Fatalf("Apply(%+v): %v", a, err)
+		}
+	}
+	mustIngest(t, s, notification(leakAlert("pg-1", 0, 150)))
+	p, err := s.Postmortem(ctx, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := p.Markdown()
+	for _, want := range []string{
+		"**Duration of Outage:** June 20, 2024, 14:00 UTC to June 20, 2024, 16:30 UTC",
+		"- **14:05 UTC:** acknowledged by <@U0CAPTAIN>",
+		"| Acknowledged | June 20, 2024, 14:05 UTC | 5m |",
+		"| Resolved | June 20, 2024, 16:30 UTC | 2h 30m |",
+		"- [ ] Deploy automated tests that catch memory leaks",
+		"```mermaid",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("draft lacks %q", want)
+		}
+	}
+	golden(t, "testdata/reference.golden.md", md)
+}
+
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./bot -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the output; review with go test ./bot -run %s -update and git diff\ngot:\n%s", path, t.Name(), got)
+	}
+}

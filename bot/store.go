@@ -1,0 +1,101 @@
+package bot
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps incidents, their timelines and the Slack outbox durably.
+//
+// Implementations live in store/...; every one must pass the conformance
+// suite in store/storetest.
+type Store interface {
+	// Update runs fn in a read-write transaction and returns once the
+	// transaction is durably committed (or has failed). If fn returns an
+	// error, nothing it wrote is kept and that error is returned as is.
+	//
+	// fn may be called more than once (a store may group concurrent
+	// updates into one commit and replay the others when one fails), so it
+	// must have no effect outside tx, and it must not keep tx.
+	//
+	// A failure of the store itself (full queue with ctx done, disk error,
+	// closed store) is returned wrapping ErrUnavailable: safe to retry.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+	// View runs fn in a read-only transaction. Calling a write method of
+	// tx inside View returns an error.
+	View(ctx context.Context, fn func(tx Tx) error) error
+}
+
+// IncidentFilter selects incidents for listing.
+type IncidentFilter struct {
+	// Open, when not nil, keeps only open (true) or resolved (false) incidents.
+	Open *bool
+	// Limit caps the number returned; 0 means no limit.
+	Limit int
+	// Before, when not zero, keeps only incidents with a smaller ID (paging).
+	Before int64
+}
+
+// Tx is one store transaction. Records passed in are copied; records
+// returned belong to the caller.
+type Tx interface {
+	// Incident returns the incident with this ID, or an error wrapping ErrNotFound.
+	Incident(id int64) (*Incident, error)
+	// LatestInGroup returns the newest incident opened for the Alertmanager
+	// group (receiver, groupKey), open or not, or an error wrapping ErrNotFound.
+	LatestInGroup(receiver, groupKey string) (*Incident, error)
+	// IncidentByChannel returns the incident whose Slack channel has this ID,
+	// or an error wrapping ErrNotFound.
+	IncidentByChannel(channelID string) (*Incident, error)
+	// Incidents lists incidents newest first.
+	Incidents(f IncidentFilter) ([]*Incident, error)
+	// CreateIncident gives inc the next number (1, 2, 3...) and stores it.
+	// If inc has a group key, it becomes the group's latest incident.
+	CreateIncident(inc *Incident) error
+	// UpdateIncident replaces the stored incident with inc (same ID), keeping
+	// the channel index in step with SlackChannelID. ErrNotFound if absent.
+	UpdateIncident(inc *Incident) error
+
+	// Append adds entries to the end of their incident's timeline, giving
+	// each an ID larger than every earlier entry's.
+	Append(entries ...*TimelineEntry) error
+	// Timeline returns the incident's entries in the order they were appended.
+	Timeline(incidentID int64) ([]TimelineEntry, error)
+
+	// Enqueue adds d to the outbox, giving it an ID larger than every
+	// earlier delivery's.
+	Enqueue(d *Delivery) error
+	// Pending returns up to limit deliveries, lowest ID first.
+	Pending(limit int) ([]Delivery, error)
+	// SaveDelivery replaces the stored delivery with d (same ID), for
+	// attempts and back-off. ErrNotFound if absent.
+	SaveDelivery(d *Delivery) error
+	// Done removes the delivery; removing an absent one is not an error.
+	Done(id uint64) error
+
+	// MarkEvent records an inbound event ID (Slack's event_id) and reports
+	// whether it is new. IDs older than keep before now are forgotten, so
+	// the record stays bounded.
+	MarkEvent(id string, now time.Time, keep time.Duration) (fresh bool, err error)
+}
+
+// DeliveryKind names what a delivery does in the chat.
+type DeliveryKind string
+
+// Delivery is one pending action for the chat (Slack), written in the same
+// transaction as the change that caused it and removed once delivered.
+type Delivery struct {
+	ID         uint64       `json:"id"`
+	IncidentID int64        `json:"incident_id"`
+	Kind       DeliveryKind `json:"kind"`
+	// Text and Ref carry what the kind needs (a message, a runbook name...).
+	Text string `json:"text,omitempty"`
+	Ref  string `json:"ref,omitempty"`
+	// Actor is who caused it, for messages that say so.
+	Actor     string    `json:"actor,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	Attempts  int       `json:"attempts"`
+	// NotBefore delays the next attempt (back-off, Retry-After).
+	NotBefore time.Time `json:"not_before"`
+	LastError string    `json:"last_error,omitempty"`
+}
