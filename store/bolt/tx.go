@@ -1,0 +1,241 @@
+package bolt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	"github.com/incidentbot/incidentbot/bot"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// The buckets. Keys holding numbers are 8-byte big-endian, so that bbolt's
+// byte order is numeric order and cursors list by ID.
+var (
+	// incidents: id -> Incident JSON; its sequence numbers incidents.
+	bucketIncidents = []byte("incidents")
+	// groups: groupKey(receiver, groupKey) -> id of the group's latest incident.
+	bucketGroups = []byte("groups")
+	// channels: Slack channel ID -> incident id.
+	bucketChannels = []byte("channels")
+	// timeline: incident id + entry id -> TimelineEntry JSON; its sequence
+	// numbers entries, so IDs grow across all incidents.
+	bucketTimeline = []byte("timeline")
+	// outbox: delivery id -> Delivery JSON; its sequence numbers deliveries.
+	bucketOutbox = []byte("outbox")
+	// events: event ID -> time key when first seen.
+	bucketEvents = []byte("events")
+	// eventTimes: time key + event ID -> nothing, so the oldest events are
+	// found, and forgotten, without scanning them all.
+	bucketEventTimes = []byte("event_times")
+	// meta: "version" -> the data format version.
+	bucketMeta = []byte("meta")
+)
+
+// schemaVersion is the data format this code reads and writes. A change
+// that older code would misread must raise it.
+const schemaVersion = 1
+
+var keyVersion = []byte("version")
+
+// initSchema creates the buckets of a new file and refuses a file written
+// by a newer format it would misread.
+func initSchema(btx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketIncidents, bucketGroups, bucketChannels, bucketTimeline,
+		bucketOutbox, bucketEvents, bucketEventTimes, bucketMeta} {
+		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	meta := btx.Bucket(bucketMeta)
+	v := meta.Get(keyVersion)
+	if v == nil {
+		return meta.Put(keyVersion, u64(schemaVersion))
+	}
+	if len(v) != 8 || binary.BigEndian.Uint64(v) > schemaVersion {
+		return fmt.Errorf("data format version %x is newer than this build reads (%d)", v, schemaVersion)
+	}
+	return nil
+}
+
+// tx implements bot.Tx over one bbolt transaction.
+type tx struct{ btx *bolt.Tx }
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), v) }
+
+func incidentKey(id int64) []byte { return u64(uint64(id)) }
+
+// groupKey joins receiver and group key, the receiver length first so that
+// ("ab", "c") and ("a", "bc") stay apart whatever bytes they hold.
+func groupKey(receiver, key string) []byte {
+	b := binary.AppendUvarint(make([]byte, 0, 2+len(receiver)+len(key)), uint64(len(receiver)))
+	return append(append(b, receiver...), key...)
+}
+
+// writable guards the write methods: bbolt would refuse the write too, but
+// only after a sequence number or a decode, and with a vaguer message.
+func (t *tx) writable(method string) error {
+	if !t.btx.Writable() {
+		return fmt.Errorf("bolt: %s inside View: %w", method, berrors.ErrTxNotWritable)
+	}
+	return nil
+}
+
+func decodeIncident(v []byte) (*bot.Incident, error) {
+	inc := new(bot.Incident)
+	if err := json.Unmarshal(v, inc); err != nil {
+		return nil, fmt.Errorf("bolt: decode incident: %w", err)
+	}
+	return inc, nil
+}
+
+// Incident implements bot.Tx.
+func (t *tx) Incident(id int64) (*bot.Incident, error) {
+	v := t.btx.Bucket(bucketIncidents).Get(incidentKey(id))
+	if v == nil {
+		return nil, fmt.Errorf("incident %d: %w", id, bot.ErrNotFound)
+	}
+	return decodeIncident(v)
+}
+
+// LatestInGroup implements bot.Tx.
+func (t *tx) LatestInGroup(receiver, key string) (*bot.Incident, error) {
+	id := t.btx.Bucket(bucketGroups).Get(groupKey(receiver, key))
+	if id == nil {
+		return nil, fmt.Errorf("incident for receiver %q group_key %q: %w", receiver, key, bot.ErrNotFound)
+	}
+	return t.Incident(int64(binary.BigEndian.Uint64(id)))
+}
+
+// IncidentByChannel implements bot.Tx.
+func (t *tx) IncidentByChannel(channelID string) (*bot.Incident, error) {
+	var id []byte
+	if channelID != "" {
+		id = t.btx.Bucket(bucketChannels).Get([]byte(channelID))
+	}
+	if id == nil {
+		return nil, fmt.Errorf("incident for channel %q: %w", channelID, bot.ErrNotFound)
+	}
+	return t.Incident(int64(binary.BigEndian.Uint64(id)))
+}
+
+// Incidents implements bot.Tx, walking the IDs backwards from f.Before.
+func (t *tx) Incidents(f bot.IncidentFilter) ([]*bot.Incident, error) {
+	out := []*bot.Incident{}
+	if f.Before < 0 {
+		return out, nil
+	}
+	c := t.btx.Bucket(bucketIncidents).Cursor()
+	for k, v := lastBefore(c, f.Before); k != nil; k, v = c.Prev() {
+		inc, err := decodeIncident(v)
+		if err != nil {
+			return nil, err
+		}
+		if f.Open != nil && inc.Open() != *f.Open {
+			continue
+		}
+		out = append(out, inc)
+		if f.Limit > 0 && len(out) == f.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// lastBefore moves c to the last incident with an ID below before, or to
+// the last of all when before is 0.
+func lastBefore(c *bolt.Cursor, before int64) (k, v []byte) {
+	if before == 0 {
+		return c.Last()
+	}
+	// Seek lands on the first ID >= before, or nowhere if all are smaller.
+	if k, _ = c.Seek(incidentKey(before)); k == nil {
+		return c.Last()
+	}
+	return c.Prev()
+}
+
+// CreateIncident implements bot.Tx. The number comes from the bucket's
+// sequence, which rolls back with the transaction: a failed Update leaves
+// no gap.
+func (t *tx) CreateIncident(inc *bot.Incident) error {
+	if err := t.writable("CreateIncident"); err != nil {
+		return err
+	}
+	b := t.btx.Bucket(bucketIncidents)
+	seq, err := b.NextSequence()
+	if err != nil {
+		return fmt.Errorf("bolt: number incident: %w", err)
+	}
+	rec := *inc
+	rec.ID = int64(seq)
+	if err := t.putIncident(&rec); err != nil {
+		return err
+	}
+	if rec.GroupKey != "" {
+		if err := t.btx.Bucket(bucketGroups).Put(groupKey(rec.Receiver, rec.GroupKey), incidentKey(rec.ID)); err != nil {
+			return fmt.Errorf("bolt: index incident %d by group: %w", rec.ID, err)
+		}
+	}
+	if err := t.indexChannel(rec.ID, "", rec.SlackChannelID); err != nil {
+		return err
+	}
+	inc.ID = rec.ID
+	return nil
+}
+
+// UpdateIncident implements bot.Tx.
+func (t *tx) UpdateIncident(inc *bot.Incident) error {
+	if err := t.writable("UpdateIncident"); err != nil {
+		return err
+	}
+	v := t.btx.Bucket(bucketIncidents).Get(incidentKey(inc.ID))
+	if v == nil {
+		return fmt.Errorf("incident %d: %w", inc.ID, bot.ErrNotFound)
+	}
+	var old struct {
+		SlackChannelID string `json:"slack_channel_id"`
+	}
+	if err := json.Unmarshal(v, &old); err != nil {
+		return fmt.Errorf("bolt: decode incident %d: %w", inc.ID, err)
+	}
+	if err := t.putIncident(inc); err != nil {
+		return err
+	}
+	return t.indexChannel(inc.ID, old.SlackChannelID, inc.SlackChannelID)
+}
+
+func (t *tx) putIncident(inc *bot.Incident) error {
+	v, err := json.Marshal(inc)
+	if err != nil {
+		return fmt.Errorf("encode incident %d: %w", inc.ID, err)
+	}
+	if err := t.btx.Bucket(bucketIncidents).Put(incidentKey(inc.ID), v); err != nil {
+		return fmt.Errorf("bolt: store incident %d: %w", inc.ID, err)
+	}
+	return nil
+}
+
+// indexChannel moves incident id's channel index entry from old to cur.
+// The old entry goes only if it still points at id: a channel ID taken
+// over by another incident stays with that one.
+func (t *tx) indexChannel(id int64, old, cur string) error {
+	if old == cur {
+		return nil
+	}
+	b := t.btx.Bucket(bucketChannels)
+	key := incidentKey(id)
+	if old != "" && bytes.Equal(b.Get([]byte(old)), key) {
+		if err := b.Delete([]byte(old)); err != nil {
+			return fmt.Errorf("bolt: unindex channel %q: %w", old, err)
+		}
+	}
+	if cur != "" {
+		if err := b.Put([]byte(cur), key); err != nil {
+			return fmt.Errorf("bolt: index channel %q: %w", cur, err)
+		}
+	}
+	return nil
+}
