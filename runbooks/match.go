@@ -1,0 +1,60 @@
+package runbooks
+
+import (
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/incidentbot/incidentbot/bot"
+	"github.com/prometheus/alertmanager/pkg/labels"
+)
+
+// matches reports whether the alert selects the runbook: its labels satisfy
+// every matcher of one of the runbook's matcher sets, or its runbook_url
+// annotation names the runbook.
+func (rb *runbook) matches(a bot.Alert) bool {
+	for _, set := range rb.sets {
+		if len(set) > 0 && matchesAll(set, a.Labels) {
+			return true
+		}
+	}
+	u := strings.TrimSpace(a.Annotations["runbook_url"])
+	if u == "" {
+		return false
+	}
+	for _, sub := range rb.urls {
+		if sub != "" && strings.Contains(u, sub) {
+			return true
+		}
+	}
+	return urlNames(u, rb.Name)
+}
+
+// matchesAll applies Alertmanager's semantics: a missing label has the
+// empty value, so name!="x" matches an alert without the label.
+func matchesAll(set []*labels.Matcher, lbls map[string]string) bool {
+	for _, m := range set {
+		if !m.Matches(lbls[m.Name]) {
+			return false
+		}
+	}
+	return true
+}
+
+// urlNames reports whether a runbook URL names the runbook: its last path
+// element without extension (https://wiki/runbooks/memory-leak,
+// .../memory-leak.md) or its fragment (.../runbooks.md#memory-leak).
+func urlNames(u, name string) bool {
+	if name == "" {
+		return false
+	}
+	rest, frag, _ := strings.Cut(u, "#")
+	rest, _, _ = strings.Cut(rest, "?")
+	rest = strings.TrimRight(rest, "/")
+	last := rest[strings.LastIndex(rest, "/")+1:]
+	if p, err := url.PathUnescape(last); err == nil {
+		last = p
+	}
+	last = strings.TrimSuffix(last, path.Ext(last))
+	return strings.EqualFold(last, name) || strings.EqualFold(frag, name)
+}
