@@ -1,0 +1,263 @@
+package slack
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/incidentbot/incidentbot/bot"
+	slackgo "github.com/slack-go/slack"
+)
+
+// step is one part of opening or refreshing an incident's channel. It
+// makes at most one change in Slack and reports did with the result to
+// record, or !did when there is nothing for it to do.
+type step func(ctx context.Context, inc *bot.Incident, d bot.Delivery) (res bot.ChatResult, did bool, err error)
+
+// The one-time steps of opening, as recorded in bot.ChatState.Steps.
+const (
+	stepInvite   = "invite"
+	stepHeadline = "headline"
+	stepBookmark = "bookmark"
+)
+
+// open sets up the incident's channel, in this order, one step per call:
+// channel, topic, invitations, incident message, headline, bookmark,
+// matching runbooks. Each step is recorded before the next, so a retry or
+// a restart resumes where the last attempt stopped.
+func (c *Client) open(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
+	return firstStep(ctx, inc, d, c.channel, c.topic, c.invite, c.message, c.headline, c.bookmark, c.matchedRunbooks, c.syncRunbooks)
+}
+
+// refresh edits what shows the incident (message, headline, topic,
+// runbook progress) where it changed. A channel archived meanwhile has
+// nothing left to refresh.
+func (c *Client) refresh(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
+	if inc.SlackChannelID == "" {
+		return bot.ChatResult{}, nil
+	}
+	res, err := firstStep(ctx, inc, d, c.message, c.headline, c.topic, c.syncRunbooks)
+	if channelGone(err) {
+		c.log.Info("slack: not refreshing a gone channel", "incident", inc.ID, "err", err)
+		return bot.ChatResult{}, nil
+	}
+	return res, err
+}
+
+func firstStep(ctx context.Context, inc *bot.Incident, d bot.Delivery, steps ...step) (bot.ChatResult, error) {
+	for _, s := range steps {
+		res, did, err := s(ctx, inc, d)
+		if err != nil {
+			return bot.ChatResult{}, err
+		}
+		if did {
+			res.More = true
+			return res, nil
+		}
+	}
+	return bot.ChatResult{}, nil
+}
+
+// state copies the incident's chat state for a step to change.
+func state(inc *bot.Incident) *bot.ChatState {
+	st := inc.Chat
+	st.Steps = slices.Clone(st.Steps)
+	st.Runbooks = slices.Clone(st.Runbooks)
+	return &st
+}
+
+// warn records an optional step as given up: err was permanent, and the
+// rest of the delivery goes on. The warning lands on the timeline.
+func warn(st *bot.ChatState, what string, err error) (bot.ChatResult, bool, error) {
+	return bot.ChatResult{State: st, Warning: fmt.Sprintf("could not %s: %v", what, err)}, true, nil
+}
+
+// channelGone reports errors that mean the channel cannot take anything.
+func channelGone(err error) bool {
+	switch errorCode(err) {
+	case "is_archived", "channel_not_found", "not_in_channel":
+		return true
+	}
+	return false
+}
+
+// optional reports whether a step may be given up after err: permanent,
+// and not about the incident's channel itself, which the whole delivery
+// needs.
+func optional(err error) bool { return permanent(err) && !channelGone(err) }
+
+// maxNameAttempts bounds the "-2", "-3"... tried when names are taken.
+const maxNameAttempts = 10
+
+// channel creates the incident's channel, trying the next name while
+// Slack answers name_taken. A taken name may be our own channel, created
+// by an attempt whose answer was lost (a timeout, a crash before it was
+// recorded): that one is taken over instead of creating another.
+func (c *Client) channel(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
+	if inc.SlackChannelID != "" {
+		return bot.ChatResult{}, false, nil
+	}
+	var existing map[string]slackgo.Channel
+	for attempt := 1; attempt <= maxNameAttempts; attempt++ {
+		name := bot.ChannelName(c.o.ChannelPrefix, inc.ID, bot.ChannelTitle(inc), attempt)
+		var ch *slackgo.Channel
+		err := c.call(ctx, "conversations.create", "", func(ctx context.Context) (err error) {
+			ch, err = c.api.CreateConversationContext(ctx, slackgo.CreateConversationParams{ChannelName: name})
+			return err
+		})
+		if err == nil {
+			return bot.ChatResult{ChannelID: ch.ID, ChannelName: orElse(ch.Name, name)}, true, nil
+		}
+		if errorCode(err) != "name_taken" {
+			return bot.ChatResult{}, false, err
+		}
+		if existing == nil {
+			if existing, err = c.listChannels(ctx); optional(err) {
+				// Without channels:read there is no looking: take the next name.
+				c.log.Warn("slack: cannot list channels to check a taken name", "err", err)
+				existing = map[string]slackgo.Channel{}
+			} else if err != nil {
+				return bot.ChatResult{}, false, err
+			}
+		}
+		if ch, ok := existing[name]; ok && c.ours(ctx, inc, ch) {
+			c.log.Info("slack: taking over the channel an earlier attempt created", "incident", inc.ID, "channel", name)
+			return bot.ChatResult{ChannelID: ch.ID, ChannelName: name}, true, nil
+		}
+	}
+	return bot.ChatResult{}, false, fmt.Errorf("%w: no free channel name for %s after %d tries", bot.ErrConflict, inc.Key(), maxNameAttempts)
+}
+
+func orElse(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// ours reports whether ch is a live channel this bot created for inc.
+func (c *Client) ours(ctx context.Context, inc *bot.Incident, ch slackgo.Channel) bool {
+	self, err := c.self(ctx)
+	return err == nil && ch.Creator == self && !ch.IsArchived &&
+		int64(ch.Created) >= inc.CreatedAt.Add(-5*time.Minute).Unix()
+}
+
+// maxListPages bounds the search for a taken name in a big workspace.
+const maxListPages = 10
+
+// listChannels returns the workspace's live public channels by name.
+func (c *Client) listChannels(ctx context.Context) (map[string]slackgo.Channel, error) {
+	out := map[string]slackgo.Channel{}
+	cursor := ""
+	for range maxListPages {
+		var page []slackgo.Channel
+		err := c.call(ctx, "conversations.list", "", func(ctx context.Context) (err error) {
+			page, cursor, err = c.api.GetConversationsContext(ctx, &slackgo.GetConversationsParameters{
+				Cursor: cursor, ExcludeArchived: true, Limit: 1000, Types: []string{"public_channel"}})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, ch := range page {
+			out[ch.Name] = ch
+		}
+		if cursor == "" {
+			break
+		}
+	}
+	return out, nil
+}
+
+// topic sets the channel topic when it no longer matches the incident.
+func (c *Client) topic(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
+	want := c.view.topic(inc)
+	if inc.Chat.Topic == want {
+		return bot.ChatResult{}, false, nil
+	}
+	st := state(inc)
+	st.Topic = want
+	err := c.call(ctx, "conversations.setTopic", inc.SlackChannelID, func(ctx context.Context) error {
+		_, err := c.api.SetTopicOfConversationContext(ctx, inc.SlackChannelID, want)
+		return err
+	})
+	if optional(err) {
+		return warn(st, "set the channel topic", err)
+	}
+	return bot.ChatResult{State: st}, err == nil, err
+}
+
+// message posts the incident message when opening, and edits it when
+// what it shows changed.
+func (c *Client) message(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
+	text, blocks := c.view.incident(inc)
+	st := state(inc)
+	st.MessageHash = digest(text, blocks)
+	switch {
+	case inc.SlackMessageTS == "" && d.Kind == bot.DeliveryOpen:
+		ts, err := c.postMessage(ctx, inc.SlackChannelID, text, blocks)
+		return bot.ChatResult{MessageTS: ts, State: st}, err == nil, err
+	case inc.SlackMessageTS == "" || inc.Chat.MessageHash == st.MessageHash:
+		return bot.ChatResult{}, false, nil
+	}
+	err := c.update(ctx, inc.SlackChannelID, inc.SlackMessageTS, text, blocks)
+	if optional(err) {
+		return warn(st, "update the incident message", err)
+	}
+	return bot.ChatResult{State: st}, err == nil, err
+}
+
+// headline posts the incident's headline in the announcement channel when
+// opening, and edits it when it changed. It is optional: a misconfigured
+// announcement channel costs a warning, not the incident channel.
+func (c *Client) headline(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
+	if c.o.Channel == "" {
+		return bot.ChatResult{}, false, nil
+	}
+	text, blocks := c.view.headline(inc)
+	st := state(inc)
+	st.HeadlineHash = digest(text, blocks)
+	if inc.SlackHeadlineTS == "" {
+		if d.Kind != bot.DeliveryOpen || inc.Chat.Did(stepHeadline) {
+			return bot.ChatResult{}, false, nil
+		}
+		st.Steps = append(st.Steps, stepHeadline)
+		ts, err := c.postMessage(ctx, c.o.Channel, text, blocks)
+		if permanent(err) {
+			return warn(st, "post the headline in the announcement channel", err)
+		}
+		return bot.ChatResult{HeadlineTS: ts, State: st}, err == nil, err
+	}
+	if inc.Chat.HeadlineHash == st.HeadlineHash {
+		return bot.ChatResult{}, false, nil
+	}
+	err := c.update(ctx, c.o.Channel, inc.SlackHeadlineTS, text, blocks)
+	if permanent(err) {
+		return warn(st, "update the headline in the announcement channel", err)
+	}
+	return bot.ChatResult{State: st}, err == nil, err
+}
+
+// bookmark adds a bookmark to the postmortem draft, when incidentbot has
+// a public URL.
+func (c *Client) bookmark(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
+	pub := strings.TrimRight(c.o.PublicURL, "/")
+	if pub == "" || d.Kind != bot.DeliveryOpen || inc.Chat.Did(stepBookmark) {
+		return bot.ChatResult{}, false, nil
+	}
+	st := state(inc)
+	st.Steps = append(st.Steps, stepBookmark)
+	params := slackgo.AddBookmarkParameters{Title: "Postmortem draft", Type: "link", Emoji: ":memo:",
+		Link: pub + "/api/v1/incidents/" + strconv.FormatInt(inc.ID, 10) + "/postmortem"}
+	err := c.call(ctx, "bookmarks.add", inc.SlackChannelID, func(ctx context.Context) error {
+		_, err := c.api.AddBookmarkContext(ctx, inc.SlackChannelID, params)
+		return err
+	})
+	if optional(err) {
+		return warn(st, "bookmark the postmortem draft", err)
+	}
+	return bot.ChatResult{State: st}, err == nil, err
+}

@@ -1,0 +1,149 @@
+package slack
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/incidentbot/incidentbot/bot"
+	slackgo "github.com/slack-go/slack"
+)
+
+// post posts a change message into the incident's channel. Without a
+// channel (opening failed) or with an archived one, there is nobody to
+// tell, which is no failure.
+func (c *Client) post(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
+	if inc.SlackChannelID == "" || strings.TrimSpace(d.Text) == "" {
+		return bot.ChatResult{}, nil
+	}
+	_, err := c.postMessage(ctx, inc.SlackChannelID, clip(said(d.Text), 3900), nil)
+	if channelGone(err) {
+		c.log.Info("slack: not posting into a gone channel", "incident", inc.ID, "err", err)
+		return bot.ChatResult{}, nil
+	}
+	return bot.ChatResult{}, err
+}
+
+var mentionRE = regexp.MustCompile(`<[@#][UWC][A-Z0-9]+(\|[^<>|]*)?>`)
+
+// said escapes text people or alerts wrote for mrkdwn, keeping mentions
+// of people and channels but not special mentions (<!channel>, <!here>)
+// or links: a note or an alert summary cannot page the workspace.
+func said(s string) string {
+	var b strings.Builder
+	last := 0
+	for _, m := range mentionRE.FindAllStringIndex(s, -1) {
+		b.WriteString(esc(s[last:m[0]]))
+		b.WriteString(s[m[0]:m[1]])
+		last = m[1]
+	}
+	b.WriteString(esc(s[last:]))
+	return b.String()
+}
+
+// postmortem uploads the draft (d.Text, rendered by the worker) into the
+// channel as a Markdown file, with a comment saying what it is.
+func (c *Client) postmortem(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
+	if inc.SlackChannelID == "" {
+		return bot.ChatResult{}, fmt.Errorf("%w: %s has no Slack channel", bot.ErrConflict, inc.Key())
+	}
+	if d.Text == "" {
+		return bot.ChatResult{}, fmt.Errorf("%w: the postmortem draft is empty", bot.ErrInvalid)
+	}
+	name := strings.ToLower(inc.Key()) + "-postmortem.md"
+	comment := "Postmortem draft for " + inc.Key() + ", written from the timeline"
+	if d.Actor != "" {
+		comment += " for " + mention(d.Actor)
+	}
+	comment += ". Everything marked TODO is for the team to write."
+	if pub := strings.TrimRight(c.o.PublicURL, "/"); pub != "" {
+		comment += " The latest draft is always at " + link(pub+"/api/v1/incidents/"+strconv.FormatInt(inc.ID, 10)+"/postmortem", "this link") + "."
+	}
+	err := c.call(ctx, "files.uploadV2", "", func(ctx context.Context) error {
+		_, err := c.api.UploadFileContext(ctx, slackgo.UploadFileParameters{
+			Filename: name, FileSize: len(d.Text), Content: d.Text, Title: inc.Key() + " postmortem draft",
+			Channel: inc.SlackChannelID, InitialComment: comment, SnippetType: "markdown",
+		})
+		return err
+	})
+	if err != nil {
+		return bot.ChatResult{}, err
+	}
+	return bot.ChatResult{File: name}, nil
+}
+
+// pin reads the message d.Ref (its ts) in the incident's channel for the
+// timeline, and pins it in Slack too (a :pushpin: reaction is a request
+// to pin).
+func (c *Client) pin(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
+	if inc.SlackChannelID == "" {
+		return bot.ChatResult{}, fmt.Errorf("%w: %s has no Slack channel", bot.ErrConflict, inc.Key())
+	}
+	at := parseTS(d.Ref)
+	if at.IsZero() {
+		return bot.ChatResult{}, fmt.Errorf("%w: message timestamp %q", bot.ErrInvalid, d.Ref)
+	}
+	msg, err := c.fetch(ctx, inc.SlackChannelID, d.Ref)
+	if err != nil {
+		return bot.ChatResult{}, err
+	}
+	res := bot.ChatResult{Pinned: &bot.PinnedMessage{Author: author(msg), Text: orElse(strings.TrimSpace(msg.Text), "(no text)"), At: at}}
+	err = c.call(ctx, "pins.add", inc.SlackChannelID, func(ctx context.Context) error {
+		return c.api.AddPinContext(ctx, inc.SlackChannelID, slackgo.ItemRef{Channel: inc.SlackChannelID, Timestamp: d.Ref})
+	})
+	switch {
+	case err == nil || errorCode(err) == "already_pinned":
+	case permanent(err):
+		res.Warning = fmt.Sprintf("could not pin the message in Slack: %v", err)
+	default:
+		return bot.ChatResult{}, err
+	}
+	return res, nil
+}
+
+func author(m slackgo.Message) string {
+	switch {
+	case m.User != "":
+		return "<@" + m.User + ">"
+	case m.Username != "":
+		return m.Username
+	}
+	return "a bot"
+}
+
+// fetch reads one message: from the history, or, for a reply in a
+// thread (which the history leaves out), from its thread.
+func (c *Client) fetch(ctx context.Context, channel, ts string) (slackgo.Message, error) {
+	var h *slackgo.GetConversationHistoryResponse
+	err := c.call(ctx, "conversations.history", channel, func(ctx context.Context) (err error) {
+		h, err = c.api.GetConversationHistoryContext(ctx, &slackgo.GetConversationHistoryParameters{
+			ChannelID: channel, Latest: ts, Inclusive: true, Limit: 1})
+		return err
+	})
+	if err != nil {
+		return slackgo.Message{}, err
+	}
+	if len(h.Messages) > 0 && h.Messages[0].Timestamp == ts {
+		return h.Messages[0], nil
+	}
+	var msgs []slackgo.Message
+	err = c.call(ctx, "conversations.replies", channel, func(ctx context.Context) (err error) {
+		msgs, _, _, err = c.api.GetConversationRepliesContext(ctx, &slackgo.GetConversationRepliesParameters{
+			ChannelID: channel, Timestamp: ts, Oldest: ts, Inclusive: true, Limit: 10})
+		return err
+	})
+	if errorCode(err) == "thread_not_found" {
+		err = nil
+	}
+	if err != nil {
+		return slackgo.Message{}, err
+	}
+	for _, m := range msgs {
+		if m.Timestamp == ts {
+			return m, nil
+		}
+	}
+	return slackgo.Message{}, fmt.Errorf("%w: message %s is not in the incident's channel", bot.ErrNotFound, ts)
+}
