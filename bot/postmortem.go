@@ -82,7 +82,7 @@ func Draft(inc *Incident, timeline []TimelineEntry, loc *time.Location, now time
 	p := &Postmortem{
 		Incident: inc.ID, Key: inc.Key(), Title: inc.Title, Severity: inc.Severity, Status: inc.Status,
 		Lead: inc.Lead, Zone: loc.String(), Impact: inc.Impact, RootCause: inc.Cause, Resolution: inc.Resolution,
-		Timeline: timeline, Alerts: inc.Alerts, StepsDone: inc.StepsDone, ActionItems: inc.ActionItems,
+		Timeline: storyOf(timeline), Alerts: inc.Alerts, StepsDone: inc.StepsDone, ActionItems: inc.ActionItems,
 		ExportedAt: now.UTC(), loc: loc,
 	}
 	p.Metrics = metricsOf(inc)
@@ -93,6 +93,21 @@ func Draft(inc *Incident, timeline []TimelineEntry, loc *time.Location, now time
 	}
 	p.Duration = p.long(inc.DetectedAt) + " to " + end
 	return p
+}
+
+// plumbing are the entries about the bot's own work in the chat. They stay
+// on the timeline, but the postmortem tells the incident's story.
+var plumbing = map[Kind]bool{KindChannelCreated: true, KindRespondersInvited: true, KindRunbookPosted: true,
+	KindPostmortemExported: true, KindDeliveryFailed: true}
+
+func storyOf(timeline []TimelineEntry) []TimelineEntry {
+	out := make([]TimelineEntry, 0, len(timeline))
+	for _, e := range timeline {
+		if !plumbing[e.Kind] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 func metricsOf(inc *Incident) Metrics {

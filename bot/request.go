@@ -15,36 +15,40 @@ const DeliveryPin DeliveryKind = "pin"
 // message). It is enqueued durably and done by the delivery worker; it
 // fails with ErrConflict when no chat is attached.
 func (s *Service) Request(ctx context.Context, id int64, kind DeliveryKind, ref, actor string) error {
-	if !s.chat {
-		return fmt.Errorf("%w: Slack is not configured", ErrConflict)
-	}
-	switch kind {
-	case DeliveryRunbook, DeliveryPostmortem, DeliveryPin, DeliveryRefresh:
-	default:
-		return fmt.Errorf("%w: %q cannot be requested", ErrInvalid, kind)
-	}
-	return s.store.Update(ctx, func(tx Tx) error {
-		if _, err := tx.Incident(id); err != nil {
-			return err
-		}
-		return tx.Enqueue(&Delivery{IncidentID: id, Kind: kind, Ref: ref, Actor: actor, CreatedAt: s.Now()})
-	})
+	_, err := s.RequestOnce(ctx, "", id, kind, ref, actor)
+	return err
 }
 
 // eventMemory is how long inbound event IDs are remembered: Slack retries a
 // missed event three times within about five minutes.
 const eventMemory = time.Hour
 
-// FirstSeen records an inbound event ID (Slack's event_id) and reports
-// whether it is new, so that a retried or redelivered event acts once.
-func (s *Service) FirstSeen(ctx context.Context, id string) (bool, error) {
-	if id == "" {
-		return false, fmt.Errorf("%w: event id is empty", ErrInvalid)
+// RequestOnce is Request for an inbound event (Slack's event_id): the event
+// is marked seen in the same transaction that enqueues the request, so a
+// retried or redelivered event acts once and a failed one is not lost.
+// fresh is false when the event was already handled. An empty eventID
+// skips the check.
+func (s *Service) RequestOnce(ctx context.Context, eventID string, id int64, kind DeliveryKind, ref, actor string) (fresh bool, err error) {
+	if !s.chat {
+		return false, fmt.Errorf("%w: Slack is not configured", ErrConflict)
 	}
-	var fresh bool
-	err := s.store.Update(ctx, func(tx Tx) (err error) {
-		fresh, err = tx.MarkEvent(id, s.Now(), eventMemory)
-		return err
+	switch kind {
+	case DeliveryRunbook, DeliveryPostmortem, DeliveryPin, DeliveryRefresh:
+	default:
+		return false, fmt.Errorf("%w: %q cannot be requested", ErrInvalid, kind)
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		fresh = true
+		if _, err := tx.Incident(id); err != nil {
+			return err
+		}
+		if eventID != "" {
+			var err error
+			if fresh, err = tx.MarkEvent(eventID, s.Now(), eventMemory); err != nil || !fresh {
+				return err
+			}
+		}
+		return tx.Enqueue(&Delivery{IncidentID: id, Kind: kind, Ref: ref, Actor: actor, CreatedAt: s.Now()})
 	})
 	return fresh, err
 }

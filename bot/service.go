@@ -54,6 +54,10 @@ func NewService(store Store, o Options) *Service {
 	return s
 }
 
+// ChatEnabled reports whether changes are announced in the chat (the
+// outbox is on).
+func (s *Service) ChatEnabled() bool { return s.chat }
+
 // Policy returns the rules the service was built with.
 func (s *Service) Policy() Policy { return s.policy }
 
