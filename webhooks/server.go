@@ -1,0 +1,216 @@
+package webhooks
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/incidentbot/incidentbot/bot"
+)
+
+// DefaultMaxWebhookBody is the default limit of an Alertmanager webhook body.
+// A storm group without max_alerts is about 600 bytes an alert, and a 413 is
+// final for Alertmanager, so the limit is generous.
+const DefaultMaxWebhookBody int64 = 32 << 20
+
+// maxSmallBody limits Slack and API request bodies.
+const maxSmallBody int64 = 1 << 20
+
+// Config is what the server needs from main. Service is required; every
+// other field has a usable zero value.
+type Config struct {
+	// Service receives everything that passes validation.
+	Service *bot.Service
+	// WebhookToken, when set, is required on /webhooks/* as a bearer token
+	// or as the password of basic auth.
+	WebhookToken string
+	// APIToken, when set, is required on /api/* as a bearer token.
+	APIToken string
+	// SigningSecret verifies Slack's requests; without it /slack/* answer 503.
+	SigningSecret string
+	// MaxWebhookBody limits an Alertmanager body; 0 means DefaultMaxWebhookBody.
+	MaxWebhookBody int64
+	// Ready reports whether the service can take work (the store is open);
+	// nil means always ready.
+	Ready func() error
+	// Metrics, when not nil, is served at /metrics.
+	Metrics http.Handler
+	// Runbooks lists runbooks for `/incident runbook`; nil means none.
+	Runbooks bot.Runbooks
+	// HTTPClient posts replies to Slack's response_url; nil means a client
+	// with a 5 s timeout.
+	HTTPClient *http.Client
+	// Log receives one line per request, tagged with its request ID; nil
+	// discards.
+	Log *slog.Logger
+	// Now is the clock for Slack signatures; nil means time.Now.
+	Now func() time.Time
+	// PublicURL is the base of links in replies (the API's postmortem, the
+	// full timeline); empty leaves the links out.
+	PublicURL string
+	// Zone is the time zone of postmortem drafts; nil means UTC.
+	Zone *time.Location
+}
+
+// Server is the HTTP handler of every inbound route. It is safe for
+// concurrent use. Close stops its background reply workers.
+type Server struct {
+	cfg     Config
+	svc     *bot.Service
+	log     *slog.Logger
+	engine  *gin.Engine
+	replies *responder
+	// ingest is svc.Ingest; benchmarks replace it to measure decoding alone.
+	ingest func(context.Context, *bot.Notification) (bot.IngestResult, error)
+}
+
+// New builds the server and its routes. It panics when cfg.Service is nil,
+// which is a wiring mistake.
+func New(cfg Config) *Server {
+	if cfg.Service == nil {
+		panic("webhooks: Config.Service is nil")
+	}
+	if cfg.MaxWebhookBody <= 0 {
+		cfg.MaxWebhookBody = DefaultMaxWebhookBody
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Zone == nil {
+		cfg.Zone = time.UTC
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second}
+	}
+	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log}
+	s.ingest = s.svc.Ingest
+	s.replies = newResponder(cfg.HTTPClient, cfg.Log)
+	s.engine = s.routes()
+	return s
+}
+
+// ServeHTTP serves every route.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// Close stops the workers that post replies to Slack, after they have sent
+// what is queued. Call it after the HTTP server and Socket Mode have stopped.
+func (s *Server) Close() { s.replies.close() }
+
+func (s *Server) routes() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	_ = e.SetTrustedProxies(nil) // client IPs only ever go to the log
+	e.Use(s.requestLog, s.recoverPanic)
+	e.NoRoute(func(c *gin.Context) {
+		abort(c, http.StatusNotFound, "no route for "+c.Request.Method+" "+c.Request.URL.Path)
+	})
+	e.NoMethod(func(c *gin.Context) {
+		abort(c, http.StatusMethodNotAllowed, "method "+c.Request.Method+" is not allowed on "+c.Request.URL.Path)
+	})
+
+	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/readyz", s.readyz)
+	if s.cfg.Metrics != nil {
+		e.GET("/metrics", gin.WrapH(s.cfg.Metrics))
+	}
+
+	e.POST("/webhooks/alertmanager", s.requireToken(s.cfg.WebhookToken, true), s.alertmanager)
+
+	api := e.Group("/api/v1", s.requireToken(s.cfg.APIToken, false), s.smallBody)
+	api.GET("/incidents", s.listIncidents)
+	api.GET("/incidents/:id", s.getIncident)
+	api.GET("/incidents/:id/timeline", s.getTimeline)
+	api.GET("/incidents/:id/postmortem", s.getPostmortem)
+
+	sl := e.Group("/slack", s.verifySlack)
+	sl.POST("/commands", s.slackCommand)
+	sl.POST("/interactions", s.slackInteraction)
+	sl.POST("/events", s.slackEvent)
+	return e
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(); err != nil {
+			abort(c, http.StatusServiceUnavailable, "not ready: "+err.Error())
+			return
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}
+
+type logKey struct{}
+
+// logger returns the request's logger (tagged with its request ID), or the
+// server's for work that did not come over HTTP.
+func (s *Server) logger(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(logKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return s.log
+}
+
+// requestLog gives each request an ID (the caller's X-Request-Id when it is
+// sane), a logger tagged with it, and one log line when it is done. It logs
+// the path only: no query, no headers, no body.
+func (s *Server) requestLog(c *gin.Context) {
+	start := time.Now()
+	id := c.GetHeader("X-Request-Id")
+	if !saneRequestID(id) {
+		id = newRequestID()
+	}
+	c.Header("X-Request-Id", id)
+	l := s.log.With("request_id", id)
+	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), logKey{}, l))
+	c.Next()
+	level := slog.LevelInfo
+	switch p := c.Request.URL.Path; {
+	case c.Writer.Status() >= 500:
+		level = slog.LevelError
+	case p == "/healthz" || p == "/readyz" || p == "/metrics":
+		level = slog.LevelDebug
+	}
+	l.Log(c.Request.Context(), level, "http request", "method", c.Request.Method, "path", c.Request.URL.Path,
+		"status", c.Writer.Status(), "bytes", c.Writer.Size(), "duration", time.Since(start), "remote", c.ClientIP())
+}
+
+func (s *Server) recoverPanic(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.logger(c.Request.Context()).Error("panic serving request", "panic", v)
+			abort(c, http.StatusInternalServerError, "internal error")
+		}
+	}()
+	c.Next()
+}
+
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,92 @@
+package webhooks
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/slack-go/slack"
+
+	"github.com/incidentbot/incidentbot/bot"
+)
+
+// Interaction handles a block_actions callback: a button of an incident
+// message or of a runbook checklist. Each change is stored before it
+// returns (bot then refreshes the message); a problem, like an incident
+// already acknowledged, goes back to the user as an ephemeral message
+// through the callback's response_url, in the background. Both the HTTP
+// endpoint and Socket Mode call it.
+func (s *Server) Interaction(ctx context.Context, cb slack.InteractionCallback) {
+	if text := s.interact(ctx, cb); text != "" {
+		s.replies.send(s.logger(ctx), cb.ResponseURL, text)
+	}
+}
+
+// interact applies the callback's actions and returns what to tell the
+// user, or "" when all went well.
+func (s *Server) interact(ctx context.Context, cb slack.InteractionCallback) string {
+	if cb.Type != slack.InteractionTypeBlockActions {
+		s.logger(ctx).Debug("slack interaction ignored", "type", cb.Type)
+		return ""
+	}
+	if cb.User.ID == "" {
+		return "the action arrived without a user; try again"
+	}
+	ctx, cancel := budget(ctx)
+	defer cancel()
+	actor := "<@" + cb.User.ID + ">"
+	for _, act := range cb.ActionCallback.BlockActions {
+		id, a, ok, err := s.buttonAction(act, actor)
+		if err != nil {
+			return userMessage(err)
+		}
+		if !ok {
+			s.logger(ctx).Debug("slack action ignored", "action_id", act.ActionID)
+			continue
+		}
+		if _, err := s.svc.Apply(ctx, id, a); err != nil {
+			return s.actionFailed(ctx, err, act.ActionID)
+		}
+	}
+	return ""
+}
+
+// buttonAction reads one button into the change it asks for; ok is false
+// for buttons that are not ours to handle (links, overflow menus...). The
+// action IDs and values are bot's contract with the chat adapter.
+func (s *Server) buttonAction(act *slack.BlockAction, actor string) (id int64, a bot.Action, ok bool, err error) {
+	switch act.ActionID {
+	case bot.ActionAck, bot.ActionResolve:
+		id, err = parseID(act.Value)
+		if err != nil {
+			return 0, a, false, invalid("button %s: value %q is not an incident number", act.ActionID, act.Value)
+		}
+		op := bot.OpAck
+		if act.ActionID == bot.ActionResolve {
+			op = bot.OpResolve
+		}
+		return id, bot.Action{Op: op, Actor: actor}, true, nil
+	case bot.ActionRunbookStep:
+		id, name, step, err := bot.ParseStepValue(act.Value)
+		if err != nil {
+			return 0, a, false, err
+		}
+		a = bot.Action{Op: bot.OpRunbookStep, Actor: actor, Runbook: name, Step: step}
+		if s.cfg.Runbooks != nil {
+			if rb, found := s.cfg.Runbooks.Get(name); found && step <= len(rb.Steps) {
+				a.Text = rb.Steps[step-1].Text
+			}
+		}
+		return id, a, true, nil
+	}
+	return 0, a, false, nil
+}
+
+// actionFailed words a failed button press for the user.
+func (s *Server) actionFailed(ctx context.Context, err error, actionID string) string {
+	switch statusOf(err) {
+	case http.StatusBadRequest, http.StatusConflict, http.StatusNotFound:
+		return userMessage(err)
+	}
+	s.logger(ctx).Error("slack action failed", "action_id", actionID, "err", err)
+	return "could not save, try again"
+}
