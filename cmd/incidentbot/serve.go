@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"strings"
+	"time"
+
+	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/runbooks"
+	"github.com/incidentbot/incidentbot/store/bolt"
+	"github.com/incidentbot/incidentbot/webhooks"
+)
+
+// serve runs the service until ctx is done, then shuts down in order: stop
+// accepting HTTP, finish deliveries in flight, close the store. Everything
+// acknowledged with a 200 is already committed by then.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	st, err := parseSettings("incidentbot serve", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(st, stderr)
+	cfg, err := loadConfig(st.Config)
+	if err != nil {
+		return err
+	}
+	books, err := loadRunbooks(st.Runbooks)
+	if err != nil {
+		return err
+	}
+	m := newMetrics()
+	store, err := bolt.Open(st.DB, bolt.Options{OnCommit: m.onCommit})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer store.Close()
+
+	chat, err := newChat(st, cfg, books, log)
+	if err != nil {
+		return err
+	}
+	svc := bot.NewService(store, bot.Options{Policy: cfg.Policy, Log: log, Chat: chat != nil, Wake: chat.wake,
+		OnIngest: func(n *bot.Notification, res bot.IngestResult, err error) { m.observeIngest(len(n.Alerts), res, err) }})
+	m.watchStore(store, svc)
+	srv := webhooks.New(webhooks.Config{
+		Service: svc, WebhookToken: st.WebhookToken, APIToken: st.APIToken, SigningSecret: st.SlackSigningSecret,
+		MaxWebhookBody: st.MaxWebhookBody, Ready: store.Ping, Metrics: m.handler(), Runbooks: books, Log: log,
+		PublicURL: st.PublicURL, Zone: cfg.Zone,
+	})
+
+	ln, err := net.Listen("tcp", st.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", st.Addr, err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	fmt.Fprintf(stdout, "incidentbot %s listening on %s (store %s, Slack %s)\n", version, ln.Addr(), st.DB, onOff(chat != nil))
+	log.Info("started", "version", version, "addr", ln.Addr().String(), "db", st.DB, "slack", onOff(chat != nil), "runbooks", len(books.All()))
+	if chat == nil {
+		log.Info("slack is off: set SLACK_BOT_TOKEN to open channels; webhooks, timeline and API work without it")
+	}
+
+	errc := make(chan error, 3)
+	go func() { errc <- serveHTTP(hs, ln) }()
+	stopAdmin := startAdmin(st.AdminAddr, log, errc)
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	workDone := chat.start(workCtx, store, srv, errc)
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err = <-errc:
+		log.Error("stopping after a failure", "err", err)
+	}
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), st.ShutdownGrace)
+	defer cancel()
+	if serr := hs.Shutdown(shutCtx); serr != nil {
+		log.Warn("http shutdown", "err", serr)
+	}
+	stopAdmin(shutCtx)
+	stopWork()
+	waitOrTimeout(shutCtx, workDone, log)
+	srv.Close() // replies to Slack still queued go out before the store closes
+	if cerr := store.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close store: %w", cerr)
+	}
+	log.Info("stopped")
+	return err
+}
+
+func serveHTTP(hs *http.Server, ln net.Listener) error {
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// startAdmin serves net/http/pprof on its own listener, off by default, so
+// a leak in the bot is profiled the way the memory-leak runbook says.
+func startAdmin(addr string, log *slog.Logger, errc chan<- error) func(context.Context) {
+	if addr == "" {
+		return func(context.Context) {}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	as := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		errc <- fmt.Errorf("admin listen %s: %w", addr, err)
+		return func(context.Context) {}
+	}
+	log.Info("admin listener with pprof", "addr", ln.Addr().String())
+	go func() { errc <- serveHTTP(as, ln) }()
+	return func(ctx context.Context) { _ = as.Shutdown(ctx) }
+}
+
+func waitOrTimeout(ctx context.Context, done <-chan struct{}, log *slog.Logger) {
+	select {
+	case <-done:
+	case <-ctx.Done():
+		log.Warn("deliveries still in flight at the shutdown deadline; they stay in the outbox and resume at the next start")
+	}
+}
+
+func loadRunbooks(dir string) (*runbooks.Set, error) {
+	set := runbooks.Builtin()
+	if dir == "" {
+		return set, nil
+	}
+	extra, err := runbooks.LoadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("runbooks %s: %w", dir, err)
+	}
+	return set.Merge(extra), nil
+}
+
+func newLogger(st *settings, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(strings.ToUpper(st.LogLevel))); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if st.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}

@@ -1,0 +1,355 @@
+package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/bot/slack/slacktesting"
+)
+
+const signingSecret = "e2e-signing-secret"
+
+// slackPost sends a request to /slack/* signed as Slack signs it, at the
+// given age; it returns the status and body.
+func slackPost(t *testing.T, base, path string, form url.Values, age time.Duration, secret string) (int, string) {
+	t.Helper()
+	return slackSend(t, base, path, "application/x-www-form-urlencoded", form.Encode(), age, secret)
+}
+
+func slackSend(t *testing.T, base, path, contentType, body string, age time.Duration, secret string) (int, string) {
+	t.Helper()
+	ts := strconv.FormatInt(time.Now().Add(-age).Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(secret))
+	fmt.Fprintf(mac, "v0:%s:%s", ts, body)
+	req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", contentType)
+	req.Header.Set("X-Slack-Request-Timestamp", ts)
+	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// command types `/incident <text>` as user in the channel of incident id
+// and fails the test unless it added exactly one timeline entry.
+func command(t *testing.T, b *botProc, id int64, user, channel, text string) {
+	t.Helper()
+	before, after := timelineLen(t, b, id), 0
+	_, reply := commandReply(t, b.URL, user, channel, text)
+	if after = timelineLen(t, b, id); after != before+1 {
+		t.Fatalf("/incident %s: the timeline went from %d to %d entries; reply: %s", text, before, after, reply)
+	}
+}
+
+func timelineLen(t *testing.T, b *botProc, id int64) int {
+	t.Helper()
+	var tl []entryJSON
+	b.getJSON(t, fmt.Sprintf("/api/v1/incidents/%d/timeline", id), "", &tl)
+	return len(tl)
+}
+
+// commandReply types `/incident <text>` and returns Slack's response type
+// and text.
+func commandReply(t *testing.T, base, user, channel, text string) (string, string) {
+	t.Helper()
+	status, body := slackPost(t, base, "/slack/commands", url.Values{"command": {"/incident"}, "text": {text},
+		"user_id": {user}, "user_name": {strings.ToLower(user)}, "channel_id": {channel}, "team_id": {"T0"},
+		"response_url": {"http://127.0.0.1:1/unused"}, "trigger_id": {"1.2.3"}}, 0, signingSecret)
+	if status != 200 {
+		t.Fatalf("/incident %s: HTTP %d %s", text, status, body)
+	}
+	var reply struct {
+		ResponseType string `json:"response_type"`
+		Text         string `json:"text"`
+	}
+	if err := json.Unmarshal([]byte(body), &reply); err != nil {
+		t.Fatalf("/incident %s: reply %q is not JSON: %v", text, body, err)
+	}
+	return reply.ResponseType, reply.Text
+}
+
+func click(t *testing.T, base, user, channel, actionID, value string) {
+	t.Helper()
+	payload, _ := json.Marshal(map[string]any{
+		"type": "block_actions", "user": map[string]string{"id": user}, "channel": map[string]string{"id": channel},
+		"response_url": "http://127.0.0.1:1/unused", "trigger_id": "1.2.3",
+		"actions": []map[string]string{{"action_id": actionID, "value": value, "type": "button", "block_id": "b"}},
+	})
+	if status, body := slackPost(t, base, "/slack/interactions", url.Values{"payload": {string(payload)}}, 0, signingSecret); status != 200 {
+		t.Fatalf("click %s: HTTP %d %s", actionID, status, body)
+	}
+}
+
+// TestReferenceIncidentThroughSlack replays the payment meltdown of
+// reference/postmortem-payment-meltdown-2024.md end to end: the real
+// Alertmanager fires MemoryLeak for payment-gateway at 14:00, the bot opens
+// a channel with the alerts, buttons and the memory-leak runbook, the
+// responders drive it with signed /incident commands and button clicks
+// (with the times things happened), and the exported draft reads as the
+// reference does.
+func TestReferenceIncidentThroughSlack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real Alertmanager")
+	}
+	slack := slacktesting.New()
+	defer slack.Close()
+	announce := slack.AddChannel("incidents", false)
+	const token = "wh-token-slack"
+	env := map[string]string{
+		"INCIDENTBOT_DB": filepath.Join(t.TempDir(), "incidentbot.db"), "INCIDENTBOT_WEBHOOK_TOKEN": token,
+		"INCIDENTBOT_LOG_FORMAT": "text", "SLACK_BOT_TOKEN": "xoxb-e2e", "SLACK_SIGNING_SECRET": signingSecret,
+		"SLACK_API_URL": slack.APIURL(), "INCIDENTBOT_SLACK_CHANNEL": announce,
+		"INCIDENTBOT_SLACK_RESPONDERS": "U0CAPTAIN", "INCIDENTBOT_PUBLIC_URL": "https://incidentbot.example.com",
+	}
+	b := startBot(t, env)
+	am := startAlertmanager(t, b.URL, token)
+	am.push(t, memoryLeak("pg-1"))
+
+	var inc incidentJSON
+	var channel string
+	waitFor(t, 30*time.Second, "the incident channel with its message and runbook", func() bool {
+		var full map[string]any
+		b.getJSON(t, "/api/v1/incidents/1", "", &full)
+		channel, _ = full["slack_channel_id"].(string)
+		return channel != "" && len(slack.Messages(channel)) >= 2
+	})
+	ch, _ := slack.Channel(channel)
+	if !regexp.MustCompile(`^inc-1-[a-z0-9-]+$`).MatchString(ch.Name) || len(ch.Name) > 80 || !strings.Contains(ch.Name, "memory") {
+		t.Errorf("channel name %q, want inc-1-<slug about the memory leak>", ch.Name)
+	}
+	if !containsStr(ch.Members, "U0CAPTAIN") {
+		t.Errorf("channel members %v lack the responder U0CAPTAIN", ch.Members)
+	}
+	msgs := slack.Messages(channel)
+	if !strings.Contains(msgs[0].Blocks, "incident_ack") || !strings.Contains(msgs[0].Blocks, "incident_resolve") {
+		t.Errorf("first message lacks the Acknowledge/Resolve buttons: %s", msgs[0].Blocks)
+	}
+	if !anyMessage(msgs, "runbook_step") {
+		t.Errorf("no runbook checklist was posted in %s", ch.Name)
+	}
+	waitFor(t, 10*time.Second, "the headline in #incidents linking the channel", func() bool {
+		return anyMessage(slack.Messages(announce), channel)
+	})
+
+	// Forged and stale requests change nothing.
+	var before []entryJSON
+	b.getJSON(t, "/api/v1/incidents/1/timeline", "", &before)
+	form := url.Values{"command": {"/incident"}, "text": {"ack"}, "user_id": {"U0EVIL"}, "channel_id": {channel}}
+	for name, req := range map[string]struct {
+		age    time.Duration
+		secret string
+	}{"forged": {0, "not-the-secret"}, "stale": {6 * time.Minute, signingSecret}} {
+		if status, _ := slackPost(t, b.URL, "/slack/commands", form, req.age, req.secret); status != 401 {
+			t.Errorf("%s signature: HTTP %d, want 401", name, status)
+		}
+	}
+	var after []entryJSON
+	b.getJSON(t, "/api/v1/incidents/1/timeline", "", &after)
+	if len(after) != len(before) {
+		t.Fatalf("forged or stale requests changed the timeline: %d -> %d entries", len(before), len(after))
+	}
+
+	captain, ateam := "U0CAPTAIN", "U0ATEAM"
+	command(t, b, 1, captain, channel, "14:05 ack")
+	for _, c := range []struct{ user, text string }{
+		{captain, "note 14:10 Initial thought: traffic spike. But it is a quiet day in traffic land."},
+		{captain, "note 14:20 Traffic logs reviewed, no suspicious activity."},
+		{captain, "note 14:30 Server logs reveal high memory usage."},
+		{captain, "lead 14:40 <@U0ATEAM>"},
+		{ateam, "note 15:00 Recent deployments checked: all clear."},
+		{ateam, "note 15:20 Detailed memory profiling begins on the payment gateway module."},
+		{ateam, "status 15:40 identified"},
+		{ateam, "cause 15:40 A memory leak in the payment gateway integration: each transaction left memory behind."},
+		{captain, "impact 15:45 75% of users saw slow page loads and failed payment processing."},
+		{ateam, "status 16:00 monitoring"},
+		{ateam, "note 16:00 Quick patch: servers restarted to kick out the rogue memory hog."},
+		{ateam, "action 16:10 Patch Nginx server configuration to better handle memory usage"},
+		{ateam, "action 16:10 Add monitoring on server memory for all critical modules"},
+		{ateam, "action 16:10 Review and refactor the payment gateway code"},
+		{ateam, "action 16:10 Deploy automated tests that catch memory leaks"},
+		{ateam, "action 16:10 Update the incident response plan for memory leaks"},
+		{captain, "resolve 16:30 Memory released after each transaction; fix tested in staging, then deployed."},
+	} {
+		command(t, b, 1, c.user, channel, c.text)
+	}
+
+	// The alert resolves in Alertmanager at 16:30 too.
+	end := start.Add(150 * time.Minute)
+	resolvedAlert := memoryLeak("pg-1")
+	resolvedAlert.EndsAt = &end
+	am.push(t, resolvedAlert)
+	var tl []entryJSON
+	waitFor(t, 20*time.Second, "the alert's resolution on the timeline", func() bool {
+		b.getJSON(t, "/api/v1/incidents/1/timeline", "", &tl)
+		return countKinds(tl)["alert_resolved"] == 1
+	})
+	b.getJSON(t, "/api/v1/incidents/1", "", &inc)
+	if inc.Status != "resolved" || inc.ResolvedAt == nil || *inc.ResolvedAt != "2024-06-20T16:30:00Z" {
+		t.Errorf("incident = %+v, want resolved at 16:30", inc)
+	}
+	for i := 1; i < len(tl); i++ {
+		if tl[i].At < tl[i-1].At {
+			t.Errorf("timeline out of order at %d: %s after %s", i, tl[i].At, tl[i-1].At)
+		}
+	}
+
+	// The postmortem: uploaded into the channel, and served by the API.
+	if _, reply := commandReply(t, b.URL, captain, channel, "postmortem"); !strings.Contains(reply, "posted here") {
+		t.Errorf("/incident postmortem answered %q", reply)
+	}
+	var draft string
+	waitFor(t, 20*time.Second, "the postmortem file in the channel", func() bool {
+		for _, f := range slack.Files() {
+			draft = string(f.Content)
+		}
+		return draft != ""
+	})
+	res, err := http.Get(b.URL + "/api/v1/incidents/1/postmortem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiDraft, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	checkReferenceDraft(t, draft)
+	checkReferenceDraft(t, string(apiDraft))
+}
+
+// checkReferenceDraft checks the exported draft against the reference's
+// shape and story.
+func checkReferenceDraft(t *testing.T, md string) {
+	t.Helper()
+	want := []string{
+		"# Postmortem Report: INC-1 MemoryLeak on payment-gateway",
+		"## Issue Summary",
+		"**Duration of Outage:** June 20, 2024, 14:00 UTC to June 20, 2024, 16:30 UTC",
+		"**Impact:** 75% of users saw slow page loads",
+		"**Root Cause:** A memory leak in the payment gateway integration",
+		"## Timeline",
+		"- **14:05 UTC:** acknowledged by <@U0CAPTAIN>",
+		"- **15:20 UTC:** Detailed memory profiling begins",
+		"- **16:00 UTC:** Quick patch: servers restarted",
+		"## Root Cause and Resolution",
+		"**Resolution:** Memory released after each transaction",
+		"## Corrective and Preventative Measures",
+		"- [ ] Deploy automated tests that catch memory leaks",
+		"| Acknowledged | June 20, 2024, 14:05 UTC | 5m |",
+		"| Mitigated | June 20, 2024, 16:00 UTC | 2h |",
+		"| Resolved | June 20, 2024, 16:30 UTC | 2h 30m |",
+		"## Incident Flow Diagram",
+		"```mermaid",
+	}
+	for _, w := range want {
+		if !strings.Contains(md, w) {
+			t.Errorf("the draft lacks %q", w)
+		}
+	}
+	order := []string{"**14:00 UTC:**", "**14:05 UTC:**", "**14:10 UTC:**", "**14:40 UTC:**", "**15:40 UTC:**", "**16:00 UTC:**", "**16:30 UTC:**"}
+	last := -1
+	for _, o := range order {
+		i := strings.Index(md, o)
+		if i < last {
+			t.Errorf("timeline entry %s is out of order", o)
+		}
+		last = i
+	}
+	if t.Failed() {
+		t.Logf("draft:\n%s", md)
+	}
+}
+
+func anyMessage(msgs []slacktesting.Message, sub string) bool {
+	for _, m := range msgs {
+		if strings.Contains(m.Text, sub) || strings.Contains(m.Blocks, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func containsStr(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// TestSlackButtonsRunbookAndPin drives a declared incident with what
+// responders click in Slack: the Acknowledge button, a runbook posted by
+// hand and one of its steps, a :pushpin: reaction (delivered twice, as
+// Slack retries), and the Resolve button.
+func TestSlackButtonsRunbookAndPin(t *testing.T) {
+	slack := slacktesting.New()
+	defer slack.Close()
+	general := slack.AddChannel("general", false)
+	b := startBot(t, map[string]string{
+		"INCIDENTBOT_DB": filepath.Join(t.TempDir(), "incidentbot.db"), "INCIDENTBOT_LOG_FORMAT": "text",
+		"SLACK_BOT_TOKEN": "xoxb-e2e", "SLACK_SIGNING_SECRET": signingSecret, "SLACK_API_URL": slack.APIURL(),
+	})
+	if kind, reply := commandReply(t, b.URL, "U0CAPTAIN", general, "declare Checkout returns 502 sev2"); kind != "in_channel" || !strings.Contains(reply, "INC-1") {
+		t.Fatalf("declare answered %s %q", kind, reply)
+	}
+	var full map[string]any
+	var channel string
+	waitFor(t, 15*time.Second, "the declared incident's channel", func() bool {
+		b.getJSON(t, "/api/v1/incidents/1", "", &full)
+		channel, _ = full["slack_channel_id"].(string)
+		return channel != "" && len(slack.Messages(channel)) > 0
+	})
+	click(t, b.URL, "U0ATEAM", channel, "incident_ack", "1")
+	commandReply(t, b.URL, "U0ATEAM", channel, "runbook memory-leak")
+	waitFor(t, 15*time.Second, "the memory-leak checklist", func() bool { return anyMessage(slack.Messages(channel), "1:memory-leak:3") })
+	click(t, b.URL, "U0ATEAM", channel, "runbook_step", "1:memory-leak:3")
+
+	ts := slack.AddMessage(channel, "U0CAPTAIN", "heap diff: gateway.(*Pool).Get holds 1.9 GB", "")
+	event, _ := json.Marshal(map[string]any{"type": "event_callback", "event_id": "Ev0PIN", "team_id": "T0", "api_app_id": "A0",
+		"event": map[string]any{"type": "reaction_added", "user": "U0ATEAM", "reaction": "pushpin",
+			"item": map[string]string{"type": "message", "channel": channel, "ts": ts}, "event_ts": ts}})
+	for i := 0; i < 2; i++ {
+		if status, body := slackSend(t, b.URL, "/slack/events", "application/json", string(event), 0, signingSecret); status != 200 {
+			t.Fatalf("event delivery %d: HTTP %d %s", i, status, body)
+		}
+	}
+	click(t, b.URL, "U0CAPTAIN", channel, "incident_resolve", "1")
+
+	var tl []entryJSON
+	waitFor(t, 15*time.Second, "the pinned message on the timeline", func() bool {
+		b.getJSON(t, "/api/v1/incidents/1/timeline", "", &tl)
+		return countKinds(tl)["pinned"] > 0
+	})
+	kinds := countKinds(tl)
+	if kinds["acknowledged"] != 1 || kinds["runbook_step"] != 1 || kinds["pinned"] != 1 || kinds["resolved"] != 1 {
+		t.Errorf("timeline kinds %v, want one each of acknowledged, runbook_step, pinned (despite the retry), resolved\n%s", kinds, dumpTimeline(tl))
+	}
+	for _, e := range tl {
+		if e.Kind == "pinned" && !strings.Contains(e.Text, "1.9 GB") {
+			t.Errorf("pinned entry %q lacks the message text", e.Text)
+		}
+	}
+	var inc map[string]any
+	b.getJSON(t, "/api/v1/incidents/1", "", &inc)
+	if inc["acknowledged_by"] != "<@U0ATEAM>" || inc["status"] != "resolved" {
+		t.Errorf("incident acknowledged_by %v status %v, want <@U0ATEAM> and resolved", inc["acknowledged_by"], inc["status"])
+	}
+	waitFor(t, 15*time.Second, "the incident message edited in place", func() bool {
+		msgs := slack.Messages(channel)
+		return len(msgs) > 0 && msgs[0].Edits > 0 && strings.Contains(msgs[0].Blocks, "resolved")
+	})
+}
