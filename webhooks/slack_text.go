@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/incidentbot/incidentbot/bot"
+	botslack "github.com/incidentbot/incidentbot/bot/slack"
 )
 
 // maxReplyText keeps a reply readable: Slack folds long messages, and a
@@ -98,7 +99,7 @@ func clockText(e bot.TimelineEntry, days bool) string {
 // mentions must keep working.
 func entryText(e bot.TimelineEntry) string {
 	if e.Actor == bot.ActorAlertmanager {
-		return mrkdwn(oneLine(e.Text))
+		return botslack.Escape(oneLine(e.Text))
 	}
 	return oneLine(e.Text)
 }
@@ -107,7 +108,7 @@ func entryText(e bot.TimelineEntry) string {
 // alerts (see entryText).
 func titleText(inc *bot.Incident) string {
 	if inc.GroupKey != "" {
-		return mrkdwn(inc.Title)
+		return botslack.Escape(inc.Title)
 	}
 	return inc.Title
 }
@@ -128,7 +129,7 @@ func runbookList(rb bot.Runbooks, inc *bot.Incident) string {
 	} else {
 		fmt.Fprintf(&b, "Runbooks for %s:", inc.Key())
 		for _, r := range matching {
-			fmt.Fprintf(&b, "\n• `%s` %s", r.Name, mrkdwn(r.Title))
+			fmt.Fprintf(&b, "\n• `%s` %s", r.Name, botslack.Escape(r.Title))
 		}
 	}
 	fmt.Fprintf(&b, "\n%s\nPost one here with `/incident runbook <name>`.", runbookNames(rb.All()))
@@ -148,32 +149,6 @@ func runbookNames(all []bot.Runbook) string {
 		text = text[:strings.LastIndex(text[:maxReplyText], ",")] + ", …"
 	}
 	return text
-}
-
-// mrkdwn escapes text from outside Slack (alert names, titles) so that it
-// cannot form links or mentions; entities Slack already wrote stay.
-func mrkdwn(s string) string {
-	if !strings.ContainsAny(s, "<>&") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '<':
-			b.WriteString("&lt;")
-		case c == '>':
-			b.WriteString("&gt;")
-		case c == '&' && !hasEntity(s[i:]):
-			b.WriteString("&amp;")
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-func hasEntity(s string) bool {
-	return strings.HasPrefix(s, "&amp;") || strings.HasPrefix(s, "&lt;") || strings.HasPrefix(s, "&gt;")
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

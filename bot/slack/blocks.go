@@ -61,7 +61,7 @@ func (v view) incident(inc *bot.Incident) (string, []slackgo.Block) {
 	if a := actions(inc); a != nil {
 		blocks = append(blocks, a)
 	}
-	text := fmt.Sprintf("%s %s %s: %s", inc.Key(), inc.Severity, inc.Status, esc(oneLine(inc.Title)))
+	text := fmt.Sprintf("%s %s %s: %s", inc.Key(), inc.Severity, inc.Status, Escape(oneLine(inc.Title)))
 	return text, blocks
 }
 
@@ -137,15 +137,15 @@ func (v view) alert(a bot.Alert, group map[string]string) string {
 		}
 	}
 	var b strings.Builder
-	b.WriteString(icon + " *" + esc(a.Name()) + "*")
+	b.WriteString(icon + " *" + Escape(a.Name()) + "*")
 	for _, kv := range labelsThatMatter(a.Labels, group) {
 		b.WriteString(" " + code(kv))
 	}
 	if s := oneLine(a.Annotations["summary"]); s != "" {
-		b.WriteString("\n" + esc(clip(s, 300)))
+		b.WriteString("\n" + Escape(clip(s, 300)))
 	}
 	if d := oneLine(a.Annotations["description"]); d != "" {
-		b.WriteString("\n_" + esc(clip(d, 600)) + "_")
+		b.WriteString("\n_" + Escape(clip(d, 600)) + "_")
 	}
 	parts := []string{state}
 	for _, l := range []string{link(a.GeneratorURL, "source"), link(a.Annotations["runbook_url"], "runbook"), link(a.Annotations["dashboard_url"], "dashboard")} {
@@ -230,7 +230,7 @@ func actions(inc *bot.Incident) slackgo.Block {
 // headline renders the post in the announcement channel that points to
 // the incident's channel.
 func (v view) headline(inc *bot.Incident) (string, []slackgo.Block) {
-	title := esc(oneLine(inc.Title))
+	title := Escape(oneLine(inc.Title))
 	state := string(inc.Status)
 	icon := severityIcon(inc.Severity)
 	if inc.ResolvedAt != nil {
@@ -259,6 +259,6 @@ func (v view) topic(inc *bot.Incident) string {
 	if inc.Lead != "" {
 		parts = append(parts, "lead "+mention(inc.Lead))
 	}
-	parts = append(parts, inc.Key()+" "+esc(oneLine(inc.Title)))
+	parts = append(parts, inc.Key()+" "+Escape(oneLine(inc.Title)))
 	return clip(strings.Join(parts, " · "), maxTopic)
 }

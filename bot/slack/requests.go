@@ -35,11 +35,11 @@ func said(s string) string {
 	var b strings.Builder
 	last := 0
 	for _, m := range mentionRE.FindAllStringIndex(s, -1) {
-		b.WriteString(esc(s[last:m[0]]))
+		b.WriteString(Escape(s[last:m[0]]))
 		b.WriteString(s[m[0]:m[1]])
 		last = m[1]
 	}
-	b.WriteString(esc(s[last:]))
+	b.WriteString(Escape(s[last:]))
 	return b.String()
 }
 

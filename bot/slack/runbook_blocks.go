@@ -50,7 +50,7 @@ func (v view) runbook(inc *bot.Incident, rb bot.Runbook) (string, []slackgo.Bloc
 		slackgo.NewContextBlock("", mrkdwn(fmt.Sprintf("Runbook %s for %s · *%s*", code(rb.Name), inc.Key(), progress))),
 	}
 	if intro := strings.TrimSpace(rb.Intro); intro != "" {
-		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(esc(clip(intro, 2900))), nil, nil))
+		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(Escape(clip(intro, 2900))), nil, nil))
 	}
 	for _, s := range rb.Steps[:min(len(rb.Steps), maxStepsShown)] {
 		blocks = append(blocks, v.step(inc, rb, s, done))
@@ -58,11 +58,11 @@ func (v view) runbook(inc *bot.Incident, rb bot.Runbook) (string, []slackgo.Bloc
 	if more := len(rb.Steps) - maxStepsShown; more > 0 {
 		blocks = append(blocks, slackgo.NewContextBlock("", mrkdwn(fmt.Sprintf("…and %d more steps, in the runbook file.", more))))
 	}
-	return fmt.Sprintf("Runbook %s: %s", esc(oneLine(title)), progress), blocks
+	return fmt.Sprintf("Runbook %s: %s", Escape(oneLine(title)), progress), blocks
 }
 
 func (v view) step(inc *bot.Incident, rb bot.Runbook, s bot.RunbookStep, done map[int]bot.StepDone) slackgo.Block {
-	text := fmt.Sprintf("*%d.* %s", s.N, esc(oneLine(s.Text)))
+	text := fmt.Sprintf("*%d.* %s", s.N, Escape(oneLine(s.Text)))
 	if d, ok := done[s.N]; ok {
 		line := fmt.Sprintf("✅ ~%s~\n_done by %s, %s_", text, mention(d.By), v.when(d.At))
 		return slackgo.NewSectionBlock(mrkdwn(clip(line, 2900)), nil, nil)
@@ -79,7 +79,7 @@ func (v view) step(inc *bot.Incident, rb bot.Runbook, s bot.RunbookStep, done ma
 		b.WriteString("\nquery: " + code(oneLine(s.Query)))
 	}
 	if g := strings.TrimSpace(s.Guidance); g != "" {
-		b.WriteString("\n_" + esc(oneLine(g)) + "_")
+		b.WriteString("\n_" + Escape(oneLine(g)) + "_")
 	}
 	button := slackgo.NewButtonBlockElement(bot.ActionRunbookStep, bot.StepValue(inc.ID, rb.Name, s.N), plain("Done"))
 	return slackgo.NewSectionBlock(mrkdwn(clip(b.String(), 2900)), nil, slackgo.NewAccessory(button))

@@ -14,11 +14,11 @@ import (
 	slackgo "github.com/slack-go/slack"
 )
 
-// esc escapes text from outside (alert labels, annotations, titles) for
+// Escape escapes text from outside (alert labels, annotations, titles) for
 // Slack's mrkdwn, where &, < and > are control characters: an alert cannot
 // inject a link or an @channel. Entities already there stay as they are:
 // text typed in Slack arrives escaped, and must not show "&amp;lt;".
-func esc(s string) string {
+func Escape(s string) string {
 	if !strings.ContainsAny(s, "&<>") {
 		return s
 	}
@@ -51,12 +51,12 @@ func link(raw, label string) string {
 		return ""
 	}
 	s := strings.NewReplacer("&", "&amp;", "|", "%7C", "<", "%3C", ">", "%3E", " ", "%20").Replace(u.String())
-	return "<" + s + "|" + esc(label) + ">"
+	return "<" + s + "|" + Escape(label) + ">"
 }
 
 // code writes s as inline code; backticks would end it early.
 func code(s string) string {
-	return "`" + esc(strings.ReplaceAll(s, "`", "'")) + "`"
+	return "`" + Escape(strings.ReplaceAll(s, "`", "'")) + "`"
 }
 
 // clip shortens s to at most n bytes on a rune boundary, marking the cut.
@@ -80,7 +80,7 @@ func mention(who string) string {
 	if id := userID(who); id != "" {
 		return "<@" + id + ">"
 	}
-	return esc(who)
+	return Escape(who)
 }
 
 var userIDRE = regexp.MustCompile(`^<?@?([UW][A-Z0-9]{2,})(\|[^>]*)?>?$`)
