@@ -97,6 +97,11 @@ type WorkerOptions struct {
 	// Jitter returns a number in [0, 1) that spreads back-offs; nil means random.
 	Jitter func() float64
 	Log    *slog.Logger
+	// OnChannel, when set, is called once a new chat channel for inc is
+	// durably recorded, with inc as recorded and the worker clock's time,
+	// so that main can measure how long incidents wait for their channel.
+	// It runs on a delivery goroutine and must be quick.
+	OnChannel func(inc *Incident, at time.Time)
 }
 
 func (o WorkerOptions) withDefaults() WorkerOptions {

@@ -66,7 +66,7 @@ func (w *Worker) deliver(ctx, calls context.Context, d Delivery, extra []Deliver
 		if err != nil {
 			return w.failed(ctx, log, d, extra, err)
 		}
-		if err := w.record(ctx, d, extra, res); err != nil {
+		if err := w.record(ctx, log, d, extra, res); err != nil {
 			// The chat did it but the store would not say so: the step
 			// runs again later, which Slack may show twice.
 			log.Error("delivery worker: recording a delivered step", "err", err)
@@ -109,18 +109,24 @@ func (w *Worker) prepare(ctx context.Context, d Delivery) (*Incident, Delivery, 
 // record stores what a step did, in one transaction: the incident's chat
 // fields, the timeline entries it causes and, when d is complete, d's
 // removal from the outbox (with the refreshes coalesced into it).
-func (w *Worker) record(ctx context.Context, d Delivery, extra []Delivery, res ChatResult) error {
+func (w *Worker) record(ctx context.Context, log *slog.Logger, d Delivery, extra []Delivery, res ChatResult) error {
 	now := w.o.Now().UTC()
-	return w.update(ctx, func(tx Tx) error {
+	var channeled *Incident // the incident, when this step gave it a channel
+	err := w.update(ctx, func(tx Tx) error {
+		channeled = nil
 		inc, err := tx.Incident(d.IncidentID)
 		if err != nil {
 			return err
 		}
 		entries := resultEntries(inc, d, res, now)
+		newChannel := res.ChannelID != "" && inc.SlackChannelID != res.ChannelID
 		if applyResult(inc, res) {
 			if err := tx.UpdateIncident(inc); err != nil {
 				return err
 			}
+		}
+		if newChannel {
+			channeled = inc
 		}
 		if err := appendEntries(tx, inc.ID, now, entries); err != nil {
 			return err
@@ -134,6 +140,14 @@ func (w *Worker) record(ctx context.Context, d Delivery, extra []Delivery, res C
 		d.Attempts, d.LastError, d.NotBefore = 0, "", time.Time{}
 		return tx.SaveDelivery(&d)
 	})
+	if err == nil && channeled != nil {
+		log.Info("delivery worker: channel recorded", "channel", channeled.SlackChannelName,
+			"channel_id", channeled.SlackChannelID, "since_created", now.Sub(channeled.CreatedAt))
+		if w.o.OnChannel != nil {
+			w.o.OnChannel(channeled, now)
+		}
+	}
+	return err
 }
 
 // failed handles a step's error and reports whether d left the outbox.

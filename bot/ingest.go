@@ -34,6 +34,13 @@ func (s *Service) Ingest(ctx context.Context, n *Notification) (IngestResult, er
 	if s.onIngest != nil {
 		s.onIngest(n, res, err)
 	}
+	switch {
+	case err != nil:
+	case res.Opened:
+		s.logFor(ctx, res.Incident).Info("incident opened", "receiver", n.Receiver, "alerts", len(n.Alerts))
+	case res.Changes > 0:
+		s.logFor(ctx, res.Incident).Debug("incident updated by alerts", "changes", res.Changes)
+	}
 	return res, err
 }
 

@@ -241,5 +241,6 @@ func (s *Service) Declare(ctx context.Context, title string, sev Severity, actor
 	if err != nil {
 		return nil, err
 	}
+	s.logFor(ctx, inc.ID).Info("incident declared", "by", actor, "severity", sev)
 	return inc, nil
 }

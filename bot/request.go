@@ -50,5 +50,8 @@ func (s *Service) RequestOnce(ctx context.Context, eventID string, id int64, kin
 		}
 		return tx.Enqueue(&Delivery{IncidentID: id, Kind: kind, Ref: ref, Actor: actor, CreatedAt: s.Now()})
 	})
+	if err == nil && fresh {
+		s.logFor(ctx, id).Info("chat request queued", "kind", kind, "by", actor)
+	}
 	return fresh, err
 }

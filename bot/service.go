@@ -27,6 +27,9 @@ type Options struct {
 	Policy Policy
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Log receives the service's lines about incidents, each with the
+	// incident's ID; a call whose context carries a logger (WithLogger)
+	// logs there instead, with the caller's attributes. nil discards.
 	Log *slog.Logger
 	// Chat enables the outbox: each change also enqueues the chat
 	// deliveries that announce it.
@@ -149,7 +152,9 @@ func (s *Service) record(tx Tx, inc *Incident, opened bool, entries []*TimelineE
 // changed and nothing is written.
 func (s *Service) update(ctx context.Context, id int64, fn func(inc *Incident) ([]*TimelineEntry, error)) (*Incident, error) {
 	var out *Incident
+	var changes []Kind
 	err := s.store.Update(ctx, func(tx Tx) error {
+		changes = nil
 		inc, err := tx.Incident(id)
 		if err != nil {
 			return err
@@ -165,10 +170,14 @@ func (s *Service) update(ctx context.Context, id int64, fn func(inc *Incident) (
 		if err := tx.UpdateIncident(inc); err != nil {
 			return err
 		}
+		changes = entryKinds(entries)
 		return s.record(tx, inc, false, entries)
 	})
 	if err != nil {
 		return nil, err
+	}
+	if len(changes) > 0 {
+		s.logFor(ctx, id).Info("incident changed", "changes", changes)
 	}
 	return out, nil
 }

@@ -83,7 +83,34 @@ func (s *Server) alertmanager(c *gin.Context) {
 	}
 	log.Info("alertmanager notification", "receiver", n.Receiver, "status", n.Status, "alerts", len(n.Alerts),
 		"incident", res.Incident, "opened", res.Opened, "changes", res.Changes, "ignored", res.Ignored)
+	c.Set(ingestResultKey, res)
 	c.JSON(http.StatusOK, res)
+}
+
+// ingestResultKey holds a stored notification's IngestResult in the gin
+// context, for observeWebhook.
+const ingestResultKey = "ingest_result"
+
+// observeWebhook tells Config.OnWebhook how an Alertmanager request ended,
+// whichever step answered it: the token check, the body checks, the store,
+// or a panic (which recoverPanic answers with a 500 after this returns).
+func (s *Server) observeWebhook(c *gin.Context) {
+	if s.cfg.OnWebhook == nil {
+		c.Next()
+		return
+	}
+	answered := false
+	defer func() {
+		status := c.Writer.Status()
+		if !answered {
+			status = http.StatusInternalServerError
+		}
+		v, _ := c.Get(ingestResultKey)
+		res, _ := v.(bot.IngestResult)
+		s.cfg.OnWebhook(status, res)
+	}()
+	c.Next()
+	answered = true
 }
 
 // decodeAlertmanager decodes a webhook body into a notification and

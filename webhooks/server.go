@@ -56,6 +56,12 @@ type Config struct {
 	PublicURL string
 	// Zone is the time zone of postmortem drafts; nil means UTC.
 	Zone *time.Location
+	// OnWebhook, when set, is called once for every request to
+	// /webhooks/alertmanager once it is answered, with the HTTP status and,
+	// for a 200, what the notification did (zero otherwise), for metrics:
+	// a 4xx is lost for good, since Alertmanager retries only 5xx. It runs
+	// on the request's goroutine and must be quick.
+	OnWebhook func(status int, res bot.IngestResult)
 }
 
 // Server is the HTTP handler of every inbound route. It is safe for
@@ -124,7 +130,7 @@ func (s *Server) routes() *gin.Engine {
 		e.GET("/metrics", gin.WrapH(s.cfg.Metrics))
 	}
 
-	e.POST("/webhooks/alertmanager", s.requireToken(s.cfg.WebhookToken, true), s.alertmanager)
+	e.POST("/webhooks/alertmanager", s.observeWebhook, s.requireToken(s.cfg.WebhookToken, true), s.alertmanager)
 
 	api := e.Group("/api/v1", s.requireToken(s.cfg.APIToken, false), s.smallBody)
 	api.GET("/incidents", s.listIncidents)
@@ -149,20 +155,15 @@ func (s *Server) readyz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }
 
-type logKey struct{}
-
 // logger returns the request's logger (tagged with its request ID), or the
 // server's for work that did not come over HTTP.
-func (s *Server) logger(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(logKey{}).(*slog.Logger); ok {
-		return l
-	}
-	return s.log
-}
+func (s *Server) logger(ctx context.Context) *slog.Logger { return bot.Logger(ctx, s.log) }
 
 // requestLog gives each request an ID (the caller's X-Request-Id when it is
 // sane), a logger tagged with it, and one log line when it is done. It logs
-// the path only: no query, no headers, no body.
+// the path only: no query, no headers, no body. The logger travels in the
+// request's context, where bot finds it too, so the service's lines about
+// an incident carry the request ID as well.
 func (s *Server) requestLog(c *gin.Context) {
 	start := time.Now()
 	id := c.GetHeader("X-Request-Id")
@@ -171,7 +172,7 @@ func (s *Server) requestLog(c *gin.Context) {
 	}
 	c.Header("X-Request-Id", id)
 	l := s.log.With("request_id", id)
-	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), logKey{}, l))
+	c.Request = c.Request.WithContext(bot.WithLogger(c.Request.Context(), l))
 	c.Next()
 	level := slog.LevelInfo
 	switch p := c.Request.URL.Path; {

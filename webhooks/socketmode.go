@@ -10,6 +10,8 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
+
+	"github.com/incidentbot/incidentbot/bot"
 )
 
 // socketWorkers handle Socket Mode envelopes concurrently, so that one slow
@@ -74,7 +76,7 @@ func (s *Server) socketEvent(ctx context.Context, ev socketmode.Event) (payload 
 	if ev.Request != nil && ev.Request.EnvelopeID != "" {
 		log = log.With("envelope_id", ev.Request.EnvelopeID)
 	}
-	ctx = context.WithValue(ctx, logKey{}, log)
+	ctx = bot.WithLogger(ctx, log)
 	switch ev.Type {
 	case socketmode.EventTypeSlashCommand:
 		cmd, ok := ev.Data.(slack.SlashCommand)

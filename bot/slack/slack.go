@@ -49,7 +49,30 @@ type Options struct {
 	// Now is the clock of the rate limits; nil means time.Now.
 	Now func() time.Time
 	Log *slog.Logger
+	// OnCall, when set, is told about every Web API call made, for
+	// metrics; calls the client's own rate limits held back were not made
+	// and are not reported. It runs on the calling goroutine and must be
+	// quick.
+	OnCall func(Call)
 }
+
+// Call describes one Web API call, for Options.OnCall.
+type Call struct {
+	// Method is the Web API method ("chat.postMessage").
+	Method string
+	// Outcome is CallOK, CallRateLimited or CallError.
+	Outcome string
+	// Took is how long Slack took to answer, waiting for a turn excluded.
+	Took time.Duration
+}
+
+// The outcomes of a Call. Rate limits are apart from errors because they
+// are retried as Slack says and watched on their own.
+const (
+	CallOK          = "ok"
+	CallRateLimited = "rate_limited"
+	CallError       = "error"
+)
 
 // Client is incidentbot's Slack. It is safe for concurrent use, but the
 // delivery worker calls it for one incident at a time, which is what keeps
@@ -129,12 +152,30 @@ func (c *Client) call(ctx context.Context, method, channel string, fn func(ctx c
 	if err := c.limits.wait(ctx, method, channel); err != nil {
 		return err
 	}
+	start := c.o.Now()
 	err := fn(ctx)
+	took := c.o.Now().Sub(start)
 	var rl *slackgo.RateLimitedError
 	if errors.As(err, &rl) {
 		c.limits.block(method, channel, rl.RetryAfter)
 	}
-	return classify(method, err)
+	err = classify(method, err)
+	if c.o.OnCall != nil {
+		c.o.OnCall(Call{Method: method, Outcome: outcome(err), Took: took})
+	}
+	return err
+}
+
+// outcome names what a classified error means for a Call.
+func outcome(err error) string {
+	var ra *bot.RetryAfterError
+	switch {
+	case err == nil:
+		return CallOK
+	case errors.As(err, &ra):
+		return CallRateLimited
+	}
+	return CallError
 }
 
 // post sends a message (text, and blocks when given) and returns its ts.

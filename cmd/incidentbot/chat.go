@@ -22,19 +22,20 @@ type chatRuntime struct {
 	worker *bot.Worker
 	log    *slog.Logger
 	cfg    *config
+	m      *metrics
 }
 
 // newChat returns nil when SLACK_BOT_TOKEN is not set.
-func newChat(st *settings, cfg *config, books *runbooks.Set, log *slog.Logger) (*chatRuntime, error) {
+func newChat(st *settings, cfg *config, books *runbooks.Set, log *slog.Logger, m *metrics) (*chatRuntime, error) {
 	if st.SlackBotToken == "" {
 		return nil, nil
 	}
 	client := botslack.New(st.SlackBotToken, botslack.Options{
 		APIURL: st.SlackAPIURL, Channel: st.SlackChannel, Responders: st.SlackResponders,
 		RespondersFor: cfg.RespondersFor, ChannelPrefix: cfg.ChannelPrefix, PublicURL: st.PublicURL,
-		Runbooks: books, Location: cfg.Zone, Log: log.With("component", "slack"),
+		Runbooks: books, Location: cfg.Zone, Log: log.With("component", "slack"), OnCall: m.observeSlackCall,
 	})
-	return &chatRuntime{st: st, client: client, log: log, cfg: cfg}, nil
+	return &chatRuntime{st: st, client: client, log: log, cfg: cfg, m: m}, nil
 }
 
 // wake pokes the worker after a commit; nil until start.
@@ -52,7 +53,8 @@ func (c *chatRuntime) start(ctx context.Context, store bot.Store, srv *webhooks.
 		close(done)
 		return done
 	}
-	c.worker = bot.NewWorker(store, c.client, bot.WorkerOptions{Location: c.cfg.Zone, Log: c.log.With("component", "outbox")})
+	c.worker = bot.NewWorker(store, c.client, bot.WorkerOptions{Location: c.cfg.Zone, Log: c.log.With("component", "outbox"),
+		OnChannel: c.m.observeChannel})
 	stopped := make(chan struct{}, 2)
 	n := 1
 	go func() {

@@ -42,17 +42,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer store.Close()
 
-	chat, err := newChat(st, cfg, books, log)
+	chat, err := newChat(st, cfg, books, log, m)
 	if err != nil {
 		return err
 	}
 	svc := bot.NewService(store, bot.Options{Policy: cfg.Policy, Log: log, Chat: chat != nil, Wake: chat.wake,
 		OnIngest: func(n *bot.Notification, res bot.IngestResult, err error) { m.observeIngest(len(n.Alerts), res, err) }})
-	m.watchStore(store, svc)
+	m.watchStore(store)
 	srv := webhooks.New(webhooks.Config{
 		Service: svc, WebhookToken: st.WebhookToken, APIToken: st.APIToken, SigningSecret: st.SlackSigningSecret,
 		MaxWebhookBody: st.MaxWebhookBody, Ready: store.Ping, Metrics: m.handler(), Runbooks: books, Log: log,
-		PublicURL: st.PublicURL, Zone: cfg.Zone,
+		PublicURL: st.PublicURL, Zone: cfg.Zone, OnWebhook: m.observeWebhook,
 	})
 
 	ln, err := net.Listen("tcp", st.Addr)
