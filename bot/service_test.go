@@ -138,6 +138,29 @@ func TestIngestKeepOpenPolicyAndFilter(t *testing.T) {
 	}
 }
 
+func TestIngestNotesTruncationOnce(t *testing.T) {
+	s, _ := newService(t, bot.Policy{})
+	ctx := context.Background()
+	n := notification(leakAlert("pg-1", 0, -1))
+	n.TruncatedAlerts = 40
+	mustIngest(t, s, n)
+	if res := mustIngest(t, s, n); res.Changes != 0 {
+		t.Errorf("the same truncated notification again = %+v, want no change", res)
+	}
+	n.TruncatedAlerts = 55
+	mustIngest(t, s, n)
+	tl, _ := s.Timeline(ctx, 1)
+	var notes []string
+	for _, e := range tl {
+		if e.Kind == bot.KindAlertsTruncated {
+			notes = append(notes, e.Text)
+		}
+	}
+	if len(notes) != 2 || !strings.Contains(notes[0], "left 40 alerts") || !strings.Contains(notes[1], "left 55 alerts") {
+		t.Errorf("truncation entries = %q, want one for 40 then one for 55", notes)
+	}
+}
+
 func TestApplyRules(t *testing.T) {
 	s, now := newService(t, bot.Policy{})
 	ctx := context.Background()
