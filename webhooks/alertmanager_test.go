@@ -128,13 +128,7 @@ func TestAlertmanagerHostile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, func(c *Config) { c.WebhookToken, c.MaxWebhookBody = testToken, 1<<20 })
-			req := httptest.NewRequest(http.MethodPost, "/webhooks/alertmanager", bytes.NewReader(tt.body))
-			if tt.chunked {
-				req.ContentLength = -1
-			}
-			setHeader(req, "Content-Type", tt.contentType, "application/json")
-			setHeader(req, "Authorization", tt.auth, "Bearer "+testToken)
-			w := e.serve(req)
+			w := e.serve(tt.request())
 			got := w.Body.String()
 			var answer errorBody
 			_ = json.Unmarshal(w.Body.Bytes(), &answer)
@@ -154,6 +148,17 @@ func TestAlertmanagerHostile(t *testing.T) {
 			e.noSecrets("answer", got)
 		})
 	}
+}
+
+// request builds the case's request.
+func (tt hostileCase) request() *http.Request {
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/alertmanager", bytes.NewReader(tt.body))
+	if tt.chunked {
+		req.ContentLength = -1
+	}
+	setHeader(req, "Content-Type", tt.contentType, "application/json")
+	setHeader(req, "Authorization", tt.auth, "Bearer "+testToken)
+	return req
 }
 
 // setHeader sets v, or def when v is "", or nothing when v is "-".

@@ -10,20 +10,23 @@ import (
 	"github.com/incidentbot/incidentbot/bot"
 )
 
-func TestSlackSignature(t *testing.T) {
-	now := testNow()
-	body := commandForm(testUser, "C0GENERAL", "declare Checkout is down sev2")
+// signatureCase is one request to /slack/* and what must come of it.
+type signatureCase struct {
+	name      string
+	path      string
+	ts        string
+	sig       string // "" means a valid signature of ts and body
+	body      string // "" means the test's command body
+	noSecret  bool
+	want      int
+	wantError string
+}
+
+// signatureCases are the signed (or not) requests of TestSlackSignature,
+// around now, for body.
+func signatureCases(now time.Time, body string) []signatureCase {
 	stamp := func(d time.Duration) string { return strconv.FormatInt(now.Add(d).Unix(), 10) }
-	tests := []struct {
-		name      string
-		path      string
-		ts        string
-		sig       string // "" means a valid signature of ts and body
-		body      string // "" means body
-		noSecret  bool
-		want      int
-		wantError string
-	}{
+	return []signatureCase{
 		{name: "valid", ts: stamp(0), want: 200},
 		{name: "valid, 4m59s old", ts: stamp(-4*time.Minute - 59*time.Second), want: 200},
 		{name: "forged", ts: stamp(0), sig: sign("not-the-secret", stamp(0), body), want: 401, wantError: "does not match"},
@@ -42,6 +45,28 @@ func TestSlackSignature(t *testing.T) {
 		{name: "no signing secret", ts: stamp(0), noSecret: true, want: 503, wantError: "slack signing secret not configured"},
 		{name: "body over 1 MiB", ts: stamp(0), body: body + "&x=" + strings.Repeat("a", 1<<20), want: 413},
 	}
+}
+
+// request builds the case's request, signed at now unless it says otherwise.
+func (tt signatureCase) request(now time.Time, body string) *http.Request {
+	path := orDefault(tt.path, "/slack/commands")
+	b := orDefault(tt.body, body)
+	req := slackRequest(path, "application/x-www-form-urlencoded", b, now)
+	setHeader(req, "X-Slack-Request-Timestamp", tt.ts, "")
+	setHeader(req, "X-Slack-Signature", tt.sig, sign(testSecret, tt.ts, b))
+	if tt.ts == "-" {
+		req.Header.Del("X-Slack-Request-Timestamp")
+	}
+	if tt.sig == "-" {
+		req.Header.Del("X-Slack-Signature")
+	}
+	return req
+}
+
+func TestSlackSignature(t *testing.T) {
+	now := testNow()
+	body := commandForm(testUser, "C0GENERAL", "declare Checkout is down sev2")
+	tests := signatureCases(now, body)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, func(c *Config) {
@@ -49,20 +74,10 @@ func TestSlackSignature(t *testing.T) {
 					c.SigningSecret = ""
 				}
 			})
-			path := orDefault(tt.path, "/slack/commands")
-			b := orDefault(tt.body, body)
-			req := slackRequest(path, "application/x-www-form-urlencoded", b, now)
-			setHeader(req, "X-Slack-Request-Timestamp", tt.ts, "")
-			setHeader(req, "X-Slack-Signature", tt.sig, sign(testSecret, tt.ts, b))
-			if tt.ts == "-" {
-				req.Header.Del("X-Slack-Request-Timestamp")
-			}
-			if tt.sig == "-" {
-				req.Header.Del("X-Slack-Signature")
-			}
+			req := tt.request(now, body)
 			w := e.serve(req)
 			if w.Code != tt.want || !strings.Contains(w.Body.String(), tt.wantError) {
-				t.Errorf("%s ts=%s sig=%.20s\ngot  %d %s\nwant %d %s", path, tt.ts, tt.sig, w.Code, w.Body, tt.want, tt.wantError)
+				t.Errorf("%s ts=%s sig=%.20s\ngot  %d %s\nwant %d %s", req.URL.Path, tt.ts, tt.sig, w.Code, w.Body, tt.want, tt.wantError)
 			}
 			if changed := len(e.incidents()) > 0; changed != (tt.want == 200) {
 				t.Errorf("incident declared = %v, want %v", changed, tt.want == 200)

@@ -61,7 +61,12 @@ func initSchema(btx *bolt.Tx) error {
 }
 
 // tx implements bot.Tx over one bbolt transaction.
-type tx struct{ btx *bolt.Tx }
+type tx struct {
+	btx *bolt.Tx
+	// wrote is set by the first write method called: a batch that wrote
+	// nothing has nothing to sync, and the writer rolls it back.
+	wrote bool
+}
 
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), v) }
 
@@ -75,11 +80,14 @@ func groupKey(receiver, key string) []byte {
 }
 
 // writable guards the write methods: bbolt would refuse the write too, but
-// only after a sequence number or a decode, and with a vaguer message.
+// only after a sequence number or a decode, and with a vaguer message. It
+// also marks the transaction as written (even if the method then changes
+// nothing, which only costs a commit).
 func (t *tx) writable(method string) error {
 	if !t.btx.Writable() {
 		return fmt.Errorf("bolt: %s inside View: %w", method, berrors.ErrTxNotWritable)
 	}
+	t.wrote = true
 	return nil
 }
 

@@ -148,7 +148,9 @@ func (s *Store) commit(reqs []*request) {
 
 // try runs reqs in order in one read-write transaction. When one fails it
 // rolls back and returns its index (the error is in its err field);
-// otherwise it commits and returns -1 and the commit's error.
+// otherwise it commits and returns -1 and the commit's error. A
+// transaction in which nothing was written is rolled back instead of
+// committed: there is nothing to make durable.
 func (s *Store) try(reqs []*request) (int, error) {
 	btx, err := s.db.Begin(true)
 	if err != nil {
@@ -163,6 +165,14 @@ func (s *Store) try(reqs []*request) (int, error) {
 		}
 	}
 	s.stats.calls.Add(uint64(len(reqs)))
+	if !t.wrote {
+		// Only reads (duplicate notifications, mostly): what they read was
+		// committed and synced before this transaction began, so their
+		// answers stand without a commit, which would sync the meta page
+		// and the freelist all the same.
+		_ = btx.Rollback()
+		return -1, nil
+	}
 	start := time.Now()
 	err = btx.Commit()
 	c := Commit{Updates: len(reqs), Took: time.Since(start), Err: err}

@@ -246,3 +246,37 @@ func TestStatsAndOnCommit(t *testing.T) {
 		t.Errorf("OnCommit calls: got %+v, want 3 of 1 update each", seen)
 	}
 }
+
+// TestReadOnlyUpdatesDoNotCommit: Updates that only read (a duplicate
+// notification) are answered without a commit, alone or batched; one
+// writer in the batch commits them all, and what was written before is
+// still there.
+func TestReadOnlyUpdatesDoNotCommit(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "bot.db"), Options{})
+	if err := s.Update(context.Background(), createIn("first")); err != nil {
+		t.Fatal(err)
+	}
+	read := func(tx bot.Tx) error { _, err := tx.Incident(1); return err }
+	before := s.Stats()
+	if err := s.Update(context.Background(), read); err != nil {
+		t.Fatalf("read-only Update: %v", err)
+	}
+	if st := s.Stats(); st.Commits != before.Commits || st.Updates != before.Updates+1 {
+		t.Errorf("one read-only Update: commits %d -> %d, updates %d -> %d; want no commit, one update answered",
+			before.Commits, st.Commits, before.Updates, st.Updates)
+	}
+	errs, _ := batched(t, s, 10, func(i int) func(bot.Tx) error {
+		if i == 7 {
+			return createIn("second")
+		}
+		return read
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Update %d of the mixed batch: %v", i, err)
+		}
+	}
+	if got := titles(t, s); len(got) != 3 || got["first"] != 1 || got["second"] == 0 {
+		t.Errorf("incidents: got %v, want first (1), blocker and second", got)
+	}
+}

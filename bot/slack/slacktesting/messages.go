@@ -193,7 +193,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	call := Call{Method: "upload", Params: url.Values{"file_id": {id}}}
+	call := Call{Method: "upload", Params: url.Values{"file_id": {id}}, At: s.now()}
 	if f, ok := s.takeFault("upload"); ok {
 		call.Err = faultText(f)
 		s.calls = append(s.calls, call)

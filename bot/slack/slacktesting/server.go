@@ -4,7 +4,8 @@
 // requested names and answering name_taken), messages, pins, bookmarks and
 // uploaded files; records every call for assertions; and fails on demand
 // (429 with Retry-After, 500, or any API error) for the next N calls or for
-// a window of time.
+// a window of time; and enforces Slack's rate limits when asked to
+// (SetRateLimits), answering 429 with Retry-After as Slack does.
 package slacktesting
 
 import (
@@ -36,6 +37,10 @@ type Call struct {
 	// code ("name_taken"), "ratelimited" for a 429 or "http 500"; empty
 	// when the call succeeded.
 	Err string
+	// At is when the server received the call, by its clock.
+	At time.Time
+	// RetryAfter is the Retry-After sent with a 429.
+	RetryAfter time.Duration
 }
 
 // Fault is a failure the server answers with instead of doing the call.
@@ -80,6 +85,8 @@ type Server struct {
 	channels []*Channel
 	files    []*File
 	seq      int
+	limits   RateLimits
+	buckets  map[string]*tokens
 }
 
 // New starts a fake Slack; Close stops it.
@@ -196,16 +203,23 @@ func (s *Server) handle(name string, m method) http.HandlerFunc {
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		at := s.now()
 		if f, ok := s.takeFault(name); ok {
 			if f.Lost {
 				m(p)
 			}
-			s.calls = append(s.calls, Call{Method: name, Params: p, Err: faultText(f)})
+			s.calls = append(s.calls, Call{Method: name, Params: p, Err: faultText(f), At: at, RetryAfter: f.RetryAfter})
+			writeFault(w, f)
+			return
+		}
+		if wait, over := s.limited(name, p); over {
+			f := RateLimited(retryAfter(wait))
+			s.calls = append(s.calls, Call{Method: name, Params: p, Err: faultText(f), At: at, RetryAfter: f.RetryAfter})
 			writeFault(w, f)
 			return
 		}
 		body, code := m(p)
-		s.calls = append(s.calls, Call{Method: name, Params: p, Err: code})
+		s.calls = append(s.calls, Call{Method: name, Params: p, Err: code, At: at})
 		if code != "" {
 			writeJSON(w, map[string]any{"ok": false, "error": code})
 			return

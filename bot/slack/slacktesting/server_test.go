@@ -3,6 +3,7 @@ package slacktesting_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -74,5 +75,61 @@ func TestServer(t *testing.T) {
 	}
 	if n := len(srv.OK("chat.postMessage")); n != 1 {
 		t.Errorf("%d successful posts recorded, want 1", n)
+	}
+}
+
+// TestRateLimits: with Slack's rates on (strict: no bursts), a second
+// conversations.create within 3 s is answered 429 with Retry-After 3 and
+// does nothing, posts are limited per channel, and every call is recorded
+// with its time. With bursts, a few calls may come at once.
+func TestRateLimits(t *testing.T) {
+	srv := slacktesting.New()
+	defer srv.Close()
+	now := time.Date(2024, 6, 20, 14, 0, 0, 0, time.UTC)
+	srv.SetNow(func() time.Time { return now })
+	srv.SetRateLimits(slacktesting.SlackRates(1).Strict())
+	api := slack.New("xoxb-secret", slack.OptionAPIURL(srv.APIURL()))
+	ctx := context.Background()
+
+	a, err := api.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: "inc-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rl *slack.RateLimitedError
+	if _, err := api.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: "inc-2"}); !errors.As(err, &rl) || rl.RetryAfter != 3*time.Second {
+		t.Errorf("second create at once: got %v, want 429 with Retry-After 3s", err)
+	}
+	if _, ok := srv.Channel("inc-2"); ok {
+		t.Errorf("a rate-limited create made its channel")
+	}
+	b := srv.AddChannel("other", false)
+	for _, ch := range []string{a.ID, b} {
+		if _, _, err := api.PostMessageContext(ctx, ch, slack.MsgOptionText("first", false)); err != nil {
+			t.Errorf("first post in %s: %v (posts are limited per channel)", ch, err)
+		}
+	}
+	if _, _, err := api.PostMessageContext(ctx, a.ID, slack.MsgOptionText("second", false)); !errors.As(err, &rl) || rl.RetryAfter != time.Second {
+		t.Errorf("second post in a second: got %v, want 429 with Retry-After 1s", err)
+	}
+	now = now.Add(3 * time.Second)
+	if _, err := api.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: "inc-2"}); err != nil {
+		t.Errorf("create after Retry-After: %v", err)
+	}
+	calls := srv.Calls("conversations.create")
+	if len(calls) != 3 || calls[1].Err != "ratelimited" || calls[1].RetryAfter != 3*time.Second || !calls[2].At.Equal(now) {
+		t.Errorf("create calls: got %+v, want ok, ratelimited (3s), ok at %v", calls, now)
+	}
+	srv.SetRateLimits(slacktesting.SlackRates(1))
+	for i := range 5 {
+		_, err := api.CreateConversationContext(ctx, slack.CreateConversationParams{ChannelName: fmt.Sprint("burst-", i)})
+		if limited := errors.As(err, &rl); limited != (i == 4) {
+			t.Errorf("create %d of a burst: got %v, want the fifth (only) rate limited", i+1, err)
+		}
+	}
+	srv.SetRateLimits(slacktesting.RateLimits{})
+	for range 3 {
+		if _, _, err := api.PostMessageContext(ctx, a.ID, slack.MsgOptionText("unlimited", false)); err != nil {
+			t.Errorf("post with limits off: %v", err)
+		}
 	}
 }
