@@ -67,7 +67,7 @@ func TestDraftAcrossMidnightAndZones(t *testing.T) {
 		if again := Draft(inc, tl, tt.loc, exported).Markdown(); again != md {
 			t.Errorf("%s: the same input gave two different drafts", tt.name)
 		}
-		goldenFile(t, tt.golden, md)
+		Golden(t, tt.golden, md)
 	}
 }
 
@@ -106,11 +106,13 @@ func TestDraftKeepsUserTextInItsPlace(t *testing.T) {
 	}
 }
 
-// goldenFile compares got with the file at path; go test ./bot -update
-// rewrites it (the flag is declared in the external test package).
-func goldenFile(t *testing.T, path, got string) {
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// Golden compares got with the file at path; go test ./bot -update
+// rewrites it. It is exported for the external tests of this package.
+func Golden(t *testing.T, path, got string) {
 	t.Helper()
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
+	if *update {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -120,6 +122,6 @@ func goldenFile(t *testing.T, path, got string) {
 		t.Fatalf("%v (run go test ./bot -update to create it)", err)
 	}
 	if got != string(want) {
-		t.Errorf("%s differs; review with go test ./bot -update and git diff\ngot:\n%s", path, got)
+		t.Errorf("%s differs from the output; review with go test ./bot -run %s -update and git diff\ngot:\n%s", path, t.Name(), got)
 	}
 }

@@ -3,8 +3,6 @@ package bot_test
 import (
 	"context"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,8 +11,6 @@ import (
 	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/store/bolt"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var t0 = time.Date(2024, 6, 20, 14, 0, 0, 0, time.UTC)
 
@@ -275,21 +271,5 @@ func TestReferencePostmortem(t *testing.T) {
 			t.Errorf("draft lacks %q", want)
 		}
 	}
-	golden(t, "testdata/reference.golden.md", md)
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./bot -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the output; review with go test ./bot -run %s -update and git diff\ngot:\n%s", path, t.Name(), got)
-	}
+	bot.Golden(t, "testdata/reference.golden.md", md)
 }
