@@ -79,6 +79,9 @@ func startProc(t *testing.T, bin string, env []string, logPath string) *proc {
 		t.Fatal(err)
 	}
 	p := &proc{cmd: cmd, done: make(chan error, 1)}
+	// A test that fails between start and stop must not leave the service
+	// running: killing one that already exited is a no-op.
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	line, err := bufio.NewReader(out).ReadString('\n')
 	go func() { _, _ = io.Copy(io.Discard, out); p.done <- cmd.Wait() }()
 	_, addr, ok := strings.Cut(line, " listening on ")
