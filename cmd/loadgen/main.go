@@ -101,8 +101,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		return nil, errors.New("-max-inflight: want 1 to 16384")
 	case o.duration <= 0 || o.duration > 2*time.Hour:
 		return nil, errors.New("-duration: want up to 2h")
-	case o.alerts < 1 || o.alerts > 1000:
-		return nil, errors.New("-alerts: want 1 to 1000")
+	case o.alerts < 1 || o.alerts > 10000:
+		return nil, errors.New("-alerts: want 1 to 10000")
 	case o.url != "":
 		if err := loadgen.CheckLoopback(o.url); err != nil {
 			return nil, err
