@@ -77,13 +77,13 @@ func (s *Service) ingestInto(tx Tx, inc *Incident, n *Notification, res *IngestR
 	if len(entries) > 0 && wasFiring > 0 && inc.Firing() == 0 {
 		entries = append(entries, s.cleared(inc)...)
 	}
+	detailsChanged := changedDetails(inc, n)
 	if len(entries) == 0 {
-		if changedDetails(inc, n) {
+		if detailsChanged {
 			return tx.UpdateIncident(inc)
 		}
-		return nil
+		return nil // a repeat: nothing to write, so the store skips the commit
 	}
-	changedDetails(inc, n)
 	res.Changes = len(entries)
 	if err := tx.UpdateIncident(inc); err != nil {
 		return err

@@ -273,3 +273,22 @@ func TestReferencePostmortem(t *testing.T) {
 	}
 	bot.Golden(t, "testdata/reference.golden.md", md)
 }
+
+// TestRepeatsDoNotCommit guards the cheap path of most Alertmanager
+// traffic: a repeat writes nothing, so the store syncs nothing.
+func TestRepeatsDoNotCommit(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "bot.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := bot.NewService(st, bot.Options{Now: func() time.Time { return t0.Add(3 * time.Hour) }})
+	mustIngest(t, s, notification(leakAlert("pg-1", 0, -1)))
+	before := st.Stats().Commits
+	for i := 0; i < 5; i++ {
+		mustIngest(t, s, notification(leakAlert("pg-1", 0, -1)))
+	}
+	if after := st.Stats().Commits; after != before {
+		t.Errorf("5 repeats made %d commits, want 0", after-before)
+	}
+}
