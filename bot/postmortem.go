@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 )
@@ -196,18 +195,4 @@ func (p *Postmortem) spansDays() bool {
 		}
 	}
 	return p.Metrics.ResolvedAt != nil && day(*p.Metrics.ResolvedAt) != first
-}
-
-// alertNames lists the distinct alert names, sorted.
-func (p *Postmortem) alertNames() []string {
-	seen := map[string]bool{}
-	var names []string
-	for _, a := range p.Alerts {
-		if n := a.Name(); !seen[n] {
-			seen[n] = true
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	return names
 }

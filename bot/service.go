@@ -61,9 +61,6 @@ func NewService(store Store, o Options) *Service {
 // outbox is on).
 func (s *Service) ChatEnabled() bool { return s.chat }
 
-// Policy returns the rules the service was built with.
-func (s *Service) Policy() Policy { return s.policy }
-
 // Now returns the service clock's current time in UTC.
 func (s *Service) Now() time.Time { return s.now().UTC() }
 
