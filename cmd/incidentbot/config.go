@@ -35,6 +35,7 @@ type fileConfig struct {
 		Match      string   `yaml:"match"`
 		SlackUsers []string `yaml:"slack_users"`
 	} `yaml:"responders"`
+	OnCall oncallFile `yaml:",inline"` // people and teams: config_oncall.go
 }
 
 // config is the file, checked and turned into what the packages take.
@@ -43,6 +44,7 @@ type config struct {
 	Zone          *time.Location
 	ChannelPrefix string
 	responders    []responderRule
+	OnCall        *bot.OnCall
 }
 
 type responderRule struct {
@@ -115,6 +117,9 @@ func (fc *fileConfig) compile() (*config, error) {
 			return nil, fmt.Errorf("config responders[%d].match %q: %w", i, r.Match, err)
 		}
 		c.responders = append(c.responders, responderRule{match: ms, users: r.SlackUsers})
+	}
+	if c.OnCall, err = fc.OnCall.compile(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
