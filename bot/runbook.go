@@ -4,7 +4,7 @@ package bot
 type Runbook struct {
 	Name  string `json:"name"`
 	Title string `json:"title"`
-	// Intro is the guidance before the first step.
+	// Intro is the Markdown before the first step.
 	Intro string        `json:"intro,omitempty"`
 	Steps []RunbookStep `json:"steps"`
 	// Source names where the runbook came from (a file path or "builtin:<name>").
@@ -14,15 +14,14 @@ type Runbook struct {
 // RunbookStep is one numbered step of a runbook.
 type RunbookStep struct {
 	// N is the step's number, starting at 1.
-	N    int    `json:"n"`
+	N int `json:"n"`
+	// Text is the step's first paragraph as plain text, one line: what the
+	// timeline and the postmortem draft call the step.
 	Text string `json:"text"`
-	// Command, Link and Query are optional: a shell command to run, a URL to
-	// open, a PromQL query to read.
-	Command string `json:"command,omitempty"`
-	Link    string `json:"link,omitempty"`
-	Query   string `json:"query,omitempty"`
-	// Guidance is free text that follows the step, before the next one.
-	Guidance string `json:"guidance,omitempty"`
+	// Markdown is the whole step as written (CommonMark with GitHub's
+	// extensions), its first paragraph included, without the list marker:
+	// the source every renderer (chat, web view, draft) starts from.
+	Markdown string `json:"markdown,omitempty"`
 }
 
 // Runbooks finds runbooks for an incident's alerts.

@@ -18,14 +18,14 @@
 // (https://wiki.example/runbooks/memory-leak, .../memory-leak.md), or it
 // contains one of runbook_urls.
 //
-// The body is guidance, then the steps as a numbered list at the left margin
-// ("1. Check ..."). A step's first line is its text, joined by the lines that
-// continue its sentence. Under it, a ```sh (bash, shell, console) block or a
-// "$ cmd" line is its command, a ```promql block its query, a line holding
-// only a URL or a Markdown link its link, and the rest, including paragraphs
-// between steps, its guidance. Text before step 1 is the intro. Headings are
-// dropped and wrapped paragraphs joined, since chat shows line breaks as
-// they are.
+// The body is Markdown (CommonMark with GitHub's tables, strikethrough,
+// autolinks and task lists), read with a real parser: guidance, then the
+// steps as a numbered list at the left margin ("1. Check ..."). Each step
+// keeps its Markdown as written (code blocks, nested lists, links); its
+// first paragraph is its text. Paragraphs between steps belong to the step
+// before; headings between steps are left out of the checklist. Text
+// before step 1 is the intro. Renderers (Slack, the web view, the draft)
+// parse a step's Markdown themselves: it is the source of truth.
 //
 // The package embeds built-in runbooks (Builtin); operators add or override
 // them with a directory of their own (LoadDir, Merge), checked by Lint.

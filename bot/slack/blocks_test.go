@@ -124,10 +124,9 @@ func TestHeadlineGolden(t *testing.T) {
 func sampleRunbook() bot.Runbook {
 	return bot.Runbook{Name: "high-error-rate", Title: "High error rate", Intro: "Start here when 5xx rise. Keep the channel posted.",
 		Steps: []bot.RunbookStep{
-			{N: 1, Text: "Check the error dashboard", Link: "https://grafana.example.com/d/errors"},
-			{N: 2, Text: "Find the failing pods", Command: "kubectl -n checkout get pods | grep -v Running"},
-			{N: 3, Text: "Compare with the last deploy", Query: `sum(rate(http_requests_total{code=~"5.."}[5m]))`,
-				Guidance: "If it started with the deploy, roll back first & ask later."},
+			{N: 1, Text: "Check the error dashboard", Markdown: "Check the [error dashboard](https://grafana.example.com/d/errors)"},
+			{N: 2, Text: "Find the failing pods", Markdown: "Find the failing pods\n\n```sh\nkubectl -n checkout get pods | grep -v Running\n```"},
+			{N: 3, Text: "Compare with the last deploy", Markdown: "Compare with the last deploy\n\n```promql\nsum(rate(http_requests_total{code=~\"5..\"}[5m]))\n```\n\nIf it started with the deploy, **roll back first** & ask later."},
 		}}
 }
 

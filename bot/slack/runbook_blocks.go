@@ -8,9 +8,6 @@ import (
 	slackgo "github.com/slack-go/slack"
 )
 
-// maxStepsShown keeps a runbook message under Slack's 50 blocks.
-const maxStepsShown = 45
-
 // stepsDone returns the incident's done steps of a runbook by number.
 func stepsDone(inc *bot.Incident, runbook string) map[int]bot.StepDone {
 	done := map[int]bot.StepDone{}
@@ -34,9 +31,12 @@ func doneCount(inc *bot.Incident, rb bot.Runbook) int {
 	return n
 }
 
-// runbook renders a runbook as a checklist: one Done button per step
-// (bot.ActionRunbookStep, value bot.StepValue), done steps struck through
-// with who did them, and the progress ("3/9 done") at the top.
+// runbook renders a runbook as a checklist: the progress ("3/9 done") at
+// the top, the intro, then each step as written, code blocks fenced, with
+// a Done button (bot.ActionRunbookStep, value bot.StepValue); a done step
+// shrinks to its first line, struck through, with who did it and when.
+// Long steps take several sections; steps that would pass Slack's 50
+// blocks are counted at the end instead.
 func (v view) runbook(inc *bot.Incident, rb bot.Runbook) (string, []slackgo.Block) {
 	done := stepsDone(inc, rb.Name)
 	n := doneCount(inc, rb)
@@ -49,38 +49,54 @@ func (v view) runbook(inc *bot.Incident, rb bot.Runbook) (string, []slackgo.Bloc
 		slackgo.NewHeaderBlock(plain(clip("📋 "+oneLine(title), 150))),
 		slackgo.NewContextBlock("", mrkdwn(fmt.Sprintf("Runbook %s for %s · *%s*", code(rb.Name), inc.Key(), progress))),
 	}
-	if intro := strings.TrimSpace(rb.Intro); intro != "" {
-		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(Escape(clip(intro, 2900))), nil, nil))
+	for _, s := range packSections(renderMarkdown(introMarkdown(rb.Intro), nil), maxSectionText) {
+		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(s), nil, nil))
 	}
-	for _, s := range rb.Steps[:min(len(rb.Steps), maxStepsShown)] {
-		blocks = append(blocks, v.step(inc, rb, s, done))
-	}
-	if more := len(rb.Steps) - maxStepsShown; more > 0 {
-		blocks = append(blocks, slackgo.NewContextBlock("", mrkdwn(fmt.Sprintf("…and %d more steps, in the runbook file.", more))))
+	for i, s := range rb.Steps {
+		step := v.step(inc, rb, s, done)
+		if len(blocks)+len(step) > maxBlocks-1 && i < len(rb.Steps) {
+			blocks = append(blocks, slackgo.NewContextBlock("", mrkdwn(fmt.Sprintf(
+				"…and %d more steps that do not fit in one Slack message: read them in the runbook (%s).", len(rb.Steps)-i, code(rb.Source)))))
+			break
+		}
+		blocks = append(blocks, step...)
 	}
 	return fmt.Sprintf("Runbook %s: %s", Escape(oneLine(title)), progress), blocks
 }
 
-func (v view) step(inc *bot.Incident, rb bot.Runbook, s bot.RunbookStep, done map[int]bot.StepDone) slackgo.Block {
-	text := fmt.Sprintf("*%d.* %s", s.N, Escape(oneLine(s.Text)))
+// introMarkdown leaves out a level-1 heading the intro starts with: the
+// message's header already shows the runbook's title.
+func introMarkdown(md string) string {
+	md = strings.TrimSpace(md)
+	if strings.HasPrefix(md, "# ") {
+		if _, rest, ok := strings.Cut(md, "\n"); ok {
+			return rest
+		}
+		return ""
+	}
+	return md
+}
+
+// step renders one step as one or more section blocks.
+func (v view) step(inc *bot.Incident, rb bot.Runbook, s bot.RunbookStep, done map[int]bot.StepDone) []slackgo.Block {
+	parts := renderMarkdown(s.Markdown, nil)
+	head := fmt.Sprintf("*%d.*", s.N)
 	if d, ok := done[s.N]; ok {
-		line := fmt.Sprintf("✅ ~%s~\n_done by %s, %s_", text, mention(d.By), v.when(d.At))
-		return slackgo.NewSectionBlock(mrkdwn(clip(line, 2900)), nil, nil)
+		title := Escape(oneLine(s.Text))
+		line := fmt.Sprintf("✅ ~%s %s~\n_done by %s, %s_", head, clip(title, 2000), mention(d.By), v.when(d.At))
+		return []slackgo.Block{slackgo.NewSectionBlock(mrkdwn(line), nil, nil)}
 	}
-	var b strings.Builder
-	b.WriteString("⬜ " + text)
-	if s.Command != "" {
-		b.WriteString("\n" + code(oneLine(s.Command)))
+	if len(parts) == 0 || s.Text == "" {
+		parts = append([]string{""}, parts...)
 	}
-	if l := link(s.Link, "open link"); l != "" {
-		b.WriteString("\n" + l)
+	parts[0] = strings.TrimSpace("⬜ " + head + " " + parts[0])
+	var out []slackgo.Block
+	for i, text := range packSections(parts, maxSectionText) {
+		var acc *slackgo.Accessory
+		if i == 0 {
+			acc = slackgo.NewAccessory(slackgo.NewButtonBlockElement(bot.ActionRunbookStep, bot.StepValue(inc.ID, rb.Name, s.N), plain("Done")))
+		}
+		out = append(out, slackgo.NewSectionBlock(mrkdwn(text), nil, acc))
 	}
-	if s.Query != "" {
-		b.WriteString("\nquery: " + code(oneLine(s.Query)))
-	}
-	if g := strings.TrimSpace(s.Guidance); g != "" {
-		b.WriteString("\n_" + Escape(oneLine(g)) + "_")
-	}
-	button := slackgo.NewButtonBlockElement(bot.ActionRunbookStep, bot.StepValue(inc.ID, rb.Name, s.N), plain("Done"))
-	return slackgo.NewSectionBlock(mrkdwn(clip(b.String(), 2900)), nil, slackgo.NewAccessory(button))
+	return out
 }
