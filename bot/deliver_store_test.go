@@ -28,6 +28,7 @@ type memState struct {
 	lastInc   int64
 	lastEntry uint64
 	lastDel   uint64
+	oc        memOnCall // oncall_memstore_test.go
 }
 
 func newMemStore() *memStore {
@@ -40,6 +41,7 @@ func (s memState) clone() memState {
 	c.incidents = maps.Clone(s.incidents)
 	c.outbox = maps.Clone(s.outbox)
 	c.events = maps.Clone(s.events)
+	c.oc = s.oc.clone()
 	c.timeline = make(map[int64][]TimelineEntry, len(s.timeline))
 	for k, v := range s.timeline {
 		c.timeline[k] = slices.Clone(v)

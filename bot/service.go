@@ -20,6 +20,7 @@ type Service struct {
 	// nothing is enqueued (an outbox nobody drains would only grow).
 	chat     bool
 	onIngest func(n *Notification, res IngestResult, err error)
+	oncall   *OnCall
 }
 
 // Options configures a Service. Zero values are usable defaults.
@@ -40,11 +41,13 @@ type Options struct {
 	// OnIngest, when set, is told the outcome of every notification (for
 	// metrics). It runs on the caller's goroutine and must be quick.
 	OnIngest func(n *Notification, res IngestResult, err error)
+	// OnCall is the teams and people; nil means nobody is paged.
+	OnCall *OnCall
 }
 
 // NewService returns a Service over store.
 func NewService(store Store, o Options) *Service {
-	s := &Service{store: store, policy: o.Policy.withDefaults(), now: o.Now, log: o.Log, chat: o.Chat, onIngest: o.OnIngest}
+	s := &Service{store: store, policy: o.Policy.withDefaults(), now: o.Now, log: o.Log, chat: o.Chat, onIngest: o.OnIngest, oncall: o.OnCall}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -125,6 +128,14 @@ func SortTimeline(entries []TimelineEntry) {
 // deliveries that announce them, all inside tx.
 func (s *Service) record(tx Tx, inc *Incident, opened bool, entries []*TimelineEntry) error {
 	now := s.Now()
+	more, err := s.escalate(tx, inc, opened, now) // on-call: escalate.go
+	if err != nil {
+		return err
+	}
+	entries = append(entries, more...)
+	if len(entries) == 0 {
+		return nil
+	}
 	for _, e := range entries {
 		e.IncidentID = inc.ID
 		e.RecordedAt = now

@@ -77,6 +77,56 @@ type Tx interface {
 	// whether it is new. IDs older than keep before now are forgotten, so
 	// the record stays bounded.
 	MarkEvent(id string, now time.Time, keep time.Duration) (fresh bool, err error)
+
+	// On-call (bot/timer.go, bot/page.go): durable timers, escalation
+	// runs, pages, ack tokens and schedule overrides.
+
+	// AddTimer stores t, giving it an ID larger than every earlier timer's.
+	AddTimer(t *Timer) error
+	// DueTimers returns up to limit timers due at or before now, earliest
+	// first (equal times: lowest ID first).
+	DueTimers(now time.Time, limit int) ([]Timer, error)
+	// NextTimer returns the earliest timer, or an error wrapping
+	// ErrNotFound when there is none.
+	NextTimer() (*Timer, error)
+	// SaveTimer replaces the stored timer with t (same ID), moving it to
+	// its new due time. ErrNotFound if absent.
+	SaveTimer(t *Timer) error
+	// DeleteTimer removes the timer; removing an absent one is not an error.
+	DeleteTimer(id uint64) error
+
+	// CreateEscalation stores a new escalation run, giving it an ID.
+	CreateEscalation(e *EscalationRun) error
+	// SaveEscalation replaces the stored run (same incident and ID).
+	// ErrNotFound if absent.
+	SaveEscalation(e *EscalationRun) error
+	// Escalations returns the incident's runs, oldest first.
+	Escalations(incidentID int64) ([]EscalationRun, error)
+
+	// ClaimPage stores p, giving it an ID, unless a page with the same
+	// Key is stored already: then fresh is false, p is left as it was, and
+	// nothing is written. This is what keeps a person from being paged
+	// twice for one step.
+	ClaimPage(p *Page) (fresh bool, err error)
+	// SavePage replaces the stored page (same incident and ID).
+	// ErrNotFound if absent.
+	SavePage(p *Page) error
+	// Page returns one page of an incident, or an error wrapping ErrNotFound.
+	Page(incidentID int64, id uint64) (*Page, error)
+	// Pages returns the incident's pages in the order they were claimed.
+	Pages(incidentID int64) ([]Page, error)
+	// AddPageToken records the hash of an ack link's token for a page,
+	// valid until expires.
+	AddPageToken(hash string, incidentID int64, page uint64, expires time.Time) error
+	// PageToken returns the page a token hash was recorded for, or an
+	// error wrapping ErrNotFound (unknown token).
+	PageToken(hash string) (incidentID int64, page uint64, expires time.Time, err error)
+
+	// AddOverride stores o, giving it an ID, and forgets the overrides
+	// that ended more than a week before o.CreatedAt.
+	AddOverride(o *Override) error
+	// Overrides returns every stored override, by ID.
+	Overrides() ([]Override, error)
 }
 
 // DeliveryKind names what a delivery does in the chat.

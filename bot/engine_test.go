@@ -1,0 +1,411 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakePager records what it is asked to send and fails as told.
+type fakePager struct {
+	via  string
+	mu   sync.Mutex
+	sent []PageMessage
+	// fail is returned by the next len(fail) sends, in order.
+	fail []error
+}
+
+func (p *fakePager) Via() string { return p.via }
+
+func (p *fakePager) Send(_ context.Context, m PageMessage) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.fail) > 0 {
+		err := p.fail[0]
+		p.fail = p.fail[1:]
+		return err
+	}
+	p.sent = append(p.sent, m)
+	return nil
+}
+
+// got lists "target@firing" of the pages sent, by firing then target
+// (pages of one firing are sent concurrently).
+func (p *fakePager) got() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sent := slices.Clone(p.sent)
+	slices.SortStableFunc(sent, func(a, b PageMessage) int {
+		if a.Page.N != b.Page.N {
+			return a.Page.N - b.Page.N
+		}
+		return strings.Compare(a.Page.Target, b.Page.Target)
+	})
+	var out []string
+	for _, m := range sent {
+		out = append(out, fmt.Sprintf("%s@%d", m.Page.Target, m.Page.N))
+	}
+	return out
+}
+
+type oncallHarness struct {
+	t            *testing.T
+	clock        *fakeClock
+	store        *memStore
+	svc          *Service
+	eng          *Engine
+	slack, email *fakePager
+	oc           *OnCall
+}
+
+func testOnCall() *OnCall {
+	start := time.Date(2024, 6, 20, 9, 0, 0, 0, time.UTC)
+	return &OnCall{
+		People: map[string]Contact{"UA": {Email: "a@example.com"}},
+		Teams: []Team{{
+			Name:  "payments",
+			Match: func(l map[string]string) bool { return l["service"] == "payment-gateway" },
+			Schedules: []Rotation{
+				{Name: "primary", Zone: time.UTC, Start: start, Shift: 24 * time.Hour, Members: []string{"UA", "UB"}},
+				{Name: "secondary", Zone: time.UTC, Start: start, Shift: 24 * time.Hour, Members: []string{"UC"}},
+			},
+			Escalation: Escalation{Repeat: 1, Steps: []EscalationStep{
+				{After: 0, Notify: []Target{{TargetSchedule, "primary"}}},
+				{After: 5 * time.Minute, Notify: []Target{{TargetSchedule, "secondary"}, {TargetUser, "UL"}, {TargetChannel, "CPAY"}}},
+			}},
+		}},
+	}
+}
+
+func newOnCallHarness(t *testing.T, o EngineOptions) *oncallHarness {
+	h := &oncallHarness{t: t, clock: newFakeClock(), store: newMemStore(), oc: testOnCall(),
+		slack: &fakePager{via: ViaSlack}, email: &fakePager{via: ViaEmail}}
+	h.svc = NewService(h.store, Options{Now: h.clock.Now, OnCall: h.oc})
+	o.Now, o.After, o.Pagers = h.clock.Now, h.clock.After, []Pager{h.slack, h.email}
+	h.eng = NewEngine(h.svc, o)
+	return h
+}
+
+// restart is a new engine over the same store, as after kill -9.
+func (h *oncallHarness) restart(o EngineOptions) {
+	o.Now, o.After, o.Pagers = h.clock.Now, h.clock.After, []Pager{h.slack, h.email}
+	h.eng = NewEngine(h.svc, o)
+}
+
+// run lets the engine handle what is due and waits for its sends.
+func (h *oncallHarness) run() {
+	h.t.Helper()
+	for range 5 {
+		h.eng.tick(context.Background())
+		h.eng.wg.Wait()
+	}
+}
+
+func (h *oncallHarness) advance(d time.Duration) {
+	h.clock.Advance(d)
+	h.run()
+}
+
+func (h *oncallHarness) open() int64 {
+	h.t.Helper()
+	a := firing("f1", 0)
+	a.StartsAt = h.clock.Now().Add(-time.Minute)
+	res, err := h.svc.Ingest(context.Background(), &Notification{Receiver: "r", GroupKey: "g", Status: AlertFiring, Alerts: []Alert{a}})
+	if err != nil || !res.Opened {
+		h.t.Fatalf("ingest: %+v %v", res, err)
+	}
+	return res.Incident
+}
+
+func (h *oncallHarness) texts(id int64, kind Kind) []string {
+	h.t.Helper()
+	entries, err := h.svc.Timeline(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.Kind == kind {
+			out = append(out, e.Text)
+		}
+	}
+	return out
+}
+
+func (h *oncallHarness) pages(id int64) []Page {
+	h.t.Helper()
+	ps, err := h.svc.Pages(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return ps
+}
+
+func same(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Errorf("%s = %q, want %q", what, got, want)
+	}
+}
+
+func TestEngineStepsAtTheirDelays(t *testing.T) {
+	h := newOnCallHarness(t, EngineOptions{})
+	id := h.open()
+	h.run()
+	// 14:00 on the 20th: UA holds primary (the shift began at 09:00).
+	same(t, "slack after step 1", h.slack.got(), []string{"UA@0"})
+	same(t, "email after step 1", h.email.got(), []string{"UA@0"})
+	h.advance(4*time.Minute + 59*time.Second)
+	same(t, "slack before step 2", h.slack.got(), []string{"UA@0"})
+	h.advance(time.Second)
+	same(t, "slack after step 2", h.slack.got(), []string{"UA@0", "CPAY@1", "UC@1", "UL@1"})
+	// The repeat starts 5m after the last step (the gap before it).
+	h.advance(5 * time.Minute)
+	same(t, "slack at the repeat", h.slack.got(), []string{"UA@0", "CPAY@1", "UC@1", "UL@1", "UA@2"})
+	h.advance(5 * time.Minute)
+	h.advance(time.Hour)
+	same(t, "slack at the end", h.slack.got(), []string{"UA@0", "CPAY@1", "UC@1", "UL@1", "UA@2", "CPAY@3", "UC@3", "UL@3"})
+	same(t, "email at the end", h.email.got(), []string{"UA@0", "UA@2"})
+
+	esc := h.texts(id, KindEscalation)
+	if len(esc) != 5 || !strings.Contains(esc[0], "escalation of team payments started") ||
+		!strings.Contains(esc[1], "step 1: paging <@UA> (on call for primary)") ||
+		!strings.Contains(esc[2], "step 2: paging <@UC> (on call for secondary), <@UL>, <#CPAY>") ||
+		!strings.Contains(esc[3], "step 1 (repeat 1)") {
+		t.Errorf("escalation entries:\n%s", strings.Join(esc, "\n"))
+	}
+	if paged := h.texts(id, KindPaged); len(paged) != 10 || paged[0] != "paged <@UA> by slack (team payments, step 1)" && paged[0] != "paged <@UA> by email (team payments, step 1)" {
+		t.Errorf("paged entries (%d):\n%s", len(paged), strings.Join(paged, "\n"))
+	}
+	for _, p := range h.pages(id) {
+		if p.Status != PageSent || p.Attempts != 1 {
+			t.Errorf("page %+v: want sent at the first attempt", p)
+		}
+	}
+	h.store.mu.Lock()
+	left := len(h.store.st.oc.timers)
+	h.store.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d timers left after the policy ended", left)
+	}
+}
+
+func TestEngineStopsOnAckAndResolve(t *testing.T) {
+	for _, op := range []Op{OpAck, OpResolve} {
+		t.Run(string(op), func(t *testing.T) {
+			h := newOnCallHarness(t, EngineOptions{})
+			id := h.open()
+			h.run()
+			h.clock.Advance(2 * time.Minute)
+			if _, err := h.svc.Apply(context.Background(), id, Action{Op: op, Actor: "<@UA>"}); err != nil {
+				t.Fatal(err)
+			}
+			h.advance(time.Hour)
+			same(t, "slack", h.slack.got(), []string{"UA@0"})
+			esc := h.texts(id, KindEscalation)
+			want := "escalation of team payments stopped: acknowledged by <@UA> 2m0s after it started, 2m0s after firing 1"
+			if op == OpResolve {
+				want = strings.Replace(want, "acknowledged", "resolved", 1)
+			}
+			if len(esc) != 3 || esc[2] != want {
+				t.Errorf("escalation entries:\n%s\nwant last %q", strings.Join(esc, "\n"), want)
+			}
+		})
+	}
+}
+
+func TestEngineRestartInTheMiddle(t *testing.T) {
+	h := newOnCallHarness(t, EngineOptions{})
+	id := h.open()
+	h.run()
+	// The service is down from 1m to 20m: step 2 (5m), the repeat of step
+	// 1 (10m) and of step 2 (15m) are all due when it is back, and each
+	// fires once.
+	h.clock.Advance(20 * time.Minute)
+	h.restart(EngineOptions{})
+	h.run()
+	h.restart(EngineOptions{})
+	h.run()
+	same(t, "slack", h.slack.got(), []string{"UA@0", "CPAY@1", "UC@1", "UL@1", "UA@2", "CPAY@3", "UC@3", "UL@3"})
+	if n := len(h.pages(id)); n != 10 {
+		t.Errorf("%d pages, want 10", n)
+	}
+}
+
+func TestEngineDoesNotResendAPageOfUnknownOutcome(t *testing.T) {
+	h := newOnCallHarness(t, EngineOptions{})
+	id := h.open()
+	// Step 1 fires and its pages are claimed, then the process "dies"
+	// after recording the email attempt but before recording its outcome.
+	ctx := context.Background()
+	var due []Timer
+	h.must(h.store.View(ctx, func(tx Tx) (err error) { due, err = tx.DueTimers(h.clock.Now(), 0); return err }))
+	h.must(h.eng.fireStep(ctx, due[0]))
+	var email Page
+	h.must(h.store.Update(ctx, func(tx Tx) error {
+		ps, _ := tx.Pages(id)
+		for _, p := range ps {
+			if p.Via == ViaEmail {
+				p.Status, p.Attempts = PageSending, 1
+				email = p
+				return tx.SavePage(&p)
+			}
+		}
+		return errors.New("no email page")
+	}))
+	h.restart(EngineOptions{})
+	h.run()
+	same(t, "email", h.email.got(), nil)
+	same(t, "slack", h.slack.got(), []string{"UA@0"})
+	for _, p := range h.pages(id) {
+		if p.ID == email.ID && (p.Status != PageFailed || !strings.Contains(p.Error, "outcome unknown")) {
+			t.Errorf("email page = %+v, want failed with an unknown outcome", p)
+		}
+	}
+}
+
+func (h *oncallHarness) must(err error) {
+	h.t.Helper()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func TestEngineRetriesWithBackoff(t *testing.T) {
+	h := newOnCallHarness(t, EngineOptions{BackoffMin: 10 * time.Second, MaxAttempts: 3})
+	h.email.fail = []error{errors.New("421 try later"), errors.New("connection reset")}
+	id := h.open()
+	h.run()
+	same(t, "email at once", h.email.got(), nil)
+	h.advance(9 * time.Second)
+	same(t, "email before the back-off", h.email.got(), nil)
+	h.advance(time.Second) // 10s: the second attempt fails too
+	h.advance(19 * time.Second)
+	same(t, "email before the doubled back-off", h.email.got(), nil)
+	h.advance(time.Second)
+	same(t, "email at the third attempt", h.email.got(), []string{"UA@0"})
+	for _, p := range h.pages(id) {
+		if p.Via == ViaEmail && (p.Status != PageSent || p.Attempts != 3) {
+			t.Errorf("email page = %+v, want sent at attempt 3", p)
+		}
+	}
+
+	// A permanent refusal is not retried; giving up is on the timeline.
+	h2 := newOnCallHarness(t, EngineOptions{})
+	h2.email.fail = []error{fmt.Errorf("%w: 550 no such user", ErrInvalid)}
+	id2 := h2.open()
+	h2.run()
+	h2.advance(time.Minute)
+	if paged := h2.texts(id2, KindPaged); !slices.ContainsFunc(paged, func(s string) bool {
+		return strings.HasPrefix(s, "could not page <@UA> by email (team payments, step 1) after 1 attempts") && strings.Contains(s, "550 no such user")
+	}) {
+		t.Errorf("paged entries:\n%s", strings.Join(paged, "\n"))
+	}
+}
+
+func TestPageByHandAndAckLink(t *testing.T) {
+	h := newOnCallHarness(t, EngineOptions{PublicURL: "https://bot.example.com/", TokenTTL: time.Hour})
+	ctx := context.Background()
+	inc, err := h.svc.Declare(ctx, "checkout is slow", SEV2, "<@UX>", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A declared incident matches no team: nobody is paged.
+	h.run()
+	same(t, "slack after declare", h.slack.got(), nil)
+	if _, err := h.svc.Apply(ctx, inc.ID, Action{Op: OpAck, Actor: "<@UX>"}); err != nil {
+		t.Fatal(err)
+	}
+	// Paging one person by hand works on an acknowledged incident.
+	if _, err := h.svc.PageTeam(ctx, inc.ID, "", "UA", "please look at the DB", "<@UX>"); err != nil {
+		t.Fatal(err)
+	}
+	h.run()
+	same(t, "slack", h.slack.got(), []string{"UA@0"})
+	same(t, "email", h.email.got(), []string{"UA@0"})
+	m := h.email.sent[0]
+	if !strings.HasPrefix(m.AckURL, "https://bot.example.com/page/ack/") || len(m.AckURL) < len("https://bot.example.com/page/ack/")+40 {
+		t.Fatalf("ack URL = %q", m.AckURL)
+	}
+	if h.slack.sent[0].AckURL != "" {
+		t.Errorf("the Slack page has an ack link (%q); it has a button", h.slack.sent[0].AckURL)
+	}
+	if want := "SEV2 INC-1: checkout is slow (paged by <@UX>): please look at the DB"; m.Text != want {
+		t.Errorf("text = %q, want %q", m.Text, want)
+	}
+	token := strings.TrimPrefix(m.AckURL, "https://bot.example.com/page/ack/")
+	if _, _, err := h.svc.PageByToken(ctx, token+"x"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a wrong token: %v, want ErrNotFound", err)
+	}
+	if _, p, err := h.svc.AckByToken(ctx, token); err != nil || p.Target != "UA" {
+		t.Fatalf("AckByToken: %v %+v", err, p)
+	}
+	if _, _, err := h.svc.AckByToken(ctx, token); !errors.Is(err, ErrConflict) {
+		t.Errorf("the same link twice: %v, want ErrConflict", err)
+	}
+	esc := h.texts(inc.ID, KindEscalation)
+	if len(esc) != 3 || !strings.HasPrefix(esc[2], "escalation of <@UA> stopped: answered by <@UA>") {
+		t.Errorf("escalation entries:\n%s", strings.Join(esc, "\n"))
+	}
+	// A second page by hand, whose link expires unused.
+	if _, err := h.svc.PageTeam(ctx, inc.ID, "payments", "", "", "<@UX>"); err != nil {
+		t.Fatal(err)
+	}
+	h.run()
+	token2 := strings.TrimPrefix(h.email.sent[1].AckURL, "https://bot.example.com/page/ack/")
+	h.clock.Advance(time.Hour)
+	if _, _, err := h.svc.PageByToken(ctx, token2); !errors.Is(err, ErrNotFound) {
+		t.Errorf("an expired token: %v, want ErrNotFound", err)
+	}
+	for _, tc := range []struct{ team, user string }{{"", ""}, {"nope", ""}, {"payments", "UA"}} {
+		if _, err := h.svc.PageTeam(ctx, inc.ID, tc.team, tc.user, "", "<@UX>"); err == nil {
+			t.Errorf("PageTeam(%q, %q) succeeded", tc.team, tc.user)
+		}
+	}
+}
+
+func TestOverridesChangeWhoIsPaged(t *testing.T) {
+	h := newOnCallHarness(t, EngineOptions{})
+	ctx := context.Background()
+	now := h.clock.Now()
+	if _, err := h.svc.AddOverride(ctx, "payments", "", "UZ", now.Add(-time.Minute), now.Add(time.Hour), "<@UZ>"); err != nil {
+		t.Fatal(err)
+	}
+	who, err := h.svc.WhoIsOnCall(ctx, "payments")
+	if err != nil || len(who) != 1 || who[0].Schedules[0].OnCall != "UZ" || who[0].Schedules[0].Next != "UA" || !who[0].Schedules[0].Override {
+		t.Fatalf("WhoIsOnCall = %+v %v", who, err)
+	}
+	h.open()
+	h.run()
+	same(t, "slack", h.slack.got(), []string{"UZ@0"})
+	for _, tc := range []struct {
+		name, team, sched string
+		start, end        time.Time
+	}{
+		{"unknown team", "nope", "", now, now.Add(time.Hour)},
+		{"unknown schedule", "payments", "tertiary", now, now.Add(time.Hour)},
+		{"ends before it starts", "payments", "", now, now.Add(-time.Hour)},
+		{"already over", "payments", "", now.Add(-2 * time.Hour), now.Add(-time.Hour)},
+		{"too long", "payments", "", now, now.Add(40 * 24 * time.Hour)},
+	} {
+		if _, err := h.svc.AddOverride(ctx, tc.team, tc.sched, "UZ", tc.start, tc.end, "<@UZ>"); err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		}
+	}
+}
+
+func TestParsePageValue(t *testing.T) {
+	if inc, p, err := ParsePageValue(PageValue(12, 34)); err != nil || inc != 12 || p != 34 {
+		t.Errorf("round trip: %d %d %v", inc, p, err)
+	}
+	for _, v := range []string{"", "12", "12:", ":3", "a:b", "1:2:3", "-1:2", "01:2", "1:2 "} {
+		if _, _, err := ParsePageValue(v); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParsePageValue(%q) = %v, want ErrInvalid", v, err)
+		}
+	}
+}
