@@ -7,6 +7,9 @@ type Runbook struct {
 	// Intro is the Markdown before the first step.
 	Intro string        `json:"intro,omitempty"`
 	Steps []RunbookStep `json:"steps"`
+	// Vars fill the steps' $NAME placeholders from the incident's alerts
+	// (FillVars), in the order the file declares them.
+	Vars []RunbookVar `json:"vars,omitempty"`
 	// Source names where the runbook came from (a file path or "builtin:<name>").
 	Source string `json:"source,omitempty"`
 }

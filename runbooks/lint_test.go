@@ -31,7 +31,7 @@ func TestLint(t *testing.T) {
 			`not-a-mapping/runbook.md:2: front matter must be a YAML mapping (name: ..., title: ..., match: ...)`,
 		}},
 		{name: "unknown-key", want: []string{
-			`unknown-key/runbook.md:5: owner: unknown key (want one of name, title, match, severity, runbook_urls)`,
+			`unknown-key/runbook.md:5: owner: unknown key (want one of name, title, match, severity, runbook_urls, vars)`,
 		}},
 		{name: "duplicate-key", want: []string{
 			`duplicate-key/runbook.md:5: duplicate key "title" (first at line 3)`,

@@ -51,7 +51,7 @@ var yamlParserProblems = map[string]bool{
 var yamlBreaks = strings.NewReplacer("\u0085", " ", "\u2028", " ", "\u2029", " ")
 
 // knownKeys lists the front matter keys, in the order problems name them.
-var knownKeys = []string{"name", "title", "match", "severity", "runbook_urls"}
+var knownKeys = []string{"name", "title", "match", "severity", "runbook_urls", "vars"}
 
 // parse reads one runbook file. file names it in problems. The runbook is
 // usable only when no problems come back; parse never panics.
@@ -184,10 +184,42 @@ func (rb *runbook) decodeKey(key string, v *yaml.Node, line int, at func(int, st
 				err = fmt.Errorf("empty entry would match every runbook_url")
 			}
 		}
+	case "vars":
+		probs = rb.decodeVars(v, line, at)
 	default:
 		err = fmt.Errorf("unknown key (want one of %s)", strings.Join(knownKeys, ", "))
 	}
 	return probs, err
+}
+
+// decodeVars reads vars: a mapping of variable names to templates over
+// the incident's alerts, {NS: '{{ .Labels.namespace }}', ...}.
+func (rb *runbook) decodeVars(v *yaml.Node, keyLine int, at func(int, string, ...any) Problem) (probs []Problem) {
+	if v.Kind != yaml.MappingNode {
+		return []Problem{at(keyLine, "vars: must be a mapping of names to templates, like NS: '{{ .Labels.namespace }}'")}
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(v.Content); i += 2 {
+		k, t := v.Content[i], v.Content[i+1]
+		line := k.Line + 1
+		name, err1 := scalar(k)
+		src, err2 := scalar(t)
+		switch {
+		case err1 != nil || err2 != nil:
+			probs = append(probs, at(line, "vars: each variable is a name and a template string"))
+			continue
+		case seen[name]:
+			probs = append(probs, at(line, "vars: %s is declared twice", name))
+			continue
+		}
+		seen[name] = true
+		if _, err := bot.ParseRunbookVar(name, src); err != nil {
+			probs = append(probs, at(line, "vars: %s", strings.TrimPrefix(err.Error(), bot.ErrInvalid.Error()+": ")))
+			continue
+		}
+		rb.Vars = append(rb.Vars, bot.RunbookVar{Name: name, Template: src})
+	}
+	return probs
 }
 
 // decodeMatch reads match: one matcher set, or a list of them (ORed).

