@@ -109,6 +109,10 @@ func storyOf(timeline []TimelineEntry) []TimelineEntry {
 	return out
 }
 
+// MetricsOf returns the incident's key times and its time to acknowledge,
+// mitigate and resolve: the numbers of the draft, for other views.
+func MetricsOf(inc *Incident) Metrics { return metricsOf(inc) }
+
 func metricsOf(inc *Incident) Metrics {
 	m := Metrics{DetectedAt: inc.DetectedAt, AcknowledgedAt: inc.AcknowledgedAt, MitigatedAt: inc.MitigatedAt, ResolvedAt: inc.ResolvedAt}
 	m.TimeToAcknowledge = spanFrom(inc.DetectedAt, inc.AcknowledgedAt)
