@@ -1,0 +1,157 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/incidentbot/incidentbot/bot"
+)
+
+type incidentData struct {
+	Inc       *bot.Incident
+	Metrics   bot.Metrics
+	Teams     []string
+	Alerts    []alertView
+	Runbooks  []runbookView
+	Timeline  []bot.TimelineEntry
+	Draft     string
+	Truncated int
+}
+
+type alertView struct {
+	bot.Alert
+	// Source is the generatorURL when it is an http(s) link (Prometheus).
+	Source string
+	// Silence is the Alertmanager page of alerts with the same labels.
+	Alertmanager string
+}
+
+type runbookView struct {
+	Name, Title string
+	Steps       []stepView
+	Done        int
+}
+
+type stepView struct {
+	N    int
+	Text string
+	Done *bot.StepDone
+}
+
+// incidentID reads the :id of the path: "12" or "INC-12".
+func incidentID(c *gin.Context) (int64, error) {
+	s := c.Param("id")
+	if len(s) > 4 && strings.EqualFold(s[:4], "INC-") {
+		s = s[4:]
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 1 || s[0] == '+' {
+		return 0, errorf("incident %q: want a number like 12 or INC-12", c.Param("id"))
+	}
+	return id, nil
+}
+
+// load reads one incident, its timeline and its draft.
+func (h *Handler) load(c *gin.Context) (*bot.Incident, []bot.TimelineEntry, *bot.Postmortem, error) {
+	id, err := incidentID(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	inc, err := h.svc.Incident(ctx(c), id)
+	if err != nil {
+		return nil, nil, nil, notFound(err, id, h.cfg.StatusOf)
+	}
+	tl, err := h.svc.Timeline(ctx(c), id)
+	if err != nil {
+		return nil, nil, nil, notFound(err, id, h.cfg.StatusOf)
+	}
+	return inc, tl, bot.Draft(inc, tl, h.cfg.Zone, h.cfg.Now()), nil
+}
+
+func notFound(err error, id int64, statusOf func(error) int) error {
+	if statusOf(err) == http.StatusNotFound {
+		return fmt.Errorf("%w: incident %d does not exist", bot.ErrNotFound, id)
+	}
+	return err
+}
+
+func (h *Handler) incident(c *gin.Context) {
+	inc, tl, pm, err := h.load(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	d := incidentData{Inc: inc, Metrics: pm.Metrics, Teams: teamsOf(inc, h.cfg.OnCall), Timeline: tl,
+		Draft: pm.Markdown(), Runbooks: h.runbooksOf(inc), Truncated: inc.TruncatedAlerts}
+	for _, a := range inc.Alerts {
+		d.Alerts = append(d.Alerts, alertView{Alert: a, Source: safeLink(a.GeneratorURL), Alertmanager: alertmanagerLink(inc.ExternalURL, a.Labels)})
+	}
+	h.render(c, http.StatusOK, "incident", page{Title: inc.Key() + " " + inc.Title, Nav: "incidents", Data: d})
+}
+
+// alertmanagerLink is the Alertmanager UI's list of alerts with exactly
+// these labels, when the notification's externalURL is an http(s) URL.
+func alertmanagerLink(external string, labels map[string]string) string {
+	base := safeLink(external)
+	if base == "" {
+		return ""
+	}
+	parts := make([]string, 0, len(labels))
+	for _, p := range sortedPairs(labels) {
+		parts = append(parts, fmt.Sprintf("%s=%q", p.Key, p.Value))
+	}
+	return strings.TrimRight(base, "/") + "/#/alerts?filter=" + url.QueryEscape("{"+strings.Join(parts, ",")+"}")
+}
+
+// runbooksOf is the checklist progress: the runbooks matching the alerts,
+// and any other runbook a step was marked done in, with who did each step.
+func (h *Handler) runbooksOf(inc *bot.Incident) []runbookView {
+	var books []bot.Runbook
+	seen := map[string]bool{}
+	if h.cfg.Runbooks != nil {
+		for _, rb := range h.cfg.Runbooks.Match(inc.Alerts) {
+			books, seen[rb.Name] = append(books, rb), true
+		}
+		for _, s := range inc.StepsDone {
+			if rb, ok := h.cfg.Runbooks.Get(s.Runbook); ok && !seen[rb.Name] {
+				books, seen[rb.Name] = append(books, rb), true
+			}
+		}
+	}
+	var out []runbookView
+	for _, rb := range books {
+		v := runbookView{Name: rb.Name, Title: rb.Title}
+		for _, st := range rb.Steps {
+			sv := stepView{N: st.N, Text: st.Text}
+			for i := range inc.StepsDone {
+				if d := &inc.StepsDone[i]; d.Runbook == rb.Name && d.N == st.N {
+					sv.Done = d
+					v.Done++
+					break
+				}
+			}
+			v.Steps = append(v.Steps, sv)
+		}
+		out = append(out, v)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// postmortemMarkdown downloads the draft as a .md file.
+func (h *Handler) postmortemMarkdown(c *gin.Context) {
+	inc, _, pm, err := h.load(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.Header("Content-Disposition", fmt.Sprintf(`attachment; filename="postmortem-%s.md"`, inc.Key()))
+	c.Header("Cache-Control", "no-store")
+	c.Data(http.StatusOK, "text/markdown; charset=utf-8", []byte(pm.Markdown()))
+}

@@ -1,0 +1,230 @@
+package web
+
+import (
+	"html/template"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/incidentbot/incidentbot/bot"
+)
+
+// Sizes of the incidents page. A filter the store cannot apply (severity,
+// team, text) is applied while reading pages of storePage incidents, and a
+// request reads at most scanLimit of them before it offers to look further:
+// the cost of a page stays bounded however old the match is.
+const (
+	openLimit   = 200
+	recentLimit = 50
+	storePage   = 250
+	scanLimit   = 5000
+)
+
+// listFilter is the incidents page's query: ?status=&sev=&team=&q=&before=.
+type listFilter struct {
+	Status string // "", "open" or "resolved"
+	Sev    bot.Severity
+	Team   string
+	Q      string
+	Before int64
+}
+
+func parseListFilter(q url.Values, oc *bot.OnCall) (listFilter, error) {
+	f := listFilter{Status: q.Get("status"), Team: q.Get("team"), Q: strings.TrimSpace(q.Get("q"))}
+	switch f.Status {
+	case "", "open", "resolved":
+	default:
+		return f, errorf("status %q: want open or resolved", f.Status)
+	}
+	if v := q.Get("sev"); v != "" {
+		s, err := bot.ParseSeverity(v)
+		if err != nil {
+			return f, err
+		}
+		f.Sev = s
+	}
+	if f.Team != "" {
+		if _, err := oc.Team(f.Team); err != nil {
+			return f, errorf("team %q: no such team", f.Team)
+		}
+	}
+	if len(f.Q) > 200 {
+		return f, errorf("search text: at most 200 characters")
+	}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(strings.TrimPrefix(strings.ToUpper(v), "INC-"), 10, 64)
+		if err != nil || n < 1 {
+			return f, errorf("before %q: want an incident number", v)
+		}
+		f.Before = n
+	}
+	return f, nil
+}
+
+// query writes the filter back as a query string, with before replaced.
+func (f listFilter) query(before int64) string {
+	v := url.Values{}
+	for k, s := range map[string]string{"status": f.Status, "team": f.Team, "q": f.Q} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	if f.Sev != 0 {
+		v.Set("sev", strconv.Itoa(int(f.Sev)))
+	}
+	if before > 0 {
+		v.Set("before", strconv.FormatInt(before, 10))
+	}
+	return v.Encode()
+}
+
+// row is one line of the list.
+type row struct {
+	Inc     *bot.Incident
+	Metrics bot.Metrics
+	Teams   []string
+}
+
+type incidentsData struct {
+	Filter listFilter
+	Teams  []string
+	Open   []row
+	// OpenMore is true when more open incidents match than are shown.
+	OpenMore bool
+	Recent   []row
+	// Next is the link to the next (older) page of recent incidents, or "".
+	// It is built from url.Values.Encode, so it is a safe URL as it is.
+	Next template.URL
+	// Scanned is how many resolved incidents this page read.
+	Scanned int
+}
+
+func (h *Handler) incidents(c *gin.Context) {
+	f, err := parseListFilter(c.Request.URL.Query(), h.cfg.OnCall)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	d := incidentsData{Filter: f, Teams: h.teamNames()}
+	if f.Status != "resolved" && f.Before == 0 {
+		open := true
+		d.Open, _, d.OpenMore, err = h.scan(c, f, &open, 0, openLimit)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+	}
+	if f.Status != "open" {
+		closed := false
+		var last int64
+		var more bool
+		d.Recent, last, more, err = h.scan(c, f, &closed, f.Before, recentLimit)
+		if err != nil {
+			h.fail(c, err)
+			return
+		}
+		if more {
+			d.Next = template.URL("/incidents?" + f.query(last)) //nolint:gosec // built by url.Values.Encode
+		}
+	}
+	h.render(c, http.StatusOK, "incidents", page{Title: "Incidents", Nav: "incidents", Data: d})
+}
+
+// scan reads incidents newest first from before on, in pages, keeping those
+// the filter matches, until it has want of them or has read scanLimit. It
+// returns the rows, the ID of the last incident read (where the next page
+// starts) and whether there may be more.
+func (h *Handler) scan(c *gin.Context, f listFilter, open *bool, before int64, want int) ([]row, int64, bool, error) {
+	var out []row
+	read := 0
+	for read < scanLimit {
+		list, err := h.svc.Incidents(ctx(c), bot.IncidentFilter{Open: open, Limit: storePage, Before: before})
+		if err != nil {
+			return nil, 0, false, err
+		}
+		for i, inc := range list {
+			read++
+			before = inc.ID
+			if !f.matches(inc, h.cfg.OnCall) {
+				continue
+			}
+			out = append(out, row{Inc: inc, Metrics: bot.MetricsOf(inc), Teams: teamsOf(inc, h.cfg.OnCall)})
+			if len(out) == want {
+				return out, before, i < len(list)-1 || len(list) == storePage, nil
+			}
+		}
+		if len(list) < storePage {
+			return out, before, false, nil
+		}
+	}
+	return out, before, true, nil
+}
+
+func (f listFilter) matches(inc *bot.Incident, oc *bot.OnCall) bool {
+	if f.Sev != 0 && inc.Severity != f.Sev {
+		return false
+	}
+	if f.Team != "" && !contains(teamsOf(inc, oc), f.Team) {
+		return false
+	}
+	if f.Q == "" {
+		return true
+	}
+	q := strings.ToLower(f.Q)
+	if strings.Contains(strings.ToLower(inc.Title), q) || strings.EqualFold(inc.Key(), f.Q) ||
+		strings.Contains(strings.ToLower(inc.Lead), q) {
+		return true
+	}
+	for _, a := range inc.Alerts {
+		for _, v := range a.Labels {
+			if strings.Contains(strings.ToLower(v), q) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// teamsOf lists the teams whose match fits one of the incident's alerts:
+// the teams it pages.
+func teamsOf(inc *bot.Incident, oc *bot.OnCall) []string {
+	if oc == nil {
+		return nil
+	}
+	var out []string
+	for _, t := range oc.Teams {
+		if t.Match == nil {
+			continue
+		}
+		for _, a := range inc.Alerts {
+			if t.Match(a.Labels) {
+				out = append(out, t.Name)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func (h *Handler) teamNames() []string {
+	if h.cfg.OnCall == nil {
+		return nil
+	}
+	out := make([]string, len(h.cfg.OnCall.Teams))
+	for i, t := range h.cfg.OnCall.Teams {
+		out[i] = t.Name
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,92 @@
+package web_test
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/bot"
+)
+
+// keys lists the INC-n links of a page, in order.
+func keys(page string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`<span class="key">(INC-\d+)</span>`).FindAllStringSubmatch(page, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+func TestIncidentListOpenFirstThenRecent(t *testing.T) {
+	e := newEnv(t)
+	start := testNow.Add(-100 * time.Hour)
+	// INC-1..INC-4: 1 and 3 resolved; 2 (SEV1) and 4 (SEV2) open.
+	for i, sev := range []bot.Severity{bot.SEV3, bot.SEV1, bot.SEV4, bot.SEV2} {
+		inc := e.declare(fmt.Sprintf("incident number %d", i+1), sev, start.Add(time.Duration(i)*time.Hour))
+		if i%2 == 0 {
+			e.apply(inc.ID, bot.Action{Op: bot.OpResolve, Actor: "U0ALICE"})
+		}
+	}
+	e.apply(2, bot.Action{Op: bot.OpLead, Actor: "U0ALICE", Text: "U0CAROL"})
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"", []string{"INC-4", "INC-2", "INC-3", "INC-1"}},
+		{"status=open", []string{"INC-4", "INC-2"}},
+		{"status=resolved", []string{"INC-3", "INC-1"}},
+		{"sev=1", []string{"INC-2"}},
+		{"sev=sev4", []string{"INC-3"}},
+		{"q=NUMBER+3", []string{"INC-3"}},
+		{"q=inc-4", []string{"INC-4"}},
+		{"q=u0carol", []string{"INC-2"}},
+		{"q=nothing+like+this", nil},
+		{"status=open&sev=3", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			page := e.mustGet("/incidents?"+tt.query, nil)
+			if got := keys(page); strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Errorf("?%s: got %v, want %v", tt.query, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestIncidentListPages(t *testing.T) {
+	e := newEnv(t)
+	for i := range 120 {
+		inc := e.declare(fmt.Sprintf("old trouble %d", i+1), bot.SEV3, testNow.Add(-time.Duration(200-i)*time.Hour))
+		e.apply(inc.ID, bot.Action{Op: bot.OpResolve, Actor: "U0ALICE"})
+	}
+	seen := map[string]bool{}
+	next := "/incidents?status=resolved"
+	for n := 0; next != ""; n++ {
+		page := e.mustGet(next, nil)
+		got := keys(page)
+		if n < 2 && len(got) != 50 || n == 2 && len(got) != 20 || n > 2 {
+			t.Fatalf("page %d has %d incidents", n, len(got))
+		}
+		for _, k := range got {
+			if seen[k] {
+				t.Fatalf("%s shown twice", k)
+			}
+			seen[k] = true
+		}
+		m := regexp.MustCompile(`href="(/incidents\?[^"]+)" rel="next"`).FindStringSubmatch(page)
+		next = ""
+		if m != nil {
+			next = strings.ReplaceAll(m[1], "&amp;", "&")
+		}
+	}
+	if len(seen) != 120 {
+		t.Errorf("saw %d incidents over the pages, want 120", len(seen))
+	}
+	// The filter carries over to the next page.
+	page := e.mustGet("/incidents?status=resolved&q=trouble&sev=3", nil)
+	if !strings.Contains(page, "q=trouble") || !strings.Contains(page, "sev=3") {
+		t.Error("the next-page link drops the filter")
+	}
+}
