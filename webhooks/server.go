@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/webhooks/web"
 )
 
 // DefaultMaxWebhookBody is the default limit of an Alertmanager webhook body.
@@ -62,6 +63,11 @@ type Config struct {
 	// a 4xx is lost for good, since Alertmanager retries only 5xx. It runs
 	// on the request's goroutine and must be quick.
 	OnWebhook func(status int, res bot.IngestResult)
+	// AuthProxyHeader names the header an auth proxy sets with the user's
+	// name; the web view trusts it. Empty means no proxy.
+	AuthProxyHeader string
+	// OnCall is the teams, for the web view; nil means none.
+	OnCall *bot.OnCall
 }
 
 // Server is the HTTP handler of every inbound route. It is safe for
@@ -142,6 +148,10 @@ func (s *Server) routes() *gin.Engine {
 	sl.POST("/commands", s.slackCommand)
 	sl.POST("/interactions", s.slackInteraction)
 	sl.POST("/events", s.slackEvent)
+
+	web.New(web.Config{Service: s.svc, APIToken: s.cfg.APIToken, ProxyHeader: s.cfg.AuthProxyHeader,
+		PublicURL: s.cfg.PublicURL, Zone: s.cfg.Zone, Runbooks: s.cfg.Runbooks, OnCall: s.cfg.OnCall,
+		StatusOf: statusOf, Log: s.log, Now: s.cfg.Now}).Mount(e)
 	return e
 }
 

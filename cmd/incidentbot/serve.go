@@ -56,7 +56,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	srv := webhooks.New(webhooks.Config{
 		Service: svc, WebhookToken: st.WebhookToken, APIToken: st.APIToken, SigningSecret: st.SlackSigningSecret,
 		MaxWebhookBody: st.MaxWebhookBody, Ready: store.Ping, Metrics: m.handler(), Runbooks: books, Log: log,
-		PublicURL: st.PublicURL, Zone: cfg.Zone, OnWebhook: m.observeWebhook,
+		PublicURL: st.PublicURL, Zone: cfg.Zone, OnWebhook: m.observeWebhook, AuthProxyHeader: st.AuthProxy, OnCall: cfg.OnCall,
 	})
 
 	ln, err := net.Listen("tcp", st.Addr)
@@ -68,6 +68,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	fmt.Fprintf(stdout, "incidentbot %s listening on %s (store %s, Slack %s)\n", version, ln.Addr(), st.DB, onOff(chat != nil))
 	log.Info("started", "version", version, "addr", ln.Addr().String(), "db", st.DB, "slack", onOff(chat != nil), "runbooks", len(books.All()))
+	if st.APIToken == "" && st.AuthProxy == "" {
+		log.Warn("the web view (/incidents) is open to anyone who can reach this address: set INCIDENTBOT_API_TOKEN or INCIDENTBOT_AUTH_PROXY_HEADER")
+	}
 	if chat == nil {
 		log.Info("slack is off: set SLACK_BOT_TOKEN to open channels; webhooks, timeline and API work without it")
 	}

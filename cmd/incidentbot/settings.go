@@ -21,6 +21,7 @@ type settings struct {
 	APIToken       string
 	Runbooks       string
 	PublicURL      string
+	AuthProxy      string
 	MaxWebhookBody int64
 	LogFormat      string
 	LogLevel       string
@@ -49,6 +50,7 @@ var settingList = []setting{
 	{"INCIDENTBOT_API_TOKEN", "api-token", "", "when set, /api/* require it as bearer token", true},
 	{"INCIDENTBOT_RUNBOOKS", "runbooks", "", "directory of extra runbooks, added to the built-in ones", false},
 	{"INCIDENTBOT_PUBLIC_URL", "public-url", "", "base URL used in links the bot posts", false},
+	{"INCIDENTBOT_AUTH_PROXY_HEADER", "auth-proxy-header", "", "header an auth proxy sets with the user's name (X-Forwarded-User): the web view trusts it", false},
 	{"INCIDENTBOT_WEBHOOK_MAX_BODY", "webhook-max-body", "33554432", "largest accepted webhook body in bytes (Alertmanager never retries a 413)", false},
 	{"INCIDENTBOT_LOG_FORMAT", "log-format", "json", "log format: json or text", false},
 	{"INCIDENTBOT_LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error", false},
@@ -93,7 +95,7 @@ func parseSettings(name string, args []string, getenv func(string) string, stder
 	st := &settings{
 		Addr: get("addr"), AdminAddr: get("admin-addr"), DB: get("db"), Config: get("config"),
 		WebhookToken: get("webhook-token"), APIToken: get("api-token"), Runbooks: get("runbooks"),
-		PublicURL: strings.TrimRight(get("public-url"), "/"), LogFormat: get("log-format"), LogLevel: get("log-level"),
+		PublicURL: strings.TrimRight(get("public-url"), "/"), AuthProxy: get("auth-proxy-header"), LogFormat: get("log-format"), LogLevel: get("log-level"),
 		SlackBotToken: get("slack-bot-token"), SlackSigningSecret: get("slack-signing-secret"),
 		SlackAPIURL: get("slack-api-url"), SlackAppToken: get("slack-app-token"), SlackChannel: get("slack-channel"),
 	}
