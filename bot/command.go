@@ -3,6 +3,7 @@ package bot
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -15,6 +16,8 @@ type Command struct {
 	Text     string
 	Severity Severity
 	Status   Status
+	// For is the duration of a silence; zero means the default.
+	For time.Duration
 }
 
 // MaxCommandText bounds a command's text; Slack's own limit is lower.
@@ -41,6 +44,8 @@ var verbs = map[string]struct {
 	"postmortem": {"/incident postmortem", false},
 	"resolve":    {"/incident resolve [HH:MM] [summary]", true},
 	"reopen":     {"/incident reopen [HH:MM]", true},
+	"silence":    {"/incident silence [duration: 30m, 2h, 1d...; default 2h, at most 7d] [comment]", false},
+	"unsilence":  {"/incident unsilence", false},
 }
 
 // Usage returns the usage line of a verb, or "" for an unknown one.
@@ -116,7 +121,18 @@ func (c *Command) parseArgs(args []string, usage string) error {
 		if len(args) == 0 {
 			return bad(c.Verb + " needs text")
 		}
-	case "list", "help", "ack", "timeline", "postmortem", "reopen":
+	case "silence":
+		if len(args) > 0 {
+			if d, err := ParseSpan(args[0]); err == nil {
+				if d < minSilence || d > MaxSilence {
+					return bad(fmt.Sprintf("a silence lasts from 1m to 7d, not %s", args[0]))
+				}
+				c.For, c.Text = d, restAfter(c.Text, 1)
+			} else if looksLikeSpan(args[0]) {
+				return bad(strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+			}
+		}
+	case "list", "help", "ack", "timeline", "postmortem", "reopen", "unsilence":
 		if len(args) > 0 {
 			return bad(c.Verb + " takes no arguments")
 		}
@@ -152,3 +168,7 @@ func (c Command) Action(actor string) (a Action, ok bool) {
 	}
 	return Action{Op: op, Actor: actor, When: c.When, Text: c.Text, Severity: c.Severity, Status: c.Status}, true
 }
+
+// looksLikeSpan reports whether a word starts like a duration (a digit),
+// so that "silence 2x" is refused instead of taken as a comment.
+func looksLikeSpan(w string) bool { return w != "" && w[0] >= '0' && w[0] <= '9' }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -40,6 +41,15 @@ func TestParseCommand(t *testing.T) {
 		{"runbook two names", "runbook a b", Command{}, "at most one name"},
 		{"timeline takes nothing", "timeline now", Command{}, "takes no arguments"},
 		{"list takes no time", "14:05 list", Command{}, "does not take a time"},
+		{"silence bare", "silence", Command{Verb: "silence"}, ""},
+		{"silence with duration and comment", "silence 30m  deploying fix", Command{Verb: "silence", For: 30 * time.Minute, Text: "deploying fix"}, ""},
+		{"silence comment only", "silence known noisy", Command{Verb: "silence", Text: "known noisy"}, ""},
+		{"silence days", "silence 1d", Command{Verb: "silence", For: 24 * time.Hour}, ""},
+		{"silence over the bound", "silence 8d", Command{}, "from 1m to 7d"},
+		{"silence bad unit", "silence 2x flaky", Command{}, `unit "x"`},
+		{"silence takes no time", "14:05 silence", Command{}, "does not take a time"},
+		{"unsilence", "unsilence", Command{Verb: "unsilence"}, ""},
+		{"unsilence takes nothing", "unsilence now", Command{}, "takes no arguments"},
 		{"uppercase verb", "ACK", Command{Verb: "ack"}, ""},
 		{"unknown", "explode", Command{}, `unknown subcommand "explode"`},
 		{"invalid utf8", "note \xff", Command{}, "not valid UTF-8"},

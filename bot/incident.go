@@ -151,6 +151,9 @@ type Incident struct {
 	TruncatedAlerts int `json:"truncated_alerts,omitempty"`
 	// StepsDone records the runbook steps marked done, in order.
 	StepsDone []StepDone `json:"steps_done,omitempty"`
+	// Silences are the Alertmanager silences made for the incident
+	// (silence.go), oldest first.
+	Silences []Silence `json:"silences"`
 
 	SlackChannelID   string `json:"slack_channel_id,omitempty"`
 	SlackChannelName string `json:"slack_channel_name,omitempty"`
@@ -227,6 +230,9 @@ const (
 	KindReopened           Kind = "reopened"
 	KindDeliveryFailed     Kind = "delivery_failed"
 	KindPostmortemExported Kind = "postmortem_exported"
+	// Alertmanager and Prometheus in the loop (silence.go).
+	KindSilenced   Kind = "silenced"
+	KindUnsilenced Kind = "unsilenced"
 )
 
 // TimelineEntry is one moment of an incident. Entries are never changed

@@ -21,6 +21,7 @@ type Service struct {
 	chat     bool
 	onIngest func(n *Notification, res IngestResult, err error)
 	oncall   *OnCall
+	silencer Silencer
 }
 
 // Options configures a Service. Zero values are usable defaults.
@@ -43,11 +44,15 @@ type Options struct {
 	OnIngest func(n *Notification, res IngestResult, err error)
 	// OnCall is the teams and people; nil means nobody is paged.
 	OnCall *OnCall
+	// Silencer creates and expires Alertmanager silences; nil means
+	// /incident silence is off.
+	Silencer Silencer
 }
 
 // NewService returns a Service over store.
 func NewService(store Store, o Options) *Service {
-	s := &Service{store: store, policy: o.Policy.withDefaults(), now: o.Now, log: o.Log, chat: o.Chat, onIngest: o.OnIngest, oncall: o.OnCall}
+	s := &Service{store: store, policy: o.Policy.withDefaults(), now: o.Now, log: o.Log, chat: o.Chat, onIngest: o.OnIngest,
+		oncall: o.OnCall, silencer: o.Silencer}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -78,6 +78,7 @@ type Server struct {
 	log     *slog.Logger
 	engine  *gin.Engine
 	replies *responder
+	bg      *background // slow commands (slack_loop.go)
 	// ingest is svc.Ingest; benchmarks replace it to measure decoding alone.
 	ingest func(context.Context, *bot.Notification) (bot.IngestResult, error)
 }
@@ -106,6 +107,7 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log}
 	s.ingest = s.svc.Ingest
 	s.replies = newResponder(cfg.HTTPClient, cfg.Log)
+	s.bg = newBackground()
 	s.engine = s.routes()
 	return s
 }
@@ -115,7 +117,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.Se
 
 // Close stops the workers that post replies to Slack, after they have sent
 // what is queued. Call it after the HTTP server and Socket Mode have stopped.
-func (s *Server) Close() { s.replies.close() }
+func (s *Server) Close() {
+	s.bg.wait()
+	s.replies.close()
+}
 
 func (s *Server) routes() *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)

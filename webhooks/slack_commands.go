@@ -74,6 +74,8 @@ func (s *Server) Command(ctx context.Context, cmd slack.SlashCommand) Reply {
 		return s.postmortem(ctx, inc, actor)
 	case "runbook":
 		return s.runbook(ctx, inc, c.Text, actor)
+	case "silence", "unsilence":
+		return s.silence(ctx, inc, c, cmd, actor)
 	}
 	return s.change(ctx, inc, c, actor)
 }

@@ -81,6 +81,9 @@ func (v view) facts(inc *bot.Incident) []*slackgo.TextBlockObject {
 		field("Acknowledged", ack),
 		field("Detected", v.when(inc.DetectedAt)),
 	}
+	if sil := lastSilence(inc); sil != nil {
+		fields = append(fields, field("Silenced", "🔕 until "+v.when(sil.EndsAt)))
+	}
 	switch {
 	case inc.ResolvedAt != nil:
 		fields = append(fields, field("Resolved", v.when(*inc.ResolvedAt)+" (after "+bot.HumanDuration(inc.ResolvedAt.Sub(inc.DetectedAt))+")"))
@@ -88,6 +91,17 @@ func (v view) facts(inc *bot.Incident) []*slackgo.TextBlockObject {
 		fields = append(fields, field("Declared by", mention(inc.DeclaredBy)))
 	}
 	return fields
+}
+
+// lastSilence is the incident's newest Alertmanager silence that the bot
+// has not expired, or nil.
+func lastSilence(inc *bot.Incident) *bot.Silence {
+	for i := len(inc.Silences) - 1; i >= 0; i-- {
+		if inc.Silences[i].ExpiredAt == nil {
+			return &inc.Silences[i]
+		}
+	}
+	return nil
 }
 
 // story is what people wrote about the incident so far.

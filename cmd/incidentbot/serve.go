@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/bot/alertmanager"
 	"github.com/incidentbot/incidentbot/runbooks"
 	"github.com/incidentbot/incidentbot/store/bolt"
 	"github.com/incidentbot/incidentbot/webhooks"
@@ -50,7 +51,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	svc := bot.NewService(store, bot.Options{Policy: cfg.Policy, Log: log, Chat: chat != nil, Wake: chat.wake,
+	silencer, err := alertmanager.New(alertmanager.Options{URLs: st.AlertmanagerURLs})
+	if err != nil {
+		return fmt.Errorf("alertmanager-url: %w", err)
+	}
+	svc := bot.NewService(store, bot.Options{Policy: cfg.Policy, Log: log, Chat: chat != nil, Wake: chat.wake, Silencer: silencer,
 		OnIngest: func(n *bot.Notification, res bot.IngestResult, err error) { m.observeIngest(len(n.Alerts), res, err) }})
 	m.watchStore(store)
 	srv := webhooks.New(webhooks.Config{

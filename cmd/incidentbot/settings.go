@@ -33,6 +33,10 @@ type settings struct {
 	SlackAppToken      string
 	SlackChannel       string
 	SlackResponders    []string
+
+	// Alertmanager and Prometheus in the loop (silences, graphs).
+	AlertmanagerURLs []string
+	PrometheusURL    string
 }
 
 // setting ties one env var to one flag.
@@ -61,6 +65,8 @@ var settingList = []setting{
 	{"SLACK_APP_TOKEN", "slack-app-token", "", "xapp- token: receive Slack requests over Socket Mode", true},
 	{"INCIDENTBOT_SLACK_CHANNEL", "slack-channel", "", "channel ID for the headline post of every incident", false},
 	{"INCIDENTBOT_SLACK_RESPONDERS", "slack-responders", "", "comma-separated Slack user IDs invited to every incident channel", false},
+	{"INCIDENTBOT_ALERTMANAGER_URL", "alertmanager-url", "", "Alertmanager API base(s) for silences, comma-separated for HA peers (default: the notification's externalURL)", false},
+	{"INCIDENTBOT_PROMETHEUS_URL", "prometheus-url", "", "Prometheus API base for graphs (default: the host of the alert's generatorURL)", false},
 }
 
 // parseSettings reads env, then flags over it. Secrets given as flags are
@@ -104,6 +110,12 @@ func parseSettings(name string, args []string, getenv func(string) string, stder
 			st.SlackResponders = append(st.SlackResponders, u)
 		}
 	}
+	for _, u := range strings.Split(get("alertmanager-url"), ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			st.AlertmanagerURLs = append(st.AlertmanagerURLs, u)
+		}
+	}
+	st.PrometheusURL = get("prometheus-url")
 	var err error
 	if st.MaxWebhookBody, err = strconv.ParseInt(get("webhook-max-body"), 10, 64); err != nil || st.MaxWebhookBody < 1024 {
 		return nil, errors.New("webhook-max-body: want a number of bytes, at least 1024")

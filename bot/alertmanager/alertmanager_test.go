@@ -1,0 +1,220 @@
+package alertmanager_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/bot/alertmanager"
+)
+
+// startAlertmanager runs the real Alertmanager pinned as a tool in go.mod
+// on a free loopback port and returns its base URL.
+func startAlertmanager(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts the real Alertmanager")
+	}
+	out, err := exec.Command("go", "tool", "-n", "alertmanager").Output()
+	if err != nil {
+		t.Fatalf("go tool -n alertmanager: %v", err)
+	}
+	dir := t.TempDir()
+	cfg := "route:\n  receiver: none\nreceivers:\n  - name: none\n"
+	if err := os.WriteFile(filepath.Join(dir, "am.yml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	cmd := exec.Command(strings.TrimSpace(string(out)), "--config.file="+filepath.Join(dir, "am.yml"),
+		"--storage.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	url := "http://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get(url + "/-/ready")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return url
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("alertmanager at %s did not get ready", url)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+var freeMu sync.Mutex
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	freeMu.Lock()
+	defer freeMu.Unlock()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// amSilence is a silence as GET /api/v2/silences shows it.
+type amSilence struct {
+	ID        string `json:"id"`
+	CreatedBy string `json:"createdBy"`
+	Comment   string `json:"comment"`
+	EndsAt    string `json:"endsAt"`
+	Matchers  []struct {
+		Name    string `json:"name"`
+		Value   string `json:"value"`
+		IsEqual bool   `json:"isEqual"`
+		IsRegex bool   `json:"isRegex"`
+	} `json:"matchers"`
+	Status struct {
+		State string `json:"state"`
+	} `json:"status"`
+}
+
+func silences(t *testing.T, url string) map[string]amSilence {
+	t.Helper()
+	res, err := http.Get(url + "/api/v2/silences")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var list []amSilence
+	if err := json.NewDecoder(res.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]amSilence{}
+	for _, s := range list {
+		out[s.ID] = s
+	}
+	return out
+}
+
+func order(d time.Duration) bot.Silence {
+	now := time.Now().UTC()
+	return bot.Silence{
+		Matchers:  []bot.Matcher{{Name: "alertname", Value: "MemoryLeak", IsEqual: true}, {Name: "service", Value: `pay"ment`, IsEqual: true}},
+		StartsAt:  now,
+		EndsAt:    now.Add(d),
+		CreatedBy: "alice",
+		Comment:   "INC-7 MemoryLeak (https://bot/api/v1/incidents/7), silenced by incidentbot for alice",
+	}
+}
+
+func TestSilenceCreateExtendExpireAgainstAlertmanager(t *testing.T) {
+	am := startAlertmanager(t)
+	dead := "http://" + freeAddr(t) // nothing listens there
+	c, err := alertmanager.New(alertmanager.Options{URLs: []string{dead, am}, PeerTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	id, peer, err := c.Silence(ctx, "http://ignored-when-configured:9093", order(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peer != am {
+		t.Errorf("peer = %q, want %q (the first one that answered)", peer, am)
+	}
+	got, ok := silences(t, am)[id]
+	if !ok || got.Status.State != "active" || got.CreatedBy != "alice" || !strings.Contains(got.Comment, "INC-7") {
+		t.Fatalf("Alertmanager shows %+v for %s", got, id)
+	}
+	if len(got.Matchers) != 2 || got.Matchers[1].Value != `pay"ment` || !got.Matchers[1].IsEqual || got.Matchers[1].IsRegex {
+		t.Errorf("matchers = %+v", got.Matchers)
+	}
+
+	// Extending passes the ID: Alertmanager keeps one active silence.
+	longer := order(4 * time.Hour)
+	longer.ID = id
+	id2, _, err := c.Silence(ctx, "", longer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	active := 0
+	for _, s := range silences(t, am) {
+		if s.Status.State == "active" {
+			active++
+		}
+	}
+	if active != 1 {
+		t.Errorf("after extending %s (now %s): %d active silences, want 1", id, id2, active)
+	}
+
+	if err := c.Expire(ctx, peer, id2); err != nil {
+		t.Fatal(err)
+	}
+	if s := silences(t, am)[id2]; s.Status.State != "expired" {
+		t.Errorf("after Expire: state %q, want expired", s.Status.State)
+	}
+	if err := c.Expire(ctx, peer, id2); err != nil {
+		t.Errorf("expiring twice: %v, want nil (idempotent)", err)
+	}
+	if err := c.Expire(ctx, peer, "00000000-0000-4000-8000-000000000000"); err != nil {
+		t.Errorf("expiring an unknown silence: %v, want nil", err)
+	}
+}
+
+func TestSilenceFallbackAndRefusals(t *testing.T) {
+	am := startAlertmanager(t)
+	ctx := context.Background()
+	none, err := alertmanager.New(alertmanager.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, peer, err := none.Silence(ctx, am+"/", order(time.Hour))
+	if err != nil || peer != am || silences(t, am)[id].Status.State != "active" {
+		t.Fatalf("externalURL fallback: %q at %q, %v", id, peer, err)
+	}
+	if _, _, err := none.Silence(ctx, "", order(time.Hour)); !errors.Is(err, bot.ErrConflict) {
+		t.Errorf("no URL at all: %v, want ErrConflict", err)
+	}
+	if _, _, err := none.Silence(ctx, "file:///etc/passwd", order(time.Hour)); !errors.Is(err, bot.ErrInvalid) {
+		t.Errorf("a non-HTTP externalURL: %v, want ErrInvalid", err)
+	}
+	past := order(time.Hour)
+	past.StartsAt, past.EndsAt = past.StartsAt.Add(-2*time.Hour), past.StartsAt.Add(-time.Hour)
+	if _, _, err := none.Silence(ctx, am, past); !errors.Is(err, bot.ErrInvalid) || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("a silence that ended: %v, want ErrInvalid saying Alertmanager refused", err)
+	}
+}
+
+func TestSilenceUnreachableNamesPeersWithoutSecrets(t *testing.T) {
+	a, b := "http://admin:hunter2@"+freeAddr(t), "http://"+freeAddr(t)+"/alertmanager"
+	c, err := alertmanager.New(alertmanager.Options{URLs: []string{a, b}, PeerTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.Silence(context.Background(), "", order(time.Hour))
+	if err == nil {
+		t.Fatal("no peer is up, yet the silence was created")
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "hunter2") || !strings.Contains(msg, strings.Replace(a, "admin:hunter2@", "", 1)) || !strings.Contains(msg, b) {
+		t.Errorf("error %q must name both peers and never the password", msg)
+	}
+	if errors.Is(err, bot.ErrInvalid) || errors.Is(err, bot.ErrConflict) {
+		t.Errorf("unreachable is not the user's mistake: %v", err)
+	}
+	if _, err := alertmanager.New(alertmanager.Options{URLs: []string{"am:9093"}}); !errors.Is(err, bot.ErrInvalid) {
+		t.Errorf("a URL without scheme: %v, want ErrInvalid", err)
+	}
+}

@@ -1,0 +1,247 @@
+package bot_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/store/bolt"
+)
+
+// fakeSilencer records calls; fail makes the next calls fail with it.
+type fakeSilencer struct {
+	created  []bot.Silence
+	fallback []string
+	expired  []string
+	fail     error
+	n        int
+}
+
+func (f *fakeSilencer) Silence(_ context.Context, fallback string, s bot.Silence) (string, string, error) {
+	if f.fail != nil {
+		return "", "", f.fail
+	}
+	f.n++
+	f.created, f.fallback = append(f.created, s), append(f.fallback, fallback)
+	if s.ID != "" {
+		return s.ID, "http://am-2:9093", nil // extended in place
+	}
+	return fmt.Sprintf("sil-%d", f.n), "http://am-2:9093", nil
+}
+
+func (f *fakeSilencer) Expire(_ context.Context, peer, id string) error {
+	if f.fail != nil {
+		return f.fail
+	}
+	f.expired = append(f.expired, peer+" "+id)
+	return nil
+}
+
+// storeFailing fails every Update while fail is set.
+type storeFailing struct {
+	bot.Store
+	fail bool
+}
+
+func (s *storeFailing) Update(ctx context.Context, fn func(tx bot.Tx) error) error {
+	if s.fail {
+		return fmt.Errorf("%w: disk full", bot.ErrUnavailable)
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+func newSilenceService(t *testing.T) (*bot.Service, *fakeSilencer, *storeFailing, *time.Time) {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "bot.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	fs, sf := &fakeSilencer{}, &storeFailing{Store: st}
+	now := t0.Add(10 * time.Minute)
+	svc := bot.NewService(sf, bot.Options{Now: func() time.Time { return now }, Silencer: fs})
+	return svc, fs, sf, &now
+}
+
+func TestSilenceRecordsWhatAlertmanagerTook(t *testing.T) {
+	ctx := context.Background()
+	svc, fs, _, now := newSilenceService(t)
+	id := mustIngest(t, svc, notification(leakAlert("pg-1", 0, -1))).Incident
+
+	inc, sil, err := svc.Silence(ctx, id, bot.SilenceOrder{Actor: "<@U1>", By: "alice", For: 30 * time.Minute,
+		Comment: "restarting pods", Link: "https://bot/api/v1/incidents/1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fs.created[0]
+	wantMatchers := `alertname="MemoryLeak" service="payment-gateway"`
+	if m := fmt.Sprint(got.Matchers[0], " ", got.Matchers[1]); len(got.Matchers) != 2 || m != wantMatchers {
+		t.Errorf("matchers = %v, want %s (the group labels, as equality matchers)", got.Matchers, wantMatchers)
+	}
+	if !got.StartsAt.Equal(*now) || !got.EndsAt.Equal(now.Add(30*time.Minute)) || got.CreatedBy != "alice" {
+		t.Errorf("silence = %+v, want 30m from now by alice", got)
+	}
+	for _, w := range []string{"INC-1", "https://bot/api/v1/incidents/1", "alice", "restarting pods"} {
+		if !strings.Contains(got.Comment, w) {
+			t.Errorf("comment %q does not name %q", got.Comment, w)
+		}
+	}
+	if fs.fallback[0] != "http://alertmanager:9093" {
+		t.Errorf("fallback = %q, want the group's externalURL", fs.fallback[0])
+	}
+	if sil.ID != "sil-1" || len(inc.Silences) != 1 || inc.Silences[0].Alertmanager != "http://am-2:9093" || inc.Silences[0].Actor != "<@U1>" {
+		t.Errorf("recorded %+v", inc.Silences)
+	}
+	tl := timelineOf(t, svc, id)
+	last := tl[len(tl)-1]
+	if last.Kind != bot.KindSilenced || last.Actor != "<@U1>" || !strings.Contains(last.Text, "sil-1") || !strings.Contains(last.Text, "http://am-2:9093") {
+		t.Errorf("last entry = %+v", last)
+	}
+
+	// A second silence while one runs extends it instead of adding one.
+	inc, _, err = svc.Silence(ctx, id, bot.SilenceOrder{Actor: "<@U2>", For: 4 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs.created[1].ID != "sil-1" || len(inc.Silences) != 1 || !inc.Silences[0].EndsAt.Equal(now.Add(4*time.Hour)) {
+		t.Errorf("extend: sent ID %q, recorded %+v", fs.created[1].ID, inc.Silences)
+	}
+
+	// Unsilence expires it at the peer that took it.
+	inc, ended, err := svc.Unsilence(ctx, id, "<@U3>")
+	if err != nil || len(ended) != 1 || fs.expired[0] != "http://am-2:9093 sil-1" {
+		t.Fatalf("unsilence: %v, ended %v, expired %v", err, ended, fs.expired)
+	}
+	if inc.Silences[0].ExpiredAt == nil || inc.Silences[0].Active(*now) {
+		t.Errorf("silence still active after unsilence: %+v", inc.Silences[0])
+	}
+	if _, _, err := svc.Unsilence(ctx, id, "<@U3>"); !errors.Is(err, bot.ErrConflict) {
+		t.Errorf("second unsilence: %v, want ErrConflict (nothing active)", err)
+	}
+}
+
+func TestSilenceFailuresRecordNothing(t *testing.T) {
+	ctx := context.Background()
+	svc, fs, sf, _ := newSilenceService(t)
+	id := mustIngest(t, svc, notification(leakAlert("pg-1", 0, -1))).Incident
+	before := len(timelineOf(t, svc, id))
+
+	fs.fail = errors.New("could not reach Alertmanager: http://am-1:9093 (connection refused)")
+	if _, _, err := svc.Silence(ctx, id, bot.SilenceOrder{Actor: "<@U1>"}); err == nil || !strings.Contains(err.Error(), "am-1") {
+		t.Errorf("unreachable: err = %v, want the peer named", err)
+	}
+	fs.fail = nil
+	sf.fail = true
+	if _, _, err := svc.Silence(ctx, id, bot.SilenceOrder{Actor: "<@U1>"}); !errors.Is(err, bot.ErrUnavailable) {
+		t.Errorf("store down: err = %v", err)
+	}
+	sf.fail = false
+	if len(fs.expired) != 1 || fs.expired[0] != "http://am-2:9093 sil-1" {
+		t.Errorf("a silence created but not recorded must be expired again; expired %v", fs.expired)
+	}
+	inc, _ := svc.Incident(ctx, id)
+	if len(inc.Silences) != 0 || len(timelineOf(t, svc, id)) != before {
+		t.Errorf("failures recorded something: %+v", inc.Silences)
+	}
+
+	for _, tc := range []struct {
+		name string
+		o    bot.SilenceOrder
+		want error
+	}{
+		{"too long", bot.SilenceOrder{Actor: "<@U1>", For: 8 * 24 * time.Hour}, bot.ErrInvalid},
+		{"too short", bot.SilenceOrder{Actor: "<@U1>", For: time.Second}, bot.ErrInvalid},
+		{"no actor", bot.SilenceOrder{}, bot.ErrInvalid},
+	} {
+		if _, _, err := svc.Silence(ctx, id, tc.o); !errors.Is(err, tc.want) {
+			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	declared, err := svc.Declare(ctx, "by hand", bot.SEV2, "<@U1>", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Silence(ctx, declared.ID, bot.SilenceOrder{Actor: "<@U1>"}); !errors.Is(err, bot.ErrConflict) || !strings.Contains(err.Error(), "declared by hand") {
+		t.Errorf("declared incident: err = %v, want ErrConflict naming why", err)
+	}
+	if _, err := svc.Apply(ctx, id, bot.Action{Op: bot.OpResolve, Actor: "<@U1>"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.CanSilence(ctx, id); !errors.Is(err, bot.ErrConflict) {
+		t.Errorf("resolved incident: err = %v, want ErrConflict", err)
+	}
+	if len(fs.created) != 1 {
+		t.Errorf("refused orders reached Alertmanager: %d calls", len(fs.created))
+	}
+}
+
+func TestSilenceMatchersNeedGroupLabels(t *testing.T) {
+	inc := &bot.Incident{ID: 3, GroupKey: "{}:{}", GroupLabels: map[string]string{}}
+	if _, err := bot.SilenceMatchers(inc); !errors.Is(err, bot.ErrConflict) {
+		t.Errorf("a group without labels: err = %v, want ErrConflict (a silence without matchers mutes everything)", err)
+	}
+}
+
+func TestParseSpan(t *testing.T) {
+	tests := []struct {
+		in   string
+		want time.Duration
+		bad  bool
+	}{
+		{in: "2h", want: 2 * time.Hour},
+		{in: "90m", want: 90 * time.Minute},
+		{in: "1h30m", want: 90 * time.Minute},
+		{in: "1d", want: 24 * time.Hour},
+		{in: "1w", want: 7 * 24 * time.Hour},
+		{in: "2D12H", want: 60 * time.Hour},
+		{in: "", bad: true},
+		{in: "h", bad: true},
+		{in: "2", bad: true},
+		{in: "2y", bad: true},
+		{in: "-2h", bad: true},
+		{in: "1.5h", bad: true},
+		{in: "99999999999h", bad: true},
+		{in: "999999w", bad: true},
+	}
+	for _, tc := range tests {
+		got, err := bot.ParseSpan(tc.in)
+		if tc.bad {
+			if !errors.Is(err, bot.ErrInvalid) {
+				t.Errorf("ParseSpan(%q) = %v, %v; want ErrInvalid", tc.in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseSpan(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+		if back, _ := bot.ParseSpan(bot.FormatSpan(got)); back != got {
+			t.Errorf("FormatSpan(%v) = %q does not read back", got, bot.FormatSpan(got))
+		}
+	}
+}
+
+func FuzzParseSpan(f *testing.F) {
+	for _, s := range []string{"2h", "1d12h", "", "9999999w", "1x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := bot.ParseSpan(s)
+		if err == nil && (d < 0 || d > 100*bot.MaxSilence) {
+			t.Errorf("ParseSpan(%q) = %v", s, d)
+		}
+	})
+}
+
+func timelineOf(t *testing.T, svc *bot.Service, id int64) []bot.TimelineEntry {
+	t.Helper()
+	tl, err := svc.Timeline(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tl
+}

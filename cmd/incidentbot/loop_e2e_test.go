@@ -1,0 +1,137 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/bot/slack/slacktesting"
+)
+
+// amSilence is a silence as Alertmanager's API v2 shows it.
+type amSilence struct {
+	ID        string
+	CreatedBy string
+	Comment   string
+	Matchers  []struct{ Name, Value string }
+	Status    struct{ State string }
+}
+
+// amSilences lists the silences the real Alertmanager holds, by ID.
+func amSilences(t *testing.T, amURL string) map[string]amSilence {
+	t.Helper()
+	res, err := http.Get(amURL + "/api/v2/silences")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var list []amSilence
+	if err := json.NewDecoder(res.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]amSilence{}
+	for _, s := range list {
+		out[s.ID] = s
+	}
+	return out
+}
+
+type silenceJSON struct {
+	ID           string  `json:"id"`
+	EndsAt       string  `json:"ends_at"`
+	Alertmanager string  `json:"alertmanager"`
+	ExpiredAt    *string `json:"expired_at"`
+	Matchers     []struct {
+		Name, Value string
+	} `json:"matchers"`
+}
+
+// TestSilenceThroughSlackAndAlertmanager silences the MemoryLeak group from
+// Slack in the real Alertmanager (its first configured peer is down, so
+// the second takes it), sees the silence in Alertmanager, on the incident
+// and its message, then ends it with /incident unsilence.
+func TestSilenceThroughSlackAndAlertmanager(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real Alertmanager")
+	}
+	slack := slacktesting.New()
+	defer slack.Close()
+	const token = "wh-token-silence"
+	am := startAlertmanager(t, "http://127.0.0.1:1", token)
+	dead := "http://127.0.0.1:" + freePort(t)
+	env := map[string]string{
+		"INCIDENTBOT_DB": filepath.Join(t.TempDir(), "incidentbot.db"), "INCIDENTBOT_WEBHOOK_TOKEN": token,
+		"INCIDENTBOT_LOG_FORMAT": "text", "SLACK_BOT_TOKEN": "xoxb-e2e", "SLACK_SIGNING_SECRET": signingSecret,
+		"SLACK_API_URL": slack.APIURL(), "INCIDENTBOT_PUBLIC_URL": "https://incidentbot.example.com",
+		"INCIDENTBOT_ALERTMANAGER_URL": dead + ", " + am.URL,
+	}
+	b := startBot(t, env)
+	am.retarget(b.URL)
+	am.push(t, memoryLeak("pg-1"))
+
+	var channel string
+	waitFor(t, 30*time.Second, "the incident channel", func() bool {
+		var full map[string]any
+		b.getJSON(t, "/api/v1/incidents/1", "", &full)
+		channel, _ = full["slack_channel_id"].(string)
+		return channel != "" && len(slack.Messages(channel)) >= 1
+	})
+
+	typ, text := commandReply(t, b.URL, "U0ALICE", channel, "silence 30m rolling back the deploy")
+	if typ != "ephemeral" || !strings.Contains(text, "30m") {
+		t.Fatalf("first answer: %s %q", typ, text)
+	}
+	var inc struct {
+		Silences []silenceJSON `json:"silences"`
+	}
+	waitFor(t, 20*time.Second, "the silence on the incident", func() bool {
+		b.getJSON(t, "/api/v1/incidents/1", "", &inc)
+		return len(inc.Silences) == 1
+	})
+	sil := inc.Silences[0]
+	if sil.Alertmanager != am.URL || sil.ExpiredAt != nil {
+		t.Errorf("silence %+v: want it taken by %s (the first peer is down)", sil, am.URL)
+	}
+	ends, err := time.Parse(time.RFC3339, sil.EndsAt)
+	if d := time.Until(ends); err != nil || d < 29*time.Minute || d > 31*time.Minute {
+		t.Errorf("ends_at %s: want about 30m from now", sil.EndsAt)
+	}
+	got, ok := amSilences(t, am.URL)[sil.ID]
+	if !ok || got.Status.State != "active" || got.CreatedBy != "u0alice" {
+		t.Fatalf("Alertmanager holds %+v for %s", got, sil.ID)
+	}
+	names := map[string]string{}
+	for _, m := range got.Matchers {
+		names[m.Name] = m.Value
+	}
+	if len(names) != 2 || names["alertname"] != "MemoryLeak" || names["service"] != "payment-gateway" {
+		t.Errorf("matchers %v: want the group labels (group_by alertname, service)", got.Matchers)
+	}
+	for _, w := range []string{"INC-1", "https://incidentbot.example.com/api/v1/incidents/1", "rolling back the deploy"} {
+		if !strings.Contains(got.Comment, w) {
+			t.Errorf("comment %q does not say %q", got.Comment, w)
+		}
+	}
+	waitFor(t, 20*time.Second, "the incident message to show the silence", func() bool {
+		msgs := slack.Messages(channel)
+		return len(msgs) > 0 && strings.Contains(msgs[0].Blocks, "Silenced")
+	})
+	if entriesBy(t, b, 1, "U0ALICE") != 1 {
+		t.Errorf("the silence is not on the timeline as Alice's")
+	}
+
+	commandReply(t, b.URL, "U0BOB", channel, "unsilence")
+	waitFor(t, 20*time.Second, "the silence to expire", func() bool {
+		return amSilences(t, am.URL)[sil.ID].Status.State == "expired"
+	})
+	waitFor(t, 5*time.Second, "expired_at on the incident", func() bool {
+		b.getJSON(t, "/api/v1/incidents/1", "", &inc)
+		return inc.Silences[0].ExpiredAt != nil
+	})
+	if entriesBy(t, b, 1, "U0BOB") != 1 {
+		t.Errorf("the unsilence is not on the timeline as Bob's")
+	}
+}
