@@ -192,8 +192,13 @@ func weekChart(weeks []weekCount, top int, loc *time.Location) barChart {
 	for i, w := range weeks {
 		h := plotH * float64(w.Count) / scale
 		x := float64(padL) + float64(i)*slot + slot*0.15
-		ch.Bars = append(ch.Bars, bar{X: x, W: slot * 0.7, Y: float64(chartH-padB) - h, H: h, LabelX: x + slot*0.35,
-			Label: w.Start.In(loc).Format("Jan 2"), Value: fmt.Sprint(w.Count), Class: "bar"})
+		b := bar{X: x, W: slot * 0.7, Y: float64(chartH-padB) - h, H: h, LabelX: x + slot*0.35,
+			Value: fmt.Sprintf("week of %s: %d", w.Start.In(loc).Format("Jan 2"), w.Count), Class: "bar"}
+		// Every other week is labelled: thirteen dates do not fit a phone.
+		if (len(weeks)-1-i)%2 == 0 {
+			b.Label = w.Start.In(loc).Format("Jan 2")
+		}
+		ch.Bars = append(ch.Bars, b)
 	}
 	ch.Ticks = ticks(scale, plotH, func(v float64) string { return fmt.Sprint(int(v)) })
 	return ch
@@ -218,7 +223,7 @@ func timeChart(sevs []sevTimes) barChart {
 		}{{s.MTTA, "MTTA " + s.MTTAs, "bar tta"}, {s.MTTR, "MTTR " + s.MTTRs, "bar ttr"}} {
 			h := plotH * v.d.Minutes() / scale
 			bx := x + slot*0.1 + float64(j)*slot*0.4
-			b := bar{X: bx, W: slot * 0.38, Y: float64(chartH-padB) - h, H: h, Value: v.text, Class: v.class}
+			b := bar{X: bx, W: slot * 0.38, Y: float64(chartH-padB) - h, H: h, Value: s.Severity.String() + " " + v.text, Class: v.class}
 			if j == 0 {
 				b.Label, b.LabelX = s.Severity.String(), x+slot*0.5
 			}
