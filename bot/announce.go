@@ -36,6 +36,10 @@ func announce(inc *Incident, opened bool, entries []*TimelineEntry, now time.Tim
 	if opened {
 		return []*Delivery{{IncidentID: inc.ID, Kind: DeliveryOpen, CreatedAt: now}}
 	}
+	entries = unposted(entries)
+	if len(entries) == 0 {
+		return []*Delivery{{IncidentID: inc.ID, Kind: DeliveryRefresh, CreatedAt: now}}
+	}
 	lines := make([]string, 0, min(len(entries), maxPostLines+1))
 	for i, e := range entries {
 		if i == maxPostLines {
@@ -49,4 +53,17 @@ func announce(inc *Incident, opened bool, entries []*TimelineEntry, now time.Tim
 		{IncidentID: inc.ID, Kind: DeliveryRefresh, CreatedAt: now},
 		{IncidentID: inc.ID, Kind: DeliveryPost, Text: strings.Join(lines, "\n"), Actor: actor, CreatedAt: now},
 	}
+}
+
+// unposted leaves out the entries the chat shows elsewhere: a runbook
+// step's mark shows on its checklist, edited in place, and a message per
+// tick would bury the channel.
+func unposted(entries []*TimelineEntry) []*TimelineEntry {
+	out := entries[:0:0]
+	for _, e := range entries {
+		if e.Kind != KindRunbookStep {
+			out = append(out, e)
+		}
+	}
+	return out
 }

@@ -194,8 +194,20 @@ type RunbookMessage struct {
 	Name string `json:"name"`
 	// TS is the message's timestamp; empty when posting it was given up.
 	TS string `json:"ts,omitempty"`
-	// Done is how many steps the message shows done.
+	// Done is how many steps the message shows done (records written
+	// before Progress).
 	Done int `json:"done"`
+	// Steps is how many steps the checklist has: buttons naming a step
+	// past it are refused. Zero in records written before it.
+	Steps int `json:"steps,omitempty"`
+	// Progress identifies the marks the message shows (see the chat
+	// adapter), so that a refresh edits it only when they changed.
+	Progress string `json:"progress,omitempty"`
+	// NoteTS is the message telling the channel which runbook matched and
+	// why, once posted ("-" when posting it was given up).
+	NoteTS string `json:"note_ts,omitempty"`
+	// Reason is why the runbook matched (Runbook.Reason), for that note.
+	Reason string `json:"reason,omitempty"`
 	// Delivery is the delivery that posted it, so that a retried request
 	// does not post it twice.
 	Delivery uint64 `json:"delivery,omitempty"`

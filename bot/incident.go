@@ -194,13 +194,15 @@ func (inc *Incident) alert(fingerprint string) int {
 	return -1
 }
 
-// StepDone records who finished a runbook step, and when.
+// StepDone records who finished a runbook step, or marked it not
+// applicable (Skipped), and when.
 type StepDone struct {
 	Runbook string    `json:"runbook"`
 	N       int       `json:"n"`
 	Text    string    `json:"text"`
 	By      string    `json:"by"`
 	At      time.Time `json:"at"`
+	Skipped bool      `json:"skipped,omitempty"`
 }
 
 // Kind says what a timeline entry records.

@@ -82,7 +82,7 @@ func (a Action) check() error {
 		if _, err := ParseStatus(string(a.Status)); err != nil {
 			return err
 		}
-	case OpRunbookStep:
+	case OpRunbookStep, OpRunbookSkip, OpRunbookUndo:
 		if a.Runbook == "" || a.Step < 1 {
 			return fmt.Errorf("%w: runbook step needs a runbook and a step number", ErrInvalid)
 		}
@@ -148,8 +148,8 @@ func applyOp(inc *Incident, a Action, at time.Time) (*TimelineEntry, error) {
 		}
 		inc.Status, inc.ResolvedAt, inc.ResolvedBy = StatusInvestigating, nil, ""
 		return entry(KindReopened, at, who, "%s reopened by %s", inc.Key(), who), nil
-	case OpRunbookStep:
-		return stepDone(inc, a, at)
+	case OpRunbookStep, OpRunbookSkip, OpRunbookUndo:
+		return markStep(inc, a, at)
 	case OpPin:
 		return entry(KindPinned, at, who, "%s", text), nil
 	}
@@ -189,19 +189,6 @@ func resolve(inc *Incident, at time.Time, who, summary string) {
 	if inc.MitigatedAt == nil {
 		inc.MitigatedAt = &at
 	}
-}
-
-func stepDone(inc *Incident, a Action, at time.Time) (*TimelineEntry, error) {
-	for _, d := range inc.StepsDone {
-		if d.Runbook == a.Runbook && d.N == a.Step {
-			return nil, fmt.Errorf("%w: step %d of %s was already done by %s", ErrConflict, a.Step, a.Runbook, d.By)
-		}
-	}
-	inc.StepsDone = append(inc.StepsDone, StepDone{Runbook: a.Runbook, N: a.Step, Text: a.Text, By: a.Actor, At: at})
-	if a.Text != "" {
-		return entry(KindRunbookStep, at, a.Actor, "%s step %d done: %s", a.Runbook, a.Step, a.Text), nil
-	}
-	return entry(KindRunbookStep, at, a.Actor, "%s step %d done", a.Runbook, a.Step), nil
 }
 
 // Declare opens an incident by hand, with a title and a severity (SEV3 when

@@ -91,6 +91,9 @@ func (p *Postmortem) writeSteps(b *strings.Builder, days bool) {
 		if s.Text != "" {
 			text = ": " + oneLine(s.Text)
 		}
+		if s.Skipped {
+			text += " (skipped: not applicable)"
+		}
 		fmt.Fprintf(b, "- **%s:** %s step %d%s (%s)\n", p.clock(s.At, days), s.Runbook, s.N, text, s.By)
 	}
 }

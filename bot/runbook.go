@@ -12,6 +12,9 @@ type Runbook struct {
 	Vars []RunbookVar `json:"vars,omitempty"`
 	// Source names where the runbook came from (a file path or "builtin:<name>").
 	Source string `json:"source,omitempty"`
+	// Reason says why Match chose it for an incident: which alert, and
+	// which matcher or runbook_url. Empty from Get.
+	Reason string `json:"reason,omitempty"`
 }
 
 // RunbookStep is one numbered step of a runbook.

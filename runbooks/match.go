@@ -1,6 +1,7 @@
 package runbooks
 
 import (
+	"fmt"
 	"net/url"
 	"path"
 	"strings"
@@ -12,22 +13,33 @@ import (
 // matches reports whether the alert selects the runbook: its labels satisfy
 // every matcher of one of the runbook's matcher sets, or its runbook_url
 // annotation names the runbook.
-func (rb *runbook) matches(a bot.Alert) bool {
+func (rb *runbook) matches(a bot.Alert) bool { return rb.why(a) != "" }
+
+// why says how the alert selects the runbook, naming the matcher set or
+// the annotation, or "" when it does not.
+func (rb *runbook) why(a bot.Alert) string {
 	for _, set := range rb.sets {
 		if len(set) > 0 && matchesAll(set, a.Labels) {
-			return true
+			parts := make([]string, len(set))
+			for i, m := range set {
+				parts[i] = m.String()
+			}
+			return fmt.Sprintf("alert %s matches {%s}", a.Name(), strings.Join(parts, ", "))
 		}
 	}
 	u := strings.TrimSpace(a.Annotations["runbook_url"])
 	if u == "" {
-		return false
+		return ""
 	}
 	for _, sub := range rb.urls {
 		if sub != "" && strings.Contains(u, sub) {
-			return true
+			return fmt.Sprintf("alert %s has runbook_url %s", a.Name(), u)
 		}
 	}
-	return urlNames(u, rb.Name)
+	if urlNames(u, rb.Name) {
+		return fmt.Sprintf("alert %s has runbook_url %s", a.Name(), u)
+	}
+	return ""
 }
 
 // matchesAll applies Alertmanager's semantics: a missing label has the

@@ -131,3 +131,28 @@ func names(rbs []bot.Runbook) []string {
 	}
 	return out
 }
+
+// TestMatchSaysWhy checks that a matched runbook names the alert and the
+// matcher set (or the runbook_url) that chose it, for the channel's note.
+func TestMatchSaysWhy(t *testing.T) {
+	set := Builtin()
+	tests := []struct {
+		name  string
+		alert bot.Alert
+		want  string
+	}{
+		{name: "matcher", alert: bot.Alert{Labels: map[string]string{"alertname": "KubePodOOMKilled"}},
+			want: `alert KubePodOOMKilled matches {alertname=~"KubePodOOMKilled|KubernetesContainerOomKiller|ContainerOOMKilled|OOMKilled"}`},
+		{name: "runbook_url", alert: bot.Alert{Labels: map[string]string{"alertname": "Odd"}, Annotations: map[string]string{"runbook_url": "https://wiki.example/runbooks/memory-leak"}},
+			want: "alert Odd has runbook_url https://wiki.example/runbooks/memory-leak"},
+	}
+	for _, tt := range tests {
+		got := set.Match([]bot.Alert{tt.alert})
+		if len(got) != 1 || got[0].Name != "memory-leak" || got[0].Reason != tt.want {
+			t.Errorf("%s: Match = %+v, want memory-leak with reason %q", tt.name, got, tt.want)
+		}
+	}
+	if rb, _ := set.Get("memory-leak"); rb.Reason != "" {
+		t.Errorf("Get gives reason %q, want none", rb.Reason)
+	}
+}

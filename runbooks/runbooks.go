@@ -164,7 +164,8 @@ func (s *Set) All() []bot.Runbook {
 }
 
 // Match returns the runbooks that select any of the alerts, by their match
-// labels or by an alert's runbook_url annotation, sorted by name.
+// labels or by an alert's runbook_url annotation, sorted by name; each
+// one's Reason says which alert and matcher selected it.
 func (s *Set) Match(alerts []bot.Alert) []bot.Runbook {
 	if s == nil {
 		return nil
@@ -173,8 +174,10 @@ func (s *Set) Match(alerts []bot.Alert) []bot.Runbook {
 	for _, name := range s.names {
 		rb := s.byName[name]
 		for _, a := range alerts {
-			if rb.matches(a) {
-				out = append(out, rb.copy())
+			if why := rb.why(a); why != "" {
+				r := rb.copy()
+				r.Reason = why
+				out = append(out, r)
 				break
 			}
 		}

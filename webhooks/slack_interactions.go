@@ -65,18 +65,8 @@ func (s *Server) buttonAction(act *slack.BlockAction, actor string) (id int64, a
 			op = bot.OpResolve
 		}
 		return id, bot.Action{Op: op, Actor: actor}, true, nil
-	case bot.ActionRunbookStep:
-		id, name, step, err := bot.ParseStepValue(act.Value)
-		if err != nil {
-			return 0, a, false, err
-		}
-		a = bot.Action{Op: bot.OpRunbookStep, Actor: actor, Runbook: name, Step: step}
-		if s.cfg.Runbooks != nil {
-			if rb, found := s.cfg.Runbooks.Get(name); found && step <= len(rb.Steps) {
-				a.Text = rb.Steps[step-1].Text
-			}
-		}
-		return id, a, true, nil
+	case bot.ActionRunbookStep, bot.ActionRunbookSkip, bot.ActionRunbookUndo:
+		return s.stepAction(act, actor)
 	}
 	return 0, a, false, nil
 }

@@ -56,6 +56,7 @@ func TestSlackButtons(t *testing.T) {
 	e := newEnv(t)
 	rc := newReplyCatcher(t, e)
 	e.openIncident()
+	e.postChecklist(1, "memory-leak", 2)
 	tests := []struct {
 		name      string
 		typ       string // "" means block_actions

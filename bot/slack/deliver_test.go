@@ -45,9 +45,10 @@ func TestOpenSetsUpTheChannel(t *testing.T) {
 		t.Errorf("members: got %v, want %v", ch.Members, want)
 	}
 	msgs := e.slack.Messages(ch.ID)
-	if len(msgs) != 2 || msgs[0].TS != inc.SlackMessageTS || !strings.Contains(msgs[0].Blocks, `"incident_ack"`) ||
-		!strings.Contains(msgs[1].Blocks, `"1:HighErrorRate:3"`) {
-		t.Errorf("channel messages: got %+v", msgs)
+	if len(msgs) != 3 || msgs[0].TS != inc.SlackMessageTS || !strings.Contains(msgs[0].Blocks, `"incident_ack"`) ||
+		!strings.Contains(msgs[1].Blocks, `"1:HighErrorRate:3"`) || msgs[1].ThreadTS != inc.SlackMessageTS ||
+		msgs[2].Text != runbookNoteText || msgs[2].ThreadTS != "" {
+		t.Errorf("channel messages: want the incident message, the checklist in its thread and the note in the channel; got %+v", msgs)
 	}
 	head := e.slack.Messages(e.announce)
 	if len(head) != 1 || head[0].TS != inc.SlackHeadlineTS || !strings.Contains(head[0].Blocks, `\u003c#`+ch.ID+`\u003e`) {
@@ -57,7 +58,7 @@ func TestOpenSetsUpTheChannel(t *testing.T) {
 		t.Errorf("bookmarks: got %+v", ch.Bookmarks)
 	}
 	want := []string{"conversations.create", "conversations.setTopic", "conversations.invite",
-		"chat.postMessage", "chat.postMessage", "bookmarks.add", "chat.postMessage"}
+		"chat.postMessage", "chat.postMessage", "bookmarks.add", "chat.postMessage", "chat.postMessage"}
 	if got := methods(e.slack.Calls()); !slices.Equal(got, want) {
 		t.Errorf("calls: got %v, want %v", got, want)
 	}
@@ -100,8 +101,8 @@ func TestRefreshEditsOnlyWhatChanged(t *testing.T) {
 	_, err = e.svc.Apply(ctx, id, bot.Action{Op: bot.OpRunbookStep, Actor: "<@U200>", Runbook: "HighErrorRate", Step: 2})
 	e.must(err)
 	e.settle()
-	if got, want := methods(e.slack.Calls()[before:]), []string{"chat.update", "chat.postMessage"}; !slices.Equal(got, want) {
-		t.Errorf("after a step: calls %v, want %v", got, want)
+	if got, want := methods(e.slack.Calls()[before:]), []string{"chat.update"}; !slices.Equal(got, want) {
+		t.Errorf("after a step: calls %v, want %v (the checklist edited, no message per tick)", got, want)
 	}
 	rb := e.slack.Messages(inc.SlackChannelID)[1]
 	if rb.Edits != 1 || !strings.Contains(rb.Blocks, "1/3 done") || !strings.Contains(rb.Text, "1/3 done") {
@@ -213,6 +214,10 @@ func TestPinRecordsMessages(t *testing.T) {
 	}
 }
 
+// runbookNoteText is the channel's note about the test runbook matched
+// when an incident opens.
+const runbookNoteText = "📋 Runbook `HighErrorRate` is in the thread of the incident message (matches the alerts). Mark its steps Done, Skip or Undo there; the checklist shows who and when."
+
 func TestRunbookRequests(t *testing.T) {
 	e := newEnv(t, nil)
 	e.start()
@@ -225,8 +230,9 @@ func TestRunbookRequests(t *testing.T) {
 	e.must(e.svc.Request(ctx, inc.ID, bot.DeliveryRunbook, "nope", "<@U100>"))
 	e.settle()
 	msgs := e.messages(e.incident(inc.ID).SlackChannelID)
-	if len(msgs) != 3 || !strings.HasPrefix(msgs[1], "No runbook matches the alerts of INC-1") ||
-		!strings.HasPrefix(msgs[2], "Runbook High error rate: 0/3 done") {
+	if len(msgs) != 4 || !strings.HasPrefix(msgs[1], "No runbook matches the alerts of INC-1") ||
+		!strings.HasPrefix(msgs[2], "Runbook High error rate: 0/3 done") ||
+		!strings.Contains(msgs[3], "`HighErrorRate` is in the thread of the incident message (posted by <@U100> with `/incident runbook`)") {
 		t.Errorf("messages: %q", msgs)
 	}
 	failed := e.entries(inc.ID, bot.KindDeliveryFailed)

@@ -29,7 +29,7 @@ const (
 // matching runbooks. Each step is recorded before the next, so a retry or
 // a restart resumes where the last attempt stopped.
 func (c *Client) open(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
-	return firstStep(ctx, inc, d, c.channel, c.topic, c.invite, c.message, c.headline, c.bookmark, c.matchedRunbooks, c.syncRunbooks)
+	return firstStep(ctx, inc, d, c.channel, c.topic, c.invite, c.message, c.headline, c.bookmark, c.runbookNotes, c.matchedRunbooks, c.syncRunbooks)
 }
 
 // refresh edits what shows the incident (message, headline, topic,

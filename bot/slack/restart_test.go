@@ -122,7 +122,7 @@ func checkOnceInOrder(t *testing.T, e *env, ids []int64) {
 		}
 		want := []string{key + " SEV1 investigating: " + inc.Title}
 		if strings.HasPrefix(inc.Title, "HighErrorRate") {
-			want = append(want, "Runbook High error rate: 0/3 done")
+			want = append(want, "Runbook High error rate: 0/3 done", runbookNoteText)
 		}
 		want = append(want, "• acknowledged by <@U100>", "• looking at "+key)
 		if got := e.messages(inc.SlackChannelID); !slices.Equal(got, want) {

@@ -19,8 +19,8 @@ func stepsDone(inc *bot.Incident, runbook string) map[int]bot.StepDone {
 	return done
 }
 
-// doneCount is how many of the runbook's steps are done; a refresh edits
-// a checklist whose count changed.
+// doneCount is how many of the runbook's steps are marked, done or
+// skipped as not applicable.
 func doneCount(inc *bot.Incident, rb bot.Runbook) int {
 	done, n := stepsDone(inc, rb.Name), 0
 	for _, s := range rb.Steps {
@@ -32,22 +32,35 @@ func doneCount(inc *bot.Incident, rb bot.Runbook) int {
 }
 
 // runbook renders a runbook as a checklist: the progress ("3/9 done") at
-// the top, the intro, then each step as written, code blocks fenced, with
-// a Done button (bot.ActionRunbookStep, value bot.StepValue); a done step
-// shrinks to its first line, struck through, with who did it and when.
-// Long steps take several sections; steps that would pass Slack's 50
-// blocks are counted at the end instead.
+// the top, what the variables were filled with, the intro, then each step
+// as written, code blocks fenced, with Done and Skip buttons; a marked
+// step shrinks to its first line with who marked it, when, and an Undo
+// button. The buttons' action IDs are bot.ActionRunbookStep, Skip and
+// Undo, their value bot.StepValue. Long steps take several sections;
+// steps that would pass Slack's 50 blocks are counted at the end instead.
 func (v view) runbook(inc *bot.Incident, rb bot.Runbook) (string, []slackgo.Block) {
 	done := stepsDone(inc, rb.Name)
-	n := doneCount(inc, rb)
+	n, skipped := 0, 0
+	for _, s := range rb.Steps {
+		if d, ok := done[s.N]; ok {
+			n++
+			if d.Skipped {
+				skipped++
+			}
+		}
+	}
 	title := rb.Title
 	if title == "" {
 		title = rb.Name
 	}
 	progress := fmt.Sprintf("%d/%d done", n, len(rb.Steps))
+	head := fmt.Sprintf("Runbook %s for %s · *%s*", code(rb.Name), inc.Key(), progress)
+	if skipped > 0 {
+		head += fmt.Sprintf(" (%d skipped as not applicable)", skipped)
+	}
 	blocks := []slackgo.Block{
 		slackgo.NewHeaderBlock(plain(clip("📋 "+oneLine(title), 150))),
-		slackgo.NewContextBlock("", mrkdwn(fmt.Sprintf("Runbook %s for %s · *%s*", code(rb.Name), inc.Key(), progress))),
+		slackgo.NewContextBlock("", mrkdwn(head)),
 	}
 	vals := bot.FillVars(rb, inc)
 	vars := map[string]string{}
@@ -106,26 +119,29 @@ func introMarkdown(md string) string {
 	return md
 }
 
-// step renders one step as one or more section blocks.
+// step renders one step as one or more section blocks and its buttons.
 func (v view) step(inc *bot.Incident, rb bot.Runbook, s bot.RunbookStep, done map[int]bot.StepDone, vars map[string]string) []slackgo.Block {
-	parts := renderMarkdown(s.Markdown, vars)
+	value := bot.StepValue(inc.ID, rb.Name, s.N)
 	head := fmt.Sprintf("*%d.*", s.N)
 	if d, ok := done[s.N]; ok {
-		title := Escape(oneLine(s.Text))
-		line := fmt.Sprintf("✅ ~%s %s~\n_done by %s, %s_", head, clip(title, 2000), mention(d.By), v.when(d.At))
-		return []slackgo.Block{slackgo.NewSectionBlock(mrkdwn(line), nil, nil)}
+		icon, what := "✅", "done"
+		if d.Skipped {
+			icon, what = "⏭️", "skipped as not applicable"
+		}
+		line := fmt.Sprintf("%s ~%s %s~\n_%s by %s, %s_", icon, head, clip(Escape(oneLine(s.Text)), 2000), what, mention(d.By), v.when(d.At))
+		undo := slackgo.NewButtonBlockElement(bot.ActionRunbookUndo, value, plain("Undo"))
+		return []slackgo.Block{slackgo.NewSectionBlock(mrkdwn(line), nil, slackgo.NewAccessory(undo))}
 	}
+	parts := renderMarkdown(s.Markdown, vars)
 	if len(parts) == 0 || s.Text == "" {
 		parts = append([]string{""}, parts...)
 	}
 	parts[0] = strings.TrimSpace("⬜ " + head + " " + parts[0])
 	var out []slackgo.Block
-	for i, text := range packSections(parts, maxSectionText) {
-		var acc *slackgo.Accessory
-		if i == 0 {
-			acc = slackgo.NewAccessory(slackgo.NewButtonBlockElement(bot.ActionRunbookStep, bot.StepValue(inc.ID, rb.Name, s.N), plain("Done")))
-		}
-		out = append(out, slackgo.NewSectionBlock(mrkdwn(text), nil, acc))
+	for _, text := range packSections(parts, maxSectionText) {
+		out = append(out, slackgo.NewSectionBlock(mrkdwn(text), nil, nil))
 	}
-	return out
+	return append(out, slackgo.NewActionBlock("",
+		slackgo.NewButtonBlockElement(bot.ActionRunbookStep, value, plain(fmt.Sprintf("Done: step %d", s.N))).WithStyle(slackgo.StylePrimary),
+		slackgo.NewButtonBlockElement(bot.ActionRunbookSkip, value, plain("Skip (not applicable)"))))
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/incidentbot/incidentbot/bot"
+	slackgo "github.com/slack-go/slack"
 )
 
 // matchedRunbooks posts, when opening, each runbook matching the alerts
@@ -24,14 +25,20 @@ func (c *Client) matchedRunbooks(ctx context.Context, inc *bot.Incident, d bot.D
 
 // runbook posts what `/incident runbook [name]` asked for: the named
 // runbook, or every runbook matching the alerts (again), or, when none
-// matches, a message naming the runbooks there are.
+// matches, a message naming the runbooks there are. Each checklist is
+// followed by its note in the channel.
 func (c *Client) runbook(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
 	switch {
 	case inc.SlackChannelID == "":
 		return bot.ChatResult{}, fmt.Errorf("%w: %s has no Slack channel", bot.ErrConflict, inc.Key())
 	case c.o.Runbooks == nil:
 		return bot.ChatResult{}, fmt.Errorf("%w: no runbooks are configured", bot.ErrConflict)
-	case d.Ref != "":
+	}
+	if res, did, err := c.runbookNotes(ctx, inc, d); did || err != nil {
+		res.More = did && err == nil
+		return res, err
+	}
+	if d.Ref != "" {
 		if m, ok := inc.Chat.Runbook(d.Ref); ok && m.Delivery == d.ID {
 			return bot.ChatResult{}, nil
 		}
@@ -39,7 +46,8 @@ func (c *Client) runbook(ctx context.Context, inc *bot.Incident, d bot.Delivery)
 		if !ok {
 			return bot.ChatResult{}, fmt.Errorf("%w: no runbook named %q", bot.ErrNotFound, d.Ref)
 		}
-		res, _, err := c.postRunbook(ctx, inc, d, rb)
+		res, did, err := c.postRunbook(ctx, inc, d, rb)
+		res.More = did && err == nil
 		return res, err
 	}
 	posted := false
@@ -73,18 +81,63 @@ func (c *Client) noRunbook(ctx context.Context, inc *bot.Incident) error {
 
 // postRunbook posts rb as a checklist and records its message, in place
 // of an earlier one of the same runbook (whose progress no longer moves).
+// The checklist goes into the thread of the incident message, so that a
+// long runbook does not push the incident message and its buttons out of
+// sight; runbookNotes then says in the channel which runbook matched and
+// why.
 func (c *Client) postRunbook(ctx context.Context, inc *bot.Incident, d bot.Delivery, rb bot.Runbook) (bot.ChatResult, bool, error) {
 	text, blocks := c.view.runbook(inc, rb)
-	ts, err := c.postMessage(ctx, inc.SlackChannelID, text, blocks)
+	ts, err := c.postReply(ctx, inc.SlackChannelID, inc.SlackMessageTS, text, blocks)
 	if err != nil && !optional(err) {
 		return bot.ChatResult{}, false, err
 	}
 	st := state(inc)
-	setRunbook(st, bot.RunbookMessage{Name: rb.Name, TS: ts, Done: doneCount(inc, rb), Delivery: d.ID})
+	setRunbook(st, bot.RunbookMessage{Name: rb.Name, TS: ts, Done: doneCount(inc, rb), Steps: len(rb.Steps),
+		Progress: digest(text, blocks), Delivery: d.ID, Reason: rb.Reason})
 	if err != nil {
 		return warn(st, "post runbook "+rb.Name, err)
 	}
 	return bot.ChatResult{State: st, Runbook: rb.Name, RunbookSteps: len(rb.Steps)}, true, nil
+}
+
+// runbookNotes posts, for a checklist this delivery posted, the note in
+// the channel: which runbook, why it matched (or who asked for it), and
+// where the checklist is.
+func (c *Client) runbookNotes(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
+	for _, m := range inc.Chat.Runbooks {
+		if m.TS == "" || m.NoteTS != "" || m.Delivery != d.ID || d.ID == 0 {
+			continue
+		}
+		ts, err := c.postMessage(ctx, inc.SlackChannelID, runbookNote(inc, m, d), nil)
+		if err != nil && !optional(err) {
+			return bot.ChatResult{}, false, err
+		}
+		st := state(inc)
+		m.NoteTS = orElse(ts, "-") // "-": given up, not to be tried again
+		setRunbook(st, m)
+		if err != nil {
+			return warn(st, "post the note of runbook "+m.Name, err)
+		}
+		return bot.ChatResult{State: st}, true, nil
+	}
+	return bot.ChatResult{}, false, nil
+}
+
+// runbookNote words the channel's note about a posted checklist.
+func runbookNote(inc *bot.Incident, m bot.RunbookMessage, d bot.Delivery) string {
+	where := "in the thread of the incident message"
+	if inc.SlackMessageTS == "" {
+		where = "below"
+	}
+	why := "posted by " + mention(d.Actor) + " with `/incident runbook`"
+	switch {
+	case m.Reason != "":
+		why = "matched: " + Escape(clip(oneLine(m.Reason), 1500))
+	case d.Kind == bot.DeliveryOpen || d.Actor == "" || d.Actor == bot.ActorBot:
+		why = "matches the alerts"
+	}
+	return fmt.Sprintf("📋 Runbook %s is %s (%s). Mark its steps Done, Skip or Undo there; the checklist shows who and when.",
+		code(m.Name), where, why)
 }
 
 func setRunbook(st *bot.ChatState, m bot.RunbookMessage) {
@@ -97,21 +150,24 @@ func setRunbook(st *bot.ChatState, m bot.RunbookMessage) {
 	st.Runbooks = append(st.Runbooks, m)
 }
 
-// syncRunbooks edits the checklists whose progress changed (a step was
-// marked done), one per call.
+// syncRunbooks edits the checklists whose content changed (a step was
+// marked or unmarked, a variable filled by a new alert), one per call.
 func (c *Client) syncRunbooks(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
 	if c.o.Runbooks == nil {
 		return bot.ChatResult{}, false, nil
 	}
 	for _, m := range inc.Chat.Runbooks {
 		rb, ok := c.o.Runbooks.Get(m.Name)
-		if m.TS == "" || !ok || doneCount(inc, rb) == m.Done {
+		if m.TS == "" || !ok {
 			continue
 		}
 		text, blocks := c.view.runbook(inc, rb)
+		if h := digest(text, blocks); h == m.Progress {
+			continue
+		}
 		err := c.update(ctx, inc.SlackChannelID, m.TS, text, blocks)
 		st := state(inc)
-		m.Done = doneCount(inc, rb)
+		m.Done, m.Progress, m.Steps = doneCount(inc, rb), digest(text, blocks), len(rb.Steps)
 		setRunbook(st, m)
 		if optional(err) {
 			return warn(st, "update runbook "+rb.Name, err)
@@ -119,4 +175,20 @@ func (c *Client) syncRunbooks(ctx context.Context, inc *bot.Incident, d bot.Deli
 		return bot.ChatResult{State: st}, err == nil, err
 	}
 	return bot.ChatResult{}, false, nil
+}
+
+// postReply posts a message into the thread of threadTS, or into the
+// channel when threadTS is empty, and returns its ts.
+func (c *Client) postReply(ctx context.Context, channel, threadTS, text string, blocks []slackgo.Block) (string, error) {
+	if threadTS == "" {
+		return c.postMessage(ctx, channel, text, blocks)
+	}
+	opts := []slackgo.MsgOption{slackgo.MsgOptionText(text, false), slackgo.MsgOptionDisableLinkUnfurl(),
+		slackgo.MsgOptionBlocks(blocks...), slackgo.MsgOptionTS(threadTS)}
+	var ts string
+	err := c.call(ctx, "chat.postMessage", channel, func(ctx context.Context) (err error) {
+		_, ts, err = c.api.PostMessageContext(ctx, channel, opts...)
+		return err
+	})
+	return ts, err
 }

@@ -320,7 +320,11 @@ func TestSlackButtonsRunbookAndPin(t *testing.T) {
 	})
 	click(t, b.URL, "U0ATEAM", channel, "incident_ack", "1")
 	commandReply(t, b.URL, "U0ATEAM", channel, "runbook memory-leak")
-	waitFor(t, 15*time.Second, "the memory-leak checklist", func() bool { return anyMessage(slack.Messages(channel), "1:memory-leak:3") })
+	waitFor(t, 15*time.Second, "the memory-leak checklist, recorded", func() bool {
+		var tl []entryJSON
+		b.getJSON(t, "/api/v1/incidents/1/timeline", "", &tl)
+		return anyMessage(slack.Messages(channel), "1:memory-leak:3") && countKinds(tl)["runbook_posted"] > 0
+	})
 	click(t, b.URL, "U0ATEAM", channel, "runbook_step", "1:memory-leak:3")
 
 	ts := slack.AddMessage(channel, "U0CAPTAIN", "heap diff: gateway.(*Pool).Get holds 1.9 GB", "")
