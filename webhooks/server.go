@@ -66,8 +66,6 @@ type Config struct {
 	// AuthProxyHeader names the header an auth proxy sets with the user's
 	// name; the web view trusts it. Empty means no proxy.
 	AuthProxyHeader string
-	// OnCall is the teams, for the web view; nil means none.
-	OnCall *bot.OnCall
 }
 
 // Server is the HTTP handler of every inbound route. It is safe for
@@ -155,7 +153,7 @@ func (s *Server) routes() *gin.Engine {
 	sl.POST("/events", s.slackEvent)
 
 	web.New(web.Config{Service: s.svc, APIToken: s.cfg.APIToken, ProxyHeader: s.cfg.AuthProxyHeader,
-		PublicURL: s.cfg.PublicURL, Zone: s.cfg.Zone, Runbooks: s.cfg.Runbooks, OnCall: s.cfg.OnCall,
+		PublicURL: s.cfg.PublicURL, Zone: s.cfg.Zone, Runbooks: s.cfg.Runbooks,
 		StatusOf: statusOf, Log: s.log, Now: s.cfg.Now}).Mount(e)
 	return e
 }

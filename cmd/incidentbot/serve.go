@@ -61,7 +61,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	srv := webhooks.New(webhooks.Config{
 		Service: svc, WebhookToken: st.WebhookToken, APIToken: st.APIToken, SigningSecret: st.SlackSigningSecret,
 		MaxWebhookBody: st.MaxWebhookBody, Ready: store.Ping, Metrics: m.handler(), Runbooks: books, Log: log,
-		PublicURL: st.PublicURL, Zone: cfg.Zone, OnWebhook: m.observeWebhook, AuthProxyHeader: st.AuthProxy, OnCall: cfg.OnCall,
+		PublicURL: st.PublicURL, Zone: cfg.Zone, OnWebhook: m.observeWebhook, AuthProxyHeader: st.AuthProxy,
 	})
 
 	ln, err := net.Listen("tcp", st.Addr)

@@ -63,13 +63,22 @@ func (b *lockedBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); retur
 var testNow = time.Date(2024, 6, 20, 16, 0, 0, 0, time.UTC)
 
 func newEnv(t testing.TB, edit ...func(*webhooks.Config)) *env {
+	return newEnvWith(t, nil, edit...)
+}
+
+// newEnvWith is newEnv with the service's options edited too (teams).
+func newEnvWith(t testing.TB, opts func(*bot.Options), edit ...func(*webhooks.Config)) *env {
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "incidentbot.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	ck := &clock{t: testNow}
-	svc := bot.NewService(st, bot.Options{Now: ck.Now})
+	o := bot.Options{Now: ck.Now}
+	if opts != nil {
+		opts(&o)
+	}
+	svc := bot.NewService(st, o)
 	logs := &lockedBuffer{}
 	cfg := webhooks.Config{Service: svc, Now: ck.Now, PublicURL: "https://bot.example.com",
 		Log: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}

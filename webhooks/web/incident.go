@@ -87,7 +87,7 @@ func (h *Handler) incident(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	d := incidentData{Inc: inc, Metrics: pm.Metrics, Teams: teamsOf(inc, h.cfg.OnCall), Timeline: tl,
+	d := incidentData{Inc: inc, Metrics: pm.Metrics, Teams: teamsOf(inc, h.svc.OnCallConfig()), Timeline: tl,
 		Draft: pm.Markdown(), Runbooks: h.runbooksOf(inc), Truncated: inc.TruncatedAlerts}
 	for _, a := range inc.Alerts {
 		d.Alerts = append(d.Alerts, alertView{Alert: a, Source: safeLink(a.GeneratorURL), Alertmanager: alertmanagerLink(inc.ExternalURL, a.Labels)})

@@ -103,7 +103,7 @@ type incidentsData struct {
 }
 
 func (h *Handler) incidents(c *gin.Context) {
-	f, err := parseListFilter(c.Request.URL.Query(), h.cfg.OnCall)
+	f, err := parseListFilter(c.Request.URL.Query(), h.svc.OnCallConfig())
 	if err != nil {
 		h.fail(c, err)
 		return
@@ -148,10 +148,10 @@ func (h *Handler) scan(c *gin.Context, f listFilter, open *bool, before int64, w
 		for i, inc := range list {
 			read++
 			before = inc.ID
-			if !f.matches(inc, h.cfg.OnCall) {
+			if !f.matches(inc, h.svc.OnCallConfig()) {
 				continue
 			}
-			out = append(out, row{Inc: inc, Metrics: bot.MetricsOf(inc), Teams: teamsOf(inc, h.cfg.OnCall)})
+			out = append(out, row{Inc: inc, Metrics: bot.MetricsOf(inc), Teams: teamsOf(inc, h.svc.OnCallConfig())})
 			if len(out) == want {
 				return out, before, i < len(list)-1 || len(list) == storePage, nil
 			}
@@ -210,11 +210,12 @@ func teamsOf(inc *bot.Incident, oc *bot.OnCall) []string {
 }
 
 func (h *Handler) teamNames() []string {
-	if h.cfg.OnCall == nil {
+	oc := h.svc.OnCallConfig()
+	if oc == nil {
 		return nil
 	}
-	out := make([]string, len(h.cfg.OnCall.Teams))
-	for i, t := range h.cfg.OnCall.Teams {
+	out := make([]string, len(oc.Teams))
+	for i, t := range oc.Teams {
 		out[i] = t.Name
 	}
 	return out

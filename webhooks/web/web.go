@@ -44,8 +44,9 @@ type Config struct {
 	Zone *time.Location
 	// Runbooks gives each incident's checklist; nil means none.
 	Runbooks bot.Runbooks
-	// OnCall is the teams and schedules; nil hides teams and the on-call page.
-	OnCall *bot.OnCall
+	// FeedToken gives a team's read-only calendar token ("" when the feed
+	// needs none); nil means there is no calendar feed to link to.
+	FeedToken func(team string) string
 	// StatusOf maps bot's errors to HTTP statuses (webhooks owns the mapping).
 	StatusOf func(error) int
 	// Log gets the lines about refused logins and failed pages; nil discards.
@@ -65,7 +66,7 @@ type Handler struct {
 }
 
 // pageNames are the templates rendered inside layout.html.
-var pageNames = []string{"incidents", "incident", "trends", "login", "error"}
+var pageNames = []string{"incidents", "incident", "oncall", "trends", "login", "error"}
 
 // New parses the templates and derives the keys of sessions and CSRF
 // tokens. It panics on a wiring mistake (nil Service or StatusOf, a
@@ -110,6 +111,7 @@ func (h *Handler) Mount(r gin.IRouter) {
 	pages.GET("/incidents", h.incidents)
 	pages.GET("/incidents/:id", h.incident)
 	pages.GET("/incidents/:id/postmortem.md", h.postmortemMarkdown)
+	pages.GET("/oncall", h.oncall)
 	pages.GET("/trends", h.trends)
 }
 

@@ -1,0 +1,105 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/bot"
+)
+
+// seed stores n incidents the way a year of a busy team looks: one every
+// ~30 minutes back from now, three alerts each with a dozen labels, ten
+// timeline entries, 1 in 200 still open, the rest acknowledged and
+// resolved. It writes through the store in batches (what it measures is
+// reading, not ingesting).
+func seed(b *testing.B, e *env, n int) {
+	b.Helper()
+	now := e.clock.Now()
+	const batch = 500
+	for first := 0; first < n; first += batch {
+		err := e.store.Update(context.Background(), func(tx bot.Tx) error {
+			for i := first; i < min(first+batch, n); i++ {
+				det := now.Add(-time.Duration(n-i) * 30 * time.Minute)
+				inc := &bot.Incident{Title: fmt.Sprintf("DiskFull on db-%d", i%40), Severity: bot.Severity(1 + i%4), Status: bot.StatusResolved,
+					Receiver: "team.ops", GroupKey: fmt.Sprintf(`{}:{alertname="DiskFull", n="%d"}`, i), CreatedAt: det, DetectedAt: det,
+					ExternalURL: "http://alertmanager:9093", Lead: "U0LEAD", Impact: "checkout slow for EU customers"}
+				ack, mit, res := det.Add(time.Duration(2+i%9)*time.Minute), det.Add(20*time.Minute), det.Add(time.Duration(30+i%90)*time.Minute)
+				inc.AcknowledgedAt, inc.AcknowledgedBy, inc.MitigatedAt, inc.ResolvedAt = &ack, "U0ALICE", &mit, &res
+				if i%200 == 7 {
+					inc.Status, inc.ResolvedAt, inc.MitigatedAt = bot.StatusInvestigating, nil, nil
+				}
+				for a := range 3 {
+					inc.Alerts = append(inc.Alerts, bot.Alert{Fingerprint: fmt.Sprintf("%08x%02x", i, a), Status: bot.AlertResolved,
+						Labels: map[string]string{"alertname": "DiskFull", "instance": fmt.Sprintf("db-%d.prod.internal:9100", a), "job": "node",
+							"device": "/dev/nvme0n1p1", "mountpoint": "/var/lib/postgresql", "severity": "critical", "cluster": "prod-eu-1",
+							"team": "ops", "region": "eu-west-1", "env": "prod", "service": "postgres", "tier": "db"},
+						Annotations: map[string]string{"summary": "Disk almost full", "description": "Filesystem /var/lib/postgresql has 3% left.",
+							"runbook_url": "https://runbooks.example.com/disk-full"},
+						StartsAt: det, EndsAt: &res, GeneratorURL: "http://prometheus:9090/graph?g0.expr=node_filesystem_avail_bytes"})
+				}
+				if err := tx.CreateIncident(inc); err != nil {
+					return err
+				}
+				var entries []*bot.TimelineEntry
+				for k := range 10 {
+					entries = append(entries, &bot.TimelineEntry{IncidentID: inc.ID, At: det.Add(time.Duration(k) * 3 * time.Minute),
+						Kind: bot.KindNote, Actor: "U0ALICE", Text: fmt.Sprintf("step %d: checked the volume, freed 2 GiB of WAL", k), RecordedAt: det})
+				}
+				if err := tx.Append(entries...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPages measures each page over a store of 10,000 incidents,
+// through the real router, beside two baselines in the same run: /healthz
+// (the router alone) and the JSON API's first page of incidents (what the
+// web view's list costs at least). trends/cold recomputes every time;
+// trends/warm is served from the one-minute cache.
+func BenchmarkPages(b *testing.B) {
+	e := newEnv(b)
+	seed(b, e, 10_000)
+	last := int64(10_000)
+	pages := []struct{ name, path string }{
+		{"baseline/healthz", "/healthz"},
+		{"baseline/api-incidents", "/api/v1/incidents"},
+		{"incidents", "/incidents"},
+		{"incidents/page-40", fmt.Sprintf("/incidents?status=resolved&before=%d", last-2000)},
+		{"incidents/sev1", "/incidents?sev=1"},
+		{"incidents/text-nomatch", "/incidents?q=no-such-thing"},
+		{"incident", fmt.Sprintf("/incidents/%d", last-3)},
+		{"postmortem.md", fmt.Sprintf("/incidents/%d/postmortem.md", last-3)},
+		{"trends/warm", "/trends"},
+	}
+	for _, p := range pages {
+		b.Run(p.name, func(b *testing.B) {
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				e.srv.ServeHTTP(w, httptest.NewRequest(http.MethodGet, p.path, nil))
+				if w.Code != http.StatusOK {
+					b.Fatalf("GET %s: %d %s", p.path, w.Code, w.Body)
+				}
+			}
+		})
+	}
+	b.Run("trends/cold", func(b *testing.B) {
+		for b.Loop() {
+			e.clock.Add(2 * time.Minute) // past the cache's minute
+			w := httptest.NewRecorder()
+			e.srv.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/trends", nil))
+			if w.Code != http.StatusOK {
+				b.Fatalf("GET /trends: %d", w.Code)
+			}
+		}
+	})
+}

@@ -1,0 +1,92 @@
+package web_test
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/bot"
+)
+
+// payments is a team whose weekly shift hands off on Mondays at 09:00 in
+// Berlin (07:00 UTC in summer).
+func payments(o *bot.Options) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		panic(err)
+	}
+	o.OnCall = &bot.OnCall{Teams: []bot.Team{{
+		Name:  "payments",
+		Match: func(l map[string]string) bool { return l["service"] == "payment-gateway" },
+		Schedules: []bot.Rotation{{Name: "primary", Zone: berlin, Start: time.Date(2024, 6, 17, 9, 0, 0, 0, berlin),
+			Shift: 7 * 24 * time.Hour, Members: []string{"U0ALICE", "U0BOB", "U0CAROL"}}},
+		Escalation: bot.Escalation{Steps: []bot.EscalationStep{{Notify: []bot.Target{{Kind: bot.TargetSchedule, Ref: "primary"}}}}},
+	}, {Name: "storage"}}}
+}
+
+func TestOnCallPage(t *testing.T) {
+	e := newEnvWith(t, payments)
+	_, err := e.svc.AddOverride(t.Context(), "payments", "primary", "U0DAVE",
+		time.Date(2024, 6, 21, 10, 0, 0, 0, time.UTC), time.Date(2024, 6, 21, 14, 0, 0, 0, time.UTC), "U0ALICE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := e.mustGet("/oncall", nil)
+	// Now (Thursday June 20, 16:00 UTC) Alice holds the week; Dave is next,
+	// for his override on Friday.
+	now := regexp.MustCompile(`(?s)<th scope="row">primary</th>\s*<td><strong>(\w+)</strong>.*?<td>(\w+)</td>\s*</tr>`).FindStringSubmatch(page)
+	if now == nil || now[1] != "U0ALICE" || now[2] != "U0DAVE" || !strings.Contains(now[0], "2024-06-21 10:00 UTC") {
+		t.Fatalf("on call now/next = %q, want U0ALICE until 10:00 tomorrow, then U0DAVE", now)
+	}
+	rows := regexp.MustCompile(`(?s)<tr( class="today" aria-current="date")?>\s*<th scope="row"><time[^>]*>([^<]+)</time>.*?</th>\s*(.*?)</tr>`).FindAllStringSubmatch(strings.Split(page, `id="team-storage"`)[0], -1)
+	if len(rows) != 14 {
+		t.Fatalf("calendar has %d days, want 14", len(rows))
+	}
+	text := func(i int) string { return regexp.MustCompile(`<[^>]+>`).ReplaceAllString(rows[i][3], " ") }
+	if rows[0][1] == "" || rows[0][2] != "Thu Jun 20" {
+		t.Errorf("first day %q (today marked: %v), want today Thu Jun 20", rows[0][2], rows[0][1] != "")
+	}
+	if got := strings.Join(strings.Fields(text(1)), " "); got != "U0ALICE until 10:00 from 10:00 U0DAVE until 14:00 (override) from 14:00 U0ALICE" {
+		t.Errorf("Friday with the override: %q", got)
+	}
+	if got := strings.Join(strings.Fields(text(4)), " "); got != "U0ALICE until 07:00 from 07:00 U0BOB" {
+		t.Errorf("Monday hand-off: %q", got)
+	}
+	if got := strings.Join(strings.Fields(text(12)), " "); got != "U0CAROL" {
+		t.Errorf("Tuesday July 2, Carol's week: %q", got)
+	}
+	if !strings.Contains(page, `<span class="override">U0DAVE</span> from 2024-06-21 10:00 UTC to 2024-06-21 14:00 UTC, set by U0ALICE`) {
+		t.Error("the override is not listed")
+	}
+	// A team without schedules is listed, empty.
+	if !strings.Contains(page, `id="team-storage"`) {
+		t.Error("team storage is missing")
+	}
+}
+
+func TestOnCallPageWithoutTeams(t *testing.T) {
+	e := newEnv(t)
+	if page := e.mustGet("/oncall", nil); !strings.Contains(page, "No teams are configured") {
+		t.Errorf("no teams: %s", page)
+	}
+}
+
+func TestIncidentListTeamFilter(t *testing.T) {
+	e := newEnvWith(t, payments)
+	e.webhook("firing.json")
+	e.declare("by hand", bot.SEV2, testNow.Add(-time.Hour))
+	if got := keys(e.mustGet("/incidents?team=payments", nil)); strings.Join(got, ",") != "INC-1" {
+		t.Errorf("team=payments: %v, want INC-1", got)
+	}
+	if got := keys(e.mustGet("/incidents?team=storage", nil)); len(got) != 0 {
+		t.Errorf("team=storage: %v, want none", got)
+	}
+	if w := e.get("/incidents?team=nope", nil); w.Code != 400 {
+		t.Errorf("unknown team: %d", w.Code)
+	}
+	page := e.mustGet("/incidents", nil)
+	if !strings.Contains(page, `<span class="team">payments</span>`) || !strings.Contains(page, `<option selected>payments</option>`) == strings.Contains(page, "team=") {
+		t.Errorf("the list does not show the team")
+	}
+}
