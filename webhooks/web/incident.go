@@ -33,9 +33,9 @@ type alertView struct {
 }
 
 type runbookView struct {
-	Name, Title string
-	Steps       []stepView
-	Done        int
+	Name, Title   string
+	Steps         []stepView
+	Done, Skipped int
 }
 
 type stepView struct {
@@ -110,7 +110,8 @@ func alertmanagerLink(external string, labels map[string]string) string {
 }
 
 // runbooksOf is the checklist progress: the runbooks matching the alerts,
-// and any other runbook a step was marked done in, with who did each step.
+// those posted in the channel and any a step was marked in, with who did
+// (or skipped) each step.
 func (h *Handler) runbooksOf(inc *bot.Incident) []runbookView {
 	var books []bot.Runbook
 	seen := map[string]bool{}
@@ -118,8 +119,15 @@ func (h *Handler) runbooksOf(inc *bot.Incident) []runbookView {
 		for _, rb := range h.cfg.Runbooks.Match(inc.Alerts) {
 			books, seen[rb.Name] = append(books, rb), true
 		}
+		var posted []string
+		for _, m := range inc.Chat.Runbooks {
+			posted = append(posted, m.Name)
+		}
 		for _, s := range inc.StepsDone {
-			if rb, ok := h.cfg.Runbooks.Get(s.Runbook); ok && !seen[rb.Name] {
+			posted = append(posted, s.Runbook)
+		}
+		for _, name := range posted {
+			if rb, ok := h.cfg.Runbooks.Get(name); ok && !seen[rb.Name] {
 				books, seen[rb.Name] = append(books, rb), true
 			}
 		}
@@ -132,7 +140,11 @@ func (h *Handler) runbooksOf(inc *bot.Incident) []runbookView {
 			for i := range inc.StepsDone {
 				if d := &inc.StepsDone[i]; d.Runbook == rb.Name && d.N == st.N {
 					sv.Done = d
-					v.Done++
+					if d.Skipped {
+						v.Skipped++
+					} else {
+						v.Done++
+					}
 					break
 				}
 			}

@@ -301,6 +301,18 @@ func TestIncidentPageShowsWhatHappened(t *testing.T) {
 	id := e.webhook("firing.json")
 	e.clock.Add(10 * time.Minute)
 	e.apply(id, bot.Action{Op: bot.OpAck, Actor: "U0ALICE"})
+	// The chat adapter posted the checklist; Bob ticks step 1.
+	err := e.store.Update(t.Context(), func(tx bot.Tx) error {
+		inc, err := tx.Incident(id)
+		if err != nil {
+			return err
+		}
+		inc.Chat.Runbooks = append(inc.Chat.Runbooks, bot.RunbookMessage{Name: "memory-leak", TS: "1.2", Steps: 2})
+		return tx.UpdateIncident(inc)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.apply(id, bot.Action{Op: bot.OpRunbookStep, Actor: "U0BOB", Runbook: "memory-leak", Step: 1, Text: "Check the dashboard"})
 	e.apply(id, bot.Action{Op: bot.OpNote, Actor: "U0BOB", Text: "heap grows in the cache"})
 	page := e.mustGet(fmt.Sprintf("/incidents/%d", id), nil)
@@ -309,7 +321,7 @@ func TestIncidentPageShowsWhatHappened(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"1 of 2 done", "U0BOB", "heap grows in the cache", "Roll back",
+		"1 of 2 done", "done by U0BOB", "heap grows in the cache", "Roll back",
 		pm.Metrics.TimeToAcknowledge.Text, // the draft's TTA, not a number of our own
 		`href="http://prometheus:9090/graph?g0.expr=`, "Alertmanager</a>", "instance", "pg-1",
 	} {
