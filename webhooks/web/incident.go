@@ -22,6 +22,7 @@ type incidentData struct {
 	Timeline  []bot.TimelineEntry
 	Draft     string
 	Truncated int
+	Pages     []bot.Page
 }
 
 type alertView struct {
@@ -89,6 +90,10 @@ func (h *Handler) incident(c *gin.Context) {
 	}
 	d := incidentData{Inc: inc, Metrics: pm.Metrics, Teams: teamsOf(inc, h.svc.OnCallConfig()), Timeline: tl,
 		Draft: pm.Markdown(), Runbooks: h.runbooksOf(inc), Truncated: inc.TruncatedAlerts}
+	if d.Pages, err = h.svc.Pages(ctx(c), inc.ID); err != nil {
+		h.fail(c, err)
+		return
+	}
 	for _, a := range inc.Alerts {
 		d.Alerts = append(d.Alerts, alertView{Alert: a, Source: safeLink(a.GeneratorURL), Alertmanager: alertmanagerLink(inc.ExternalURL, a.Labels)})
 	}

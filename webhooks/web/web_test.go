@@ -360,3 +360,31 @@ func (r runbookSet) Get(name string) (bot.Runbook, bool) {
 }
 
 func (r runbookSet) All() []bot.Runbook { return r }
+
+func TestIncidentPageListsPages(t *testing.T) {
+	e := newEnvWith(t, payments)
+	id := e.webhook("firing.json")
+	sent := testNow.Add(-time.Minute)
+	err := e.store.Update(t.Context(), func(tx bot.Tx) error {
+		for _, p := range []*bot.Page{
+			{IncidentID: id, Team: "payments", N: 1, Step: 1, Target: "U0ALICE", Via: bot.ViaSlack, At: sent, Status: bot.PageAcknowledged, AckedAt: &testNow},
+			{IncidentID: id, Team: "payments", N: 1, Step: 1, Target: "U0ALICE", Via: bot.ViaEmail, Address: "alice@example.com", At: sent,
+				Status: bot.PageFailed, Error: "smtp: 550 <script>alert(1)</script>"},
+		} {
+			if _, err := tx.ClaimPage(p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := e.mustGet(fmt.Sprintf("/incidents/%d", id), nil)
+	for _, want := range []string{"Pages sent", "alice@example.com", `class="pg-failed">failed`, `class="pg-acknowledged">acknowledged`,
+		"smtp: 550 &lt;script&gt;"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the pages section lacks %q", want)
+		}
+	}
+}
