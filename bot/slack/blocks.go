@@ -202,10 +202,8 @@ func (v view) links(inc *bot.Incident) string {
 			parts = append(parts, link(am+"/#/silences/new?filter="+filter, "Silence this group"))
 		}
 	}
-	if pub := strings.TrimRight(v.publicURL, "/"); pub != "" {
-		if l := link(pub+"/api/v1/incidents/"+strconv.FormatInt(inc.ID, 10)+"/postmortem", "Postmortem draft"); l != "" {
-			parts = append(parts, l)
-		}
+	if page := incidentPage(v.publicURL, inc.ID); page != "" {
+		parts = append(parts, link(page, "Incident page"), link(draftPage(v.publicURL, inc.ID), "Postmortem draft"))
 	}
 	return strings.Join(slices.DeleteFunc(parts, func(s string) bool { return s == "" }), " · ")
 }

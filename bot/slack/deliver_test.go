@@ -54,7 +54,7 @@ func TestOpenSetsUpTheChannel(t *testing.T) {
 	if len(head) != 1 || head[0].TS != inc.SlackHeadlineTS || !strings.Contains(head[0].Blocks, `\u003c#`+ch.ID+`\u003e`) {
 		t.Errorf("headline: got %+v", head)
 	}
-	if len(ch.Bookmarks) != 1 || ch.Bookmarks[0].Link != "https://incidentbot.example.com/api/v1/incidents/1/postmortem" {
+	if len(ch.Bookmarks) != 1 || ch.Bookmarks[0].Link != "https://incidentbot.example.com/incidents/1#postmortem" {
 		t.Errorf("bookmarks: got %+v", ch.Bookmarks)
 	}
 	want := []string{"conversations.create", "conversations.setTopic", "conversations.invite",

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -251,7 +250,7 @@ func (c *Client) bookmark(ctx context.Context, inc *bot.Incident, d bot.Delivery
 	st := state(inc)
 	st.Steps = append(st.Steps, stepBookmark)
 	params := slackgo.AddBookmarkParameters{Title: "Postmortem draft", Type: "link", Emoji: ":memo:",
-		Link: pub + "/api/v1/incidents/" + strconv.FormatInt(inc.ID, 10) + "/postmortem"}
+		Link: draftPage(pub, inc.ID)}
 	err := c.call(ctx, "bookmarks.add", inc.SlackChannelID, func(ctx context.Context) error {
 		_, err := c.api.AddBookmarkContext(ctx, inc.SlackChannelID, params)
 		return err

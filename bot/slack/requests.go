@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/incidentbot/incidentbot/bot"
@@ -58,8 +57,8 @@ func (c *Client) postmortem(ctx context.Context, inc *bot.Incident, d bot.Delive
 		comment += " for " + mention(d.Actor)
 	}
 	comment += ". Everything marked TODO is for the team to write."
-	if pub := strings.TrimRight(c.o.PublicURL, "/"); pub != "" {
-		comment += " The latest draft is always at " + link(pub+"/api/v1/incidents/"+strconv.FormatInt(inc.ID, 10)+"/postmortem", "this link") + "."
+	if page := draftPage(c.o.PublicURL, inc.ID); page != "" {
+		comment += " The latest draft is always at " + link(page, "this link") + "."
 	}
 	err := c.call(ctx, "files.uploadV2", "", func(ctx context.Context) error {
 		_, err := c.api.UploadFileContext(ctx, slackgo.UploadFileParameters{
