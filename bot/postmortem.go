@@ -33,7 +33,10 @@ type Postmortem struct {
 	StepsDone   []StepDone      `json:"steps_done"`
 	ActionItems []ActionItem    `json:"action_items"`
 	ExportedAt  time.Time       `json:"exported_at"`
-	loc         *time.Location
+	// URL is the incident's page in the web view, set by callers that know
+	// incidentbot's public URL; "" leaves the link out.
+	URL string `json:"url,omitempty"`
+	loc *time.Location
 }
 
 // Metrics are the key times of an incident and the spans from detection.

@@ -15,6 +15,9 @@ func (p *Postmortem) Markdown() string {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("# Postmortem Report: %s %s\n\n", p.Key, oneLine(p.Title))
 	w("*Draft exported by incidentbot on %s from the incident timeline. Everything marked **%s** is for the team to write; nothing here is guessed.*\n\n", p.long(p.ExportedAt), Placeholder)
+	if p.URL != "" {
+		w("*The incident's page, with the latest version of this draft: <%s>*\n\n", p.URL)
+	}
 	w("---\n\n## Issue Summary\n\n")
 	w("**Duration of Outage:** %s\n\n", p.Duration)
 	w("**Impact:** %s\n\n", orTodo(p.Impact, "who was affected, how, and how many (record it with `/incident impact`)."))

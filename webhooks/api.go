@@ -140,6 +140,9 @@ func (s *Server) getPostmortem(c *gin.Context) {
 		s.fail(c, notFound(err, id))
 		return
 	}
+	if s.cfg.PublicURL != "" {
+		pm.URL = strings.TrimRight(s.cfg.PublicURL, "/") + "/incidents/" + strconv.FormatInt(id, 10)
+	}
 	if format == "json" {
 		c.JSON(http.StatusOK, pm)
 		return

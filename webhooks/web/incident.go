@@ -72,7 +72,11 @@ func (h *Handler) load(c *gin.Context) (*bot.Incident, []bot.TimelineEntry, *bot
 	if err != nil {
 		return nil, nil, nil, notFound(err, id, h.cfg.StatusOf)
 	}
-	return inc, tl, bot.Draft(inc, tl, h.cfg.Zone, h.cfg.Now()), nil
+	pm := bot.Draft(inc, tl, h.cfg.Zone, h.cfg.Now())
+	if pub := strings.TrimRight(h.cfg.PublicURL, "/"); pub != "" {
+		pm.URL = pub + "/incidents/" + strconv.FormatInt(id, 10)
+	}
+	return inc, tl, pm, nil
 }
 
 func notFound(err error, id int64, statusOf func(error) int) error {

@@ -91,7 +91,8 @@ func TestPostmortemDownload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.Body.String() != pm.Markdown() {
+	pm.URL = "https://bot.example.com/incidents/1"
+	if !strings.Contains(w.Body.String(), "<https://bot.example.com/incidents/1>") || w.Body.String() != pm.Markdown() {
 		t.Errorf("download differs from the draft:\n%s\nwant:\n%s", w.Body, pm.Markdown())
 	}
 }
@@ -385,6 +386,23 @@ func TestIncidentPageListsPages(t *testing.T) {
 		"smtp: 550 &lt;script&gt;"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the pages section lacks %q", want)
+		}
+	}
+}
+
+// The API's draft links to the incident's page when the public URL is set,
+// and leaves the line out without one.
+func TestDraftLinksToIncidentPage(t *testing.T) {
+	for _, pub := range []string{"https://bot.example.com/", ""} {
+		e := newEnv(t, func(c *webhooks.Config) { c.PublicURL = pub })
+		id := e.webhook("firing.json")
+		md := e.mustGet(fmt.Sprintf("/api/v1/incidents/%d/postmortem", id), nil)
+		if has := strings.Contains(md, "<https://bot.example.com/incidents/1>"); has != (pub != "") {
+			t.Errorf("public URL %q: link in the draft = %v\n%s", pub, has, md)
+		}
+		page := e.mustGet(fmt.Sprintf("/incidents/%d", id), nil)
+		if has := strings.Contains(page, `href="https://bot.example.com/incidents/1"`); has != (pub != "") {
+			t.Errorf("public URL %q: link in the rendered draft = %v", pub, has)
 		}
 	}
 }
