@@ -556,7 +556,7 @@ func (e *Engine) send(ctx context.Context, t Timer, m *PageMessage) {
 		if err2 != nil {
 			return err2
 		}
-		final := err == nil || errors.Is(err, ErrInvalid) || p.Attempts >= e.o.MaxAttempts
+		final := err == nil || permanent(err) || p.Attempts >= e.o.MaxAttempts
 		switch {
 		case err == nil:
 			p.Status, p.SentAt, p.Error = PageSent, &now, ""

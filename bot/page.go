@@ -141,8 +141,9 @@ type PageMessage struct {
 type Pager interface {
 	// Via names the method: ViaSlack, ViaEmail or ViaWebhook.
 	Via() string
-	// Send delivers one page. An error wrapping ErrInvalid is permanent
-	// (bad address, refused by the receiver for good): not retried. Any
+	// Send delivers one page. An error wrapping ErrInvalid, ErrNotFound
+	// or ErrConflict is permanent (bad address, unknown user, refused for
+	// good): not retried. Any
 	// other error is transient and the page is retried with back-off,
 	// which is only safe because such an error means the message was not
 	// accepted. Send must give up when ctx ends.

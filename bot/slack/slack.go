@@ -142,6 +142,8 @@ func (c *Client) Deliver(ctx context.Context, inc *bot.Incident, d bot.Delivery)
 		return c.postmortem(ctx, inc, d)
 	case bot.DeliveryPin:
 		return c.pin(ctx, inc, d)
+	case bot.DeliveryInvite:
+		return c.inviteMore(ctx, inc, d) // page.go
 	}
 	return bot.ChatResult{}, fmt.Errorf("%w: unknown delivery kind %q", bot.ErrInvalid, d.Kind)
 }

@@ -51,7 +51,7 @@ func (c *Channel) message(ts string) *Message {
 }
 
 func (s *Server) postMessage(p url.Values) (map[string]any, string) {
-	c, code := s.open(p.Get("channel"))
+	c, code := s.openOrIM(p.Get("channel"))
 	if c == nil {
 		return nil, code
 	}

@@ -87,6 +87,7 @@ type Server struct {
 	seq      int
 	limits   RateLimits
 	buckets  map[string]*tokens
+	ims      map[string]*Channel // user ID -> the bot's DM with them (im.go)
 }
 
 // New starts a fake Slack; Close stops it.

@@ -1,0 +1,90 @@
+package webhook
+
+import (
+	"context"
+	"crypto/hmac"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/incidentbot/incidentbot/bot"
+)
+
+// gateway is an httptest server that checks the signature as a receiver
+// would, and answers with status.
+func gateway(t *testing.T, secret string, status int, got *[]Body) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !hmac.Equal([]byte(r.Header.Get(SignatureHeader)), []byte(Sign([]byte(secret), body))) {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		if r.Header.Get("Content-Type") != "application/json" || r.Header.Get("Idempotency-Key") == "" {
+			http.Error(w, "bad headers", http.StatusBadRequest)
+			return
+		}
+		var b Body
+		if err := json.Unmarshal(body, &b); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		*got = append(*got, b)
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func message(url string) bot.PageMessage {
+	return bot.PageMessage{
+		Incident: &bot.Incident{ID: 7, Title: `Payments "down"`, Severity: bot.SEV1},
+		Page:     bot.Page{ID: 3, Team: "payments", Step: 2, Target: "U0ALICE", Via: bot.ViaWebhook, Address: url},
+		Text:     "SEV1 INC-7: Payments down", URL: "https://bot.example.com/incidents/7", AckURL: "https://bot.example.com/page/ack/tok",
+	}
+}
+
+func TestWebhookPageIsSigned(t *testing.T) {
+	var got []Body
+	srv := gateway(t, "s3cret", http.StatusAccepted, &got)
+	if err := New("s3cret", nil).Send(context.Background(), message(srv.URL)); err != nil {
+		t.Fatal(err)
+	}
+	want := Body{Incident: BodyIncident{ID: 7, Title: `Payments "down"`, Severity: "SEV1", URL: "https://bot.example.com/incidents/7"},
+		Team: "payments", Step: 2, Target: "U0ALICE", AckURL: "https://bot.example.com/page/ack/tok", Text: "SEV1 INC-7: Payments down", Page: 3}
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("gateway got %+v, want %+v", got, want)
+	}
+	// Signed with another secret: the gateway refuses, and that is final.
+	err := New("other", nil).Send(context.Background(), message(srv.URL))
+	if !errors.Is(err, bot.ErrInvalid) || !strings.Contains(err.Error(), "401") {
+		t.Errorf("wrong secret: %v, want a permanent refusal naming 401", err)
+	}
+}
+
+func TestWebhookPageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		status    int
+		permanent bool
+	}{{500, false}, {503, false}, {429, false}, {404, true}, {400, true}} {
+		var got []Body
+		srv := gateway(t, "k", tc.status, &got)
+		err := New("k", nil).Send(context.Background(), message(srv.URL))
+		if err == nil || errors.Is(err, bot.ErrInvalid) != tc.permanent {
+			t.Errorf("status %d: %v, want permanent=%v", tc.status, err, tc.permanent)
+		}
+	}
+	// Nothing listening: transient.
+	if err := New("k", nil).Send(context.Background(), message("http://127.0.0.1:1/")); err == nil || errors.Is(err, bot.ErrInvalid) {
+		t.Errorf("connection refused: %v, want a transient error", err)
+	}
+	// A redirect is not followed: the page and its signature stay where configured.
+	redirect := httptest.NewServer(http.RedirectHandler("http://127.0.0.1:1/elsewhere", http.StatusFound))
+	defer redirect.Close()
+	if err := New("k", nil).Send(context.Background(), message(redirect.URL)); !errors.Is(err, bot.ErrInvalid) {
+		t.Errorf("redirect: %v, want a permanent refusal", err)
+	}
+}

@@ -1,0 +1,129 @@
+package slack
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	slackgo "github.com/slack-go/slack"
+
+	"github.com/incidentbot/incidentbot/bot"
+)
+
+// Pager returns the Slack way of paging: a DM (chat.postMessage to the
+// user's ID, which lands in the app's Messages tab) with Acknowledge and
+// Open channel buttons, or a post in a channel for a channel target.
+func (c *Client) Pager() bot.Pager { return slackPager{c} }
+
+type slackPager struct{ c *Client }
+
+var _ bot.Pager = slackPager{}
+
+func (slackPager) Via() string { return bot.ViaSlack }
+
+// Send posts the page. Slack's own refusals (unknown user or channel, not
+// allowed) come back wrapping bot.ErrInvalid, ErrNotFound or ErrConflict
+// and are not retried.
+func (p slackPager) Send(ctx context.Context, m bot.PageMessage) error {
+	text, blocks := pageBlocks(m)
+	_, err := p.c.postMessage(ctx, m.Page.Target, text, blocks)
+	return err
+}
+
+// pageBlocks renders a page: who is paged for what, the alert summary,
+// the message of a page by hand, and the buttons.
+func pageBlocks(m bot.PageMessage) (string, []slackgo.Block) {
+	inc, pg := m.Incident, m.Page
+	head := fmt.Sprintf("%s %s %s: %s", severityIcon(inc.Severity), inc.Severity, inc.Key(), Escape(clip(oneLine(inc.Title), 200)))
+	why := "You are paged"
+	if pg.Channel {
+		why = "This channel is paged"
+	}
+	switch {
+	case pg.Team != "":
+		why += fmt.Sprintf(" for team *%s*, step %d", Escape(pg.Team), pg.Step)
+		if pg.Round > 0 {
+			why += fmt.Sprintf(" (repeat %d)", pg.Round)
+		}
+	case pg.StartedBy != "":
+		why += " by " + mention(pg.StartedBy)
+	}
+	lines := []string{"*" + head + "*", why + "."}
+	if pg.Message != "" {
+		lines = append(lines, "> "+Escape(clip(oneLine(pg.Message), 500)))
+	}
+	if s := alertSummary(inc); s != "" {
+		lines = append(lines, s)
+	}
+	blocks := []slackgo.Block{slackgo.NewSectionBlock(mrkdwn(strings.Join(lines, "\n")), nil, nil)}
+	var els []slackgo.BlockElement
+	if !pg.Channel {
+		els = append(els, slackgo.NewButtonBlockElement(bot.ActionPageAck, bot.PageValue(inc.ID, pg.ID), plain("Acknowledge")).WithStyle(slackgo.StylePrimary))
+	}
+	if inc.SlackChannelID != "" {
+		open := slackgo.NewButtonBlockElement("page_open_channel", inc.SlackChannelID, plain("Open channel"))
+		open.URL = "https://slack.com/app_redirect?channel=" + inc.SlackChannelID
+		els = append(els, open)
+	}
+	if len(els) > 0 {
+		blocks = append(blocks, slackgo.NewActionBlock("page_actions", els...))
+	}
+	return fmt.Sprintf("%s %s: %s (paged)", inc.Severity, inc.Key(), Escape(oneLine(inc.Title))), blocks
+}
+
+// alertSummary is the first firing alert's summary (or name), and how
+// many more fire.
+func alertSummary(inc *bot.Incident) string {
+	var first *bot.Alert
+	n := 0
+	for i := range inc.Alerts {
+		if inc.Alerts[i].Status == bot.AlertFiring {
+			if first == nil {
+				first = &inc.Alerts[i]
+			}
+			n++
+		}
+	}
+	if first == nil {
+		return ""
+	}
+	s := strings.TrimSpace(first.Annotations["summary"])
+	if s == "" {
+		s = first.Name()
+	}
+	out := Escape(clip(oneLine(s), 300))
+	if n > 1 {
+		out += fmt.Sprintf(" (and %d more firing)", n-1)
+	}
+	return out
+}
+
+// inviteMore invites the people a page reached into the incident's
+// channel (bot.DeliveryInvite). Without a channel there is nobody to
+// invite into; people Slack refuses are named in a warning.
+func (c *Client) inviteMore(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
+	if inc.SlackChannelID == "" {
+		return bot.ChatResult{}, nil
+	}
+	var users []string
+	for _, u := range strings.Split(d.Ref, ",") {
+		if id := userID(u); id != "" && len(users) < maxResponders {
+			users = append(users, id)
+		}
+	}
+	if len(users) == 0 {
+		return bot.ChatResult{}, nil
+	}
+	invited, refused, err := c.inviteAll(ctx, inc.SlackChannelID, users)
+	if err != nil {
+		return bot.ChatResult{}, err
+	}
+	var res bot.ChatResult
+	for _, u := range invited {
+		res.Invited = append(res.Invited, "<@"+u+">")
+	}
+	if len(refused) > 0 {
+		res.Warning = "could not invite " + strings.Join(refused, ", ")
+	}
+	return res, nil
+}

@@ -1,0 +1,85 @@
+package slack
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/bot/slack/slacktesting"
+)
+
+func pageIncident() *bot.Incident {
+	return &bot.Incident{ID: 12, Title: "Checkout <!channel> & co", Severity: bot.SEV1, Status: bot.StatusInvestigating,
+		SlackChannelID: "C0INC", Alerts: []bot.Alert{
+			{Status: bot.AlertFiring, Labels: map[string]string{"alertname": "HighErrorRate"}, Annotations: map[string]string{"summary": "5xx at <b>40%</b>"}},
+			{Status: bot.AlertFiring, Labels: map[string]string{"alertname": "HighLatency"}},
+		}}
+}
+
+func TestSlackPagerDM(t *testing.T) {
+	srv := slacktesting.New()
+	defer srv.Close()
+	c := New("xoxb-t", Options{APIURL: srv.APIURL(), Limits: &Limits{}})
+	p := c.Pager()
+	m := bot.PageMessage{Incident: pageIncident(), Page: bot.Page{ID: 34, IncidentID: 12, Team: "payments", Step: 2, Round: 1,
+		Target: "U0ALICE", Via: bot.ViaSlack, Message: "<@U0X> look *now*"}}
+	if err := p.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	dm := srv.IM("U0ALICE")
+	if len(dm) != 1 {
+		t.Fatalf("DMs to U0ALICE: %d, want 1", len(dm))
+	}
+	b := dm[0].Blocks
+	for _, want := range []string{
+		`"action_id":"page_ack"`, `"value":"12:34"`, `Acknowledge`, `Open channel`, `https://slack.com/app_redirect?channel=C0INC`,
+		`SEV1 INC-12: Checkout \u0026lt;!channel\u0026gt; \u0026amp; co`, `team *payments*, step 2 (repeat 1)`,
+		`5xx at \u0026lt;b\u0026gt;40%\u0026lt;/b\u0026gt; (and 1 more firing)`, `\u0026lt;@U0X\u0026gt; look *now*`,
+	} {
+		if !strings.Contains(b, want) {
+			t.Errorf("DM blocks lack %s:\n%s", want, b)
+		}
+	}
+	if strings.Contains(b, "<!channel>") || strings.Contains(dm[0].Text, "<!channel>") {
+		t.Errorf("the title reached Slack unescaped: %s", dm[0].Text)
+	}
+
+	// A channel target gets a post without the Acknowledge button.
+	ch := srv.AddChannel("payments", false)
+	m.Page.Target, m.Page.Channel = ch, true
+	if err := p.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	posts := srv.Messages(ch)
+	if len(posts) != 1 || strings.Contains(posts[0].Blocks, "page_ack") || !strings.Contains(posts[0].Blocks, "This channel is paged") {
+		t.Errorf("channel page = %+v", posts)
+	}
+	// A channel that does not exist is a permanent failure.
+	m.Page.Target = "C0GONE"
+	if err := p.Send(context.Background(), m); !errors.Is(err, bot.ErrNotFound) {
+		t.Errorf("paging a missing channel: %v, want ErrNotFound", err)
+	}
+}
+
+func TestInviteThePaged(t *testing.T) {
+	srv := slacktesting.New()
+	defer srv.Close()
+	c := New("xoxb-t", Options{APIURL: srv.APIURL(), Limits: &Limits{}})
+	ch := srv.AddChannel("inc-12", false)
+	inc := pageIncident()
+	inc.SlackChannelID = ch
+	res, err := c.Deliver(context.Background(), inc, bot.Delivery{Kind: bot.DeliveryInvite, Ref: "U0ALICE,U0BOB,not-a-user"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := srv.Channel(ch)
+	if strings.Join(res.Invited, ",") != "<@U0ALICE>,<@U0BOB>" || !strings.Contains(strings.Join(got.Members, ","), "U0ALICE,U0BOB") {
+		t.Errorf("invited %v, members %v", res.Invited, got.Members)
+	}
+	inc.SlackChannelID = ""
+	if res, err := c.Deliver(context.Background(), inc, bot.Delivery{Kind: bot.DeliveryInvite, Ref: "U0ALICE"}); err != nil || len(res.Invited) != 0 {
+		t.Errorf("without a channel: %+v %v", res, err)
+	}
+}
