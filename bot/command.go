@@ -46,6 +46,7 @@ var verbs = map[string]struct {
 	"reopen":     {"/incident reopen [HH:MM]", true},
 	"silence":    {"/incident silence [duration: 30m, 2h, 1d...; default 2h, at most 7d] [comment]", false},
 	"unsilence":  {"/incident unsilence", false},
+	"page":       {"/incident page <team|@user> [message]", false},
 }
 
 // Usage returns the usage line of a verb, or "" for an unknown one.
@@ -135,6 +136,10 @@ func (c *Command) parseArgs(args []string, usage string) error {
 	case "list", "help", "ack", "timeline", "postmortem", "reopen", "unsilence":
 		if len(args) > 0 {
 			return bad(c.Verb + " takes no arguments")
+		}
+	case "page":
+		if len(args) == 0 {
+			return bad("page needs a team or a person")
 		}
 	case "runbook":
 		if len(args) > 1 {

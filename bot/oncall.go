@@ -201,20 +201,27 @@ func (r Rotation) window() time.Duration {
 
 // OnCall returns who is on call at t, since when and until when, and who
 // is next. Since and until are real hand-offs, looked for as far as one
-// window (three shifts, at least a month) either way; a stretch that
-// reaches beyond (a one-member rotation) shows the window's edge.
+// window (three shifts, at least a month) either way; where the stretch
+// reaches beyond it (a one-member rotation) Now.Start or Now.End is zero.
 func (r Rotation) OnCall(overrides []Override, t time.Time) OnCallNow {
 	out := OnCallNow{Schedule: r.Name}
 	if r.Check() != nil {
 		return out
 	}
 	w := r.window()
-	shifts := r.Shifts(overrides, t.Add(-w), t.Add(w))
+	from, to := t.Add(-w), t.Add(w)
+	shifts := r.Shifts(overrides, from, to)
 	for i, s := range shifts {
 		if t.Before(s.Start) || !t.Before(s.End) {
 			continue
 		}
 		out.Now = s
+		if out.Now.Start.Equal(from) {
+			out.Now.Start = time.Time{}
+		}
+		if out.Now.End.Equal(to) {
+			out.Now.End = time.Time{}
+		}
 		for _, n := range shifts[i+1:] {
 			if n.User != s.User {
 				out.Next = n

@@ -146,6 +146,9 @@ func TestShiftsMergeAndCut(t *testing.T) {
 	if len(got) != 1 || got[0].User != "A" || !got[0].Start.Equal(utc("2026-06-01T12:00:00Z")) || !got[0].End.Equal(utc("2026-06-05T12:00:00Z")) {
 		t.Errorf("one member: got %+v, want one stretch cut at both ends", got)
 	}
+	if oc := r.OnCall(nil, utc("2026-06-03T00:00:00Z")); oc.Now.User != "A" || !oc.Now.Start.IsZero() || !oc.Now.End.IsZero() || oc.Next.User != "" {
+		t.Errorf("one member: OnCall = %+v, want A with no since, until or next", oc)
+	}
 	if got := (Rotation{Zone: time.UTC, Start: utc("2026-06-01T00:00:00Z"), Members: []string{"A"}}).Shifts(nil, utc("2026-06-01T00:00:00Z"), utc("2026-06-02T00:00:00Z")); got != nil {
 		t.Errorf("zero shift: got %+v, want nothing", got)
 	}

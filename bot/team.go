@@ -92,10 +92,12 @@ func (o *OnCall) TeamsFor(inc *Incident) []*Team {
 
 // ScheduleNow is who is on call for one schedule of a team, at a moment.
 type ScheduleNow struct {
-	Name   string    `json:"name"`
-	OnCall string    `json:"on_call"`
-	Since  time.Time `json:"since"`
-	Until  time.Time `json:"until"`
+	Name   string `json:"name"`
+	OnCall string `json:"on_call"`
+	// Since and Until are null when the stretch reaches further than a
+	// month or three shifts (a schedule of one person).
+	Since *time.Time `json:"since"`
+	Until *time.Time `json:"until"`
 	// Next is who takes over at Until; empty when nobody else is ahead.
 	Next     string `json:"next"`
 	Override bool   `json:"override,omitempty"`
@@ -113,8 +115,8 @@ func (t *Team) Now(overrides []Override, now time.Time) TeamNow {
 	out := TeamNow{Team: t.Name, Schedules: []ScheduleNow{}}
 	for _, r := range t.Schedules {
 		oc := r.OnCall(overridesOf(overrides, t.Name, r.Name), now)
-		out.Schedules = append(out.Schedules, ScheduleNow{Name: r.Name, OnCall: oc.Now.User, Since: oc.Now.Start,
-			Until: oc.Now.End, Next: oc.Next.User, Override: oc.Now.Override})
+		out.Schedules = append(out.Schedules, ScheduleNow{Name: r.Name, OnCall: oc.Now.User, Since: nonZero(oc.Now.Start),
+			Until: nonZero(oc.Now.End), Next: oc.Next.User, Override: oc.Now.Override})
 	}
 	return out
 }
@@ -128,4 +130,11 @@ func overridesOf(all []Override, team, schedule string) []Override {
 		}
 	}
 	return out
+}
+
+func nonZero(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

@@ -93,9 +93,15 @@ func TestSlackManifestScopes(t *testing.T) {
 func TestSlackManifestURLs(t *testing.T) {
 	var m slackManifest
 	readYAML(t, "slack/app-manifest.yml", &m)
-	if len(m.Features.SlashCommands) != 1 || m.Features.SlashCommands[0].Command != "/incident" ||
-		!strings.HasSuffix(m.Features.SlashCommands[0].URL, "/slack/commands") {
-		t.Errorf("slash commands = %+v, want /incident at .../slack/commands", m.Features.SlashCommands)
+	var cmds []string
+	for _, c := range m.Features.SlashCommands {
+		if !strings.HasSuffix(c.URL, "/slack/commands") {
+			t.Errorf("%s is sent to %s, want .../slack/commands", c.Command, c.URL)
+		}
+		cmds = append(cmds, c.Command)
+	}
+	if !slices.Equal(cmds, []string{"/incident", "/oncall"}) {
+		t.Errorf("slash commands = %v, want /incident and /oncall", cmds)
 	}
 	if !m.Settings.Interactivity.Enabled || !strings.HasSuffix(m.Settings.Interactivity.URL, "/slack/interactions") {
 		t.Errorf("interactivity = %+v, want enabled at .../slack/interactions", m.Settings.Interactivity)

@@ -146,6 +146,11 @@ func (s *Server) routes() *gin.Engine {
 	api.GET("/incidents/:id", s.getIncident)
 	api.GET("/incidents/:id/timeline", s.getTimeline)
 	api.GET("/incidents/:id/postmortem", s.getPostmortem)
+	api.GET("/incidents/:id/pages", s.getPages) // on-call: oncall.go
+	api.GET("/oncall", s.getOnCall)
+	e.GET("/api/v1/oncall/:feed", s.smallBody, s.getCalendar) // its own auth: feed tokens
+	e.GET("/page/ack/:token", s.ackLinkView)
+	e.POST("/page/ack/:token", s.smallBody, s.ackLinkPost)
 
 	sl := e.Group("/slack", s.verifySlack)
 	sl.POST("/commands", s.slackCommand)

@@ -38,6 +38,9 @@ func inChannel(format string, args ...any) Reply {
 // never fails: mistakes and outages become ephemeral replies that say what
 // went wrong. Both the HTTP endpoint and Socket Mode call it.
 func (s *Server) Command(ctx context.Context, cmd slack.SlashCommand) Reply {
+	if cmd.Command == "/oncall" {
+		return s.oncallCommand(ctx, cmd)
+	}
 	ctx, cancel := budget(ctx)
 	defer cancel()
 	c, err := bot.ParseCommand(cmd.Text)
@@ -76,6 +79,8 @@ func (s *Server) Command(ctx context.Context, cmd slack.SlashCommand) Reply {
 		return s.runbook(ctx, inc, c.Text, actor)
 	case "silence", "unsilence":
 		return s.silence(ctx, inc, c, cmd, actor)
+	case "page":
+		return s.pageCommand(ctx, inc, c.Text, actor) // oncall.go
 	}
 	return s.change(ctx, inc, c, actor)
 }

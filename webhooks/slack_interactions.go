@@ -35,6 +35,12 @@ func (s *Server) interact(ctx context.Context, cb slack.InteractionCallback) str
 	defer cancel()
 	actor := "<@" + cb.User.ID + ">"
 	for _, act := range cb.ActionCallback.BlockActions {
+		if act.ActionID == bot.ActionPageAck { // a page DM's button: oncall.go
+			if text := s.pageAck(ctx, act.Value, actor); text != "" {
+				return text
+			}
+			continue
+		}
 		id, a, ok, err := s.buttonAction(act, actor)
 		if err != nil {
 			return userMessage(err)

@@ -55,8 +55,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("alertmanager-url: %w", err)
 	}
-	svc := bot.NewService(store, bot.Options{Policy: cfg.Policy, Log: log, Chat: chat != nil, Wake: chat.wake, Silencer: silencer,
+	pagers, err := newPagers(st, cfg, chat)
+	if err != nil {
+		return err
+	}
+	var oncall *oncallRuntime // built below; woken by the service's commits
+	svc := bot.NewService(store, bot.Options{Policy: cfg.Policy, Log: log, Chat: chat != nil, Silencer: silencer, OnCall: cfg.OnCall,
+		Wake:     func() { chat.wake(); oncall.wake() },
 		OnIngest: func(n *bot.Notification, res bot.IngestResult, err error) { m.observeIngest(len(n.Alerts), res, err) }})
+	oncall = newOnCall(svc, st, pagers, log, m)
 	m.watchStore(store)
 	srv := webhooks.New(webhooks.Config{
 		Service: svc, WebhookToken: st.WebhookToken, APIToken: st.APIToken, SigningSecret: st.SlackSigningSecret,
@@ -80,11 +87,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info("slack is off: set SLACK_BOT_TOKEN to open channels; webhooks, timeline and API work without it")
 	}
 
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- serveHTTP(hs, ln) }()
 	stopAdmin := startAdmin(st.AdminAddr, log, errc)
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	workDone := chat.start(workCtx, store, srv, errc)
+	timersDone := oncall.start(workCtx, errc)
 
 	select {
 	case <-ctx.Done():
@@ -100,6 +108,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	stopAdmin(shutCtx)
 	stopWork()
 	waitOrTimeout(shutCtx, workDone, log)
+	waitOrTimeout(shutCtx, timersDone, log)
 	srv.Close() // replies to Slack still queued go out before the store closes
 	if cerr := store.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close store: %w", cerr)

@@ -37,6 +37,10 @@ type settings struct {
 	// Alertmanager and Prometheus in the loop (silences, graphs).
 	AlertmanagerURLs []string
 	PrometheusURL    string
+
+	SMTPURL           string // on-call pages: oncall.go
+	SMTPFrom          string
+	PageWebhookSecret string
 }
 
 // setting ties one env var to one flag.
@@ -67,6 +71,9 @@ var settingList = []setting{
 	{"INCIDENTBOT_SLACK_RESPONDERS", "slack-responders", "", "comma-separated Slack user IDs invited to every incident channel", false},
 	{"INCIDENTBOT_ALERTMANAGER_URL", "alertmanager-url", "", "Alertmanager API base(s) for silences, comma-separated for HA peers (default: the notification's externalURL)", false},
 	{"INCIDENTBOT_PROMETHEUS_URL", "prometheus-url", "", "Prometheus API base for graphs (default: the host of the alert's generatorURL)", false},
+	{"INCIDENTBOT_SMTP_URL", "smtp-url", "", "smtp://user:pass@host:587 (STARTTLS) or smtps://...: pages by email", true},
+	{"INCIDENTBOT_SMTP_FROM", "smtp-from", "", "sender address of email pages", false},
+	{"INCIDENTBOT_PAGE_WEBHOOK_SECRET", "page-webhook-secret", "", "HMAC key of webhook pages (X-Incidentbot-Signature)", true},
 }
 
 // parseSettings reads env, then flags over it. Secrets given as flags are
@@ -104,6 +111,7 @@ func parseSettings(name string, args []string, getenv func(string) string, stder
 		PublicURL: strings.TrimRight(get("public-url"), "/"), AuthProxy: get("auth-proxy-header"), LogFormat: get("log-format"), LogLevel: get("log-level"),
 		SlackBotToken: get("slack-bot-token"), SlackSigningSecret: get("slack-signing-secret"),
 		SlackAPIURL: get("slack-api-url"), SlackAppToken: get("slack-app-token"), SlackChannel: get("slack-channel"),
+		SMTPURL: get("smtp-url"), SMTPFrom: get("smtp-from"), PageWebhookSecret: get("page-webhook-secret"),
 	}
 	for _, u := range strings.Split(get("slack-responders"), ",") {
 		if u = strings.TrimSpace(u); u != "" {
