@@ -27,8 +27,9 @@ type EngineOptions struct {
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time
 	// Poll bounds how long the engine sleeps without looking at the store
-	// (a wall clock that jumped, a timer written by another process);
-	// default 30s. Work added through the Service wakes it at once.
+	// (a wall clock that jumped, a timer whose wake-up was missed); default
+	// 1s, one read of the first key of the due index. Timers added through
+	// the Service (Options.OnTimers) wake it at once.
 	Poll time.Duration
 	// Batch is how many due timers one read takes; default 256.
 	Batch int
@@ -60,7 +61,7 @@ func (o EngineOptions) withDefaults() EngineOptions {
 			*v = d
 		}
 	}
-	def(&o.Poll, 30*time.Second)
+	def(&o.Poll, time.Second)
 	def(&o.SendTimeout, 30*time.Second)
 	def(&o.BackoffMin, 5*time.Second)
 	def(&o.BackoffMax, 2*time.Minute)
@@ -401,11 +402,8 @@ func (e *Engine) claimPages(tx Tx, inc *Incident, r *EscalationRun, step Escalat
 	if len(named) == 0 {
 		text = fmt.Sprintf("escalation of %s, %s: nobody to page (empty schedules)", r.Name(), what)
 	}
-	return []*TimelineEntry{entry(KindEscalation, now, ActorIncidentbot, "%s", text)}, invite, nil
+	return []*TimelineEntry{entry(KindEscalation, now, ActorBot, "%s", text)}, invite, nil
 }
-
-// ActorIncidentbot is the actor of what the bot does on its own.
-const ActorIncidentbot = "incidentbot"
 
 type via struct{ via, address string }
 
@@ -614,7 +612,7 @@ func pageEntry(p *Page, now time.Time) *TimelineEntry {
 		what = "team " + p.Team + ", " + what
 	}
 	if p.Status == PageSent || p.Status == PageAcknowledged {
-		return entry(KindPaged, now, ActorIncidentbot, "paged %s by %s (%s)", who, p.Via, what)
+		return entry(KindPaged, now, ActorBot, "paged %s by %s (%s)", who, p.Via, what)
 	}
-	return entry(KindPaged, now, ActorIncidentbot, "could not page %s by %s (%s) after %d attempts: %s", who, p.Via, what, p.Attempts, p.Error)
+	return entry(KindPaged, now, ActorBot, "could not page %s by %s (%s) after %d attempts: %s", who, p.Via, what, p.Attempts, p.Error)
 }

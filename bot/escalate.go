@@ -124,6 +124,7 @@ func (s *Service) startRun(tx Tx, inc *Incident, r *EscalationRun, now time.Time
 	if err := tx.AddTimer(&Timer{Due: due, Kind: TimerStep, IncidentID: inc.ID, Escalation: r.ID, N: 0, CreatedAt: now}); err != nil {
 		return nil, err
 	}
+	s.timersAdded.Store(true)
 	text := fmt.Sprintf("escalation of %s started by %s", r.Name(), r.StartedBy)
 	if r.Team != "" && r.StartedBy == ActorAlertmanager {
 		text = fmt.Sprintf("escalation of %s started: its alerts match the team", r.Name())
@@ -406,4 +407,21 @@ func (s *Service) updateTx(ctx context.Context, id int64, fn func(tx Tx, inc *In
 		s.logFor(ctx, id).Info("incident changed", "changes", changes)
 	}
 	return out, nil
+}
+
+// timerWakingStore calls the service's onTimers after a committed update
+// when some update added a timer. Under group commit the flag may be taken
+// by a neighbour's commit just before the timer's own: the engine's poll
+// (one second) bounds that miss.
+type timerWakingStore struct {
+	Store
+	s *Service
+}
+
+func (w timerWakingStore) Update(ctx context.Context, fn func(tx Tx) error) error {
+	err := w.Store.Update(ctx, fn)
+	if err == nil && w.s.timersAdded.Swap(false) {
+		w.s.onTimers()
+	}
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +23,10 @@ type Service struct {
 	onIngest func(n *Notification, res IngestResult, err error)
 	oncall   *OnCall
 	silencer Silencer
+	// timersAdded is set by a change that added a timer; the store
+	// wrapper of NewService calls onTimers once that change committed.
+	timersAdded atomic.Bool
+	onTimers    func()
 }
 
 // Options configures a Service. Zero values are usable defaults.
@@ -47,6 +52,10 @@ type Options struct {
 	// Silencer creates and expires Alertmanager silences; nil means
 	// /incident silence is off.
 	Silencer Silencer
+	// OnTimers, when set, is called after a committed change that added
+	// a durable timer (an escalation started), so that the timer engine
+	// (Engine.Wake) fires it without waiting for its poll.
+	OnTimers func()
 }
 
 // NewService returns a Service over store.
@@ -61,6 +70,10 @@ func NewService(store Store, o Options) *Service {
 	}
 	if o.Wake != nil {
 		s.store = wakingStore{Store: store, wake: o.Wake}
+	}
+	if o.OnTimers != nil {
+		s.onTimers = o.OnTimers
+		s.store = timerWakingStore{Store: s.store, s: s} // escalate.go
 	}
 	return s
 }

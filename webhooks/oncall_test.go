@@ -71,7 +71,7 @@ func newOnCallEnv(t *testing.T, apiToken string) *oncallEnv {
 	clock := func() time.Time { return now }
 	flaky := &flakyStore{Store: st}
 	var eng *bot.Engine
-	svc := bot.NewService(flaky, bot.Options{Now: clock, OnCall: testTeams(), Wake: func() {
+	svc := bot.NewService(flaky, bot.Options{Now: clock, OnCall: testTeams(), OnTimers: func() {
 		if eng != nil {
 			eng.Wake()
 		}
