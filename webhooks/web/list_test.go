@@ -90,3 +90,32 @@ func TestIncidentListPages(t *testing.T) {
 		t.Error("the next-page link drops the filter")
 	}
 }
+
+// Trends are served from a cache: a stale view gets the old numbers at
+// once and the next view, after the refresh in the background, new ones.
+func TestTrendsRefreshInBackground(t *testing.T) {
+	e := newEnv(t)
+	e.declare("first", bot.SEV2, testNow.Add(-time.Hour))
+	total := func() string {
+		m := regexp.MustCompile(`(\d+) incidents detected`).FindStringSubmatch(e.mustGet("/trends", nil))
+		if m == nil {
+			t.Fatal("no total on the trends page")
+		}
+		return m[1]
+	}
+	if got := total(); got != "1" {
+		t.Fatalf("total %s, want 1", got)
+	}
+	e.declare("second", bot.SEV2, testNow.Add(-time.Hour))
+	if got := total(); got != "1" {
+		t.Errorf("within the minute: total %s, want the cached 1", got)
+	}
+	e.clock.Add(2 * time.Minute)
+	deadline := time.Now().Add(5 * time.Second)
+	for total() != "2" {
+		if time.Now().After(deadline) {
+			t.Fatal("the trends were not refreshed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

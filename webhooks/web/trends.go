@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -13,8 +14,9 @@ import (
 )
 
 // The trends page looks back trendDays, in weeks, and is recomputed at
-// most every trendTTL: trends move by the day, and reading every incident
-// of a quarter on each view would cost what one view should not.
+// most every trendTTL, in the background: trends move by the day, and
+// reading every incident of a quarter on each view would cost what one
+// view should not.
 const (
 	trendDays  = 90
 	trendTTL   = time.Minute
@@ -67,10 +69,14 @@ type tick struct {
 	Label string
 }
 
+// trendCache keeps the last trends. A view of stale trends gets them at
+// once and starts one refresh in the background (stale while revalidate),
+// so only the first view after a start waits for the store.
 type trendCache struct {
-	mu   sync.Mutex
-	at   time.Time
-	data *trendsData
+	mu         sync.Mutex
+	at         time.Time
+	data       *trendsData
+	refreshing bool
 }
 
 func (h *Handler) trends(c *gin.Context) {
@@ -83,17 +89,57 @@ func (h *Handler) trends(c *gin.Context) {
 }
 
 func (h *Handler) trendData(c *gin.Context) (*trendsData, error) {
-	h.trendsCache.mu.Lock()
-	defer h.trendsCache.mu.Unlock()
+	tc := &h.trendsCache
 	now := h.cfg.Now()
-	if h.trendsCache.data != nil && now.Sub(h.trendsCache.at) < trendTTL && !now.Before(h.trendsCache.at) {
-		return h.trendsCache.data, nil
+	tc.mu.Lock()
+	d, at := tc.data, tc.at
+	if d != nil {
+		if (now.Sub(at) >= trendTTL || now.Before(at)) && !tc.refreshing {
+			tc.refreshing = true
+			go h.refreshTrends()
+		}
+		tc.mu.Unlock()
+		return d, nil
 	}
+	tc.mu.Unlock()
+	d, err := h.computeTrendsNow(ctx(c), now)
+	if err != nil {
+		return nil, err
+	}
+	tc.mu.Lock()
+	if tc.data == nil || tc.at.Before(now) {
+		tc.data, tc.at = d, now
+	}
+	tc.mu.Unlock()
+	return d, nil
+}
+
+// refreshTrends recomputes the cached trends; a failure keeps the old
+// ones and is logged (the next view tries again).
+func (h *Handler) refreshTrends() {
+	now := h.cfg.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := h.computeTrendsNow(ctx, now)
+	tc := &h.trendsCache
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	tc.refreshing = false
+	if err != nil {
+		h.cfg.Log.Warn("web: trends not refreshed", "err", err)
+		return
+	}
+	tc.data, tc.at = d, now
+}
+
+// computeTrendsNow reads the incidents of the window, newest first, and
+// computes the trends.
+func (h *Handler) computeTrendsNow(ctx context.Context, now time.Time) (*trendsData, error) {
 	var incs []*bot.Incident
 	from := now.Add(-trendDays * 24 * time.Hour)
 	var before int64
 	for {
-		list, err := h.svc.Incidents(ctx(c), bot.IncidentFilter{Limit: storePage, Before: before})
+		list, err := h.svc.Incidents(ctx, bot.IncidentFilter{Limit: storePage, Before: before})
 		if err != nil {
 			return nil, err
 		}
@@ -113,9 +159,7 @@ func (h *Handler) trendData(c *gin.Context) (*trendsData, error) {
 			break
 		}
 	}
-	d := computeTrends(incs, from, now, h.cfg.Zone)
-	h.trendsCache.at, h.trendsCache.data = now, d
-	return d, nil
+	return computeTrends(incs, from, now, h.cfg.Zone), nil
 }
 
 // computeTrends counts incidents detected in [from, now) per week (weeks
