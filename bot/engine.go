@@ -248,6 +248,8 @@ func (e *Engine) handle(ctx context.Context, t Timer) error {
 		return e.fireStep(ctx, t)
 	case TimerPage:
 		return e.beginPage(ctx, t)
+	case TimerSilences:
+		return e.s.expireResolved(ctx, t, e.o.Now()) // loop.go
 	}
 	e.o.Log.Warn("timer engine: dropping a timer of unknown kind", "timer", t.ID, "kind", t.Kind)
 	return e.s.store.Update(ctx, func(tx Tx) error { return tx.DeleteTimer(t.ID) })

@@ -27,6 +27,8 @@ type Service struct {
 	// wrapper of NewService calls onTimers once that change committed.
 	timersAdded atomic.Bool
 	onTimers    func()
+	// keepSilences leaves silences running when their incident resolves.
+	keepSilences bool
 }
 
 // Options configures a Service. Zero values are usable defaults.
@@ -56,12 +58,15 @@ type Options struct {
 	// a durable timer (an escalation started), so that the timer engine
 	// (Engine.Wake) fires it without waiting for its poll.
 	OnTimers func()
+	// KeepSilences leaves an incident's silences running when it
+	// resolves; by default the engine expires them.
+	KeepSilences bool
 }
 
 // NewService returns a Service over store.
 func NewService(store Store, o Options) *Service {
 	s := &Service{store: store, policy: o.Policy.withDefaults(), now: o.Now, log: o.Log, chat: o.Chat, onIngest: o.OnIngest,
-		oncall: o.OnCall, silencer: o.Silencer}
+		oncall: o.OnCall, silencer: o.Silencer, keepSilences: o.KeepSilences}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -151,6 +156,9 @@ func (s *Service) record(tx Tx, inc *Incident, opened bool, entries []*TimelineE
 		return err
 	}
 	entries = append(entries, more...)
+	if err := s.loop(tx, inc, entries, now); err != nil { // silences, graphs, profiles: loop.go
+		return err
+	}
 	if len(entries) == 0 {
 		return nil
 	}

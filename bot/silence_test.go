@@ -245,3 +245,62 @@ func timelineOf(t *testing.T, svc *bot.Service, id int64) []bot.TimelineEntry {
 	}
 	return tl
 }
+
+func TestResolvingExpiresSilencesThroughTheEngine(t *testing.T) {
+	ctx := context.Background()
+	svc, fs, sf, _ := newSilenceService(t)
+	id := mustIngest(t, svc, notification(leakAlert("pg-1", 0, -1))).Incident
+	if _, _, err := svc.Silence(ctx, id, bot.SilenceOrder{Actor: "<@U1>"}); err != nil {
+		t.Fatal(err)
+	}
+	fs.fail = errors.New("could not reach Alertmanager: http://am-2:9093 (connection refused)")
+	// The alert resolving resolves the incident, on the webhook path: it
+	// only leaves a timer behind.
+	mustIngest(t, svc, notification(leakAlert("pg-1", 0, 5)))
+	next := func() *bot.Timer {
+		var tm *bot.Timer
+		_ = sf.View(ctx, func(tx bot.Tx) (err error) { tm, err = tx.NextTimer(); return err })
+		return tm
+	}
+	tm := next()
+	if tm == nil || tm.Kind != bot.TimerSilences || tm.IncidentID != id {
+		t.Fatalf("timer after resolving: %+v", tm)
+	}
+	engineNow := time.Now()
+	e := bot.NewEngine(svc, bot.EngineOptions{Now: func() time.Time { return engineNow }})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- e.Run(runCtx) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for tm := next(); tm == nil || tm.N == 0; tm = next() {
+		if time.Now().After(deadline) {
+			t.Fatal("a failed expiry did not move its timer")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if tm := next(); !tm.Due.After(engineNow) {
+		t.Errorf("retry due %v, want after now %v", tm.Due, engineNow)
+	}
+	stop()
+	<-done
+
+	fs.fail = nil
+	engineNow = engineNow.Add(time.Hour)
+	runCtx, stop = context.WithCancel(ctx)
+	go func() { done <- e.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+	for next() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the silence timer never finished")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	inc, _ := svc.Incident(ctx, id)
+	if len(fs.expired) != 1 || inc.Silences[0].ExpiredAt == nil {
+		t.Fatalf("expired %v, recorded %+v", fs.expired, inc.Silences)
+	}
+	tl := timelineOf(t, svc, id)
+	if last := tl[len(tl)-1]; last.Kind != bot.KindUnsilenced || last.Actor != bot.ActorBot || !strings.Contains(last.Text, "INC-1 resolved") {
+		t.Errorf("last entry %+v", last)
+	}
+}

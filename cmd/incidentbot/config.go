@@ -36,6 +36,7 @@ type fileConfig struct {
 		SlackUsers []string `yaml:"slack_users"`
 	} `yaml:"responders"`
 	OnCall oncallFile `yaml:",inline"` // people and teams: config_oncall.go
+	Loop   loopFile   `yaml:",inline"` // silences and profiles: config_profiles.go
 }
 
 // config is the file, checked and turned into what the packages take.
@@ -45,6 +46,7 @@ type config struct {
 	ChannelPrefix string
 	responders    []responderRule
 	OnCall        *bot.OnCall
+	Loop          *loopConfig
 }
 
 type responderRule struct {
@@ -119,6 +121,9 @@ func (fc *fileConfig) compile() (*config, error) {
 		c.responders = append(c.responders, responderRule{match: ms, users: r.SlackUsers})
 	}
 	if c.OnCall, err = fc.OnCall.compile(); err != nil {
+		return nil, err
+	}
+	if c.Loop, err = fc.Loop.compile(); err != nil {
 		return nil, err
 	}
 	return c, nil

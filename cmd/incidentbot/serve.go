@@ -61,7 +61,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	var oncall *oncallRuntime // built below; woken by the service's commits
 	svc := bot.NewService(store, bot.Options{Policy: cfg.Policy, Log: log, Chat: chat != nil, Wake: chat.wake, Silencer: silencer,
-		OnCall: cfg.OnCall, OnTimers: func() { oncall.wake() },
+		OnCall: cfg.OnCall, OnTimers: func() { oncall.wake() }, KeepSilences: cfg.Loop.KeepSilences,
 		OnIngest: func(n *bot.Notification, res bot.IngestResult, err error) { m.observeIngest(len(n.Alerts), res, err) }})
 	oncall = newOnCall(svc, st, pagers, log, m)
 	m.watchStore(store)
