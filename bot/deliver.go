@@ -102,6 +102,11 @@ type WorkerOptions struct {
 	// so that main can measure how long incidents wait for their channel.
 	// It runs on a delivery goroutine and must be quick.
 	OnChannel func(inc *Incident, at time.Time)
+	// Grapher draws the graphs DeliveryGraph posts; nil gives those up
+	// with a timeline warning.
+	Grapher Grapher
+	// PublicURL is the base of links in the drafts the worker renders.
+	PublicURL string
 }
 
 func (o WorkerOptions) withDefaults() WorkerOptions {

@@ -50,6 +50,9 @@ func (w *Worker) deliver(ctx, calls context.Context, d Delivery, extra []Deliver
 	log := w.o.Log.With("incident", d.IncidentID, "delivery", d.ID, "kind", d.Kind)
 	for step := 0; ; step++ {
 		inc, call, err := w.prepare(ctx, d)
+		if ge := (*graphError)(nil); errors.As(err, &ge) {
+			return w.finish(ctx, log, d, extra, ge) == nil
+		}
 		if errors.Is(err, ErrNotFound) {
 			log.Warn("delivery worker: dropping a delivery for a missing incident")
 			return w.finish(ctx, log, d, extra, nil) == nil
@@ -100,9 +103,14 @@ func (w *Worker) prepare(ctx context.Context, d Delivery) (*Incident, Delivery, 
 			return err
 		}
 		SortTimeline(tl)
-		d.Text = Draft(inc, tl, w.o.Location, w.o.Now()).Markdown()
+		pm := Draft(inc, tl, w.o.Location, w.o.Now())
+		pm.PublicURL = w.o.PublicURL
+		d.Text = pm.Markdown()
 		return nil
 	})
+	if err == nil && d.Kind == DeliveryGraph {
+		d, err = w.drawGraph(ctx, inc, d)
+	}
 	return inc, d, err
 }
 
@@ -272,6 +280,8 @@ func describe(d Delivery) string {
 		return "upload the postmortem draft"
 	case DeliveryPin:
 		return "record the pinned message"
+	case DeliveryGraph:
+		return "post the metric graph"
 	}
 	return "deliver " + string(d.Kind)
 }

@@ -23,8 +23,16 @@ const (
 )
 
 // loop schedules, inside the transaction of a change, the loop's work
-// that change calls for: expiring silences once the incident resolved.
-func (s *Service) loop(tx Tx, inc *Incident, entries []*TimelineEntry, now time.Time) error {
+// that change calls for: posting the metric graph when the incident opens
+// and when it resolves, expiring silences once it resolved.
+func (s *Service) loop(tx Tx, inc *Incident, opened bool, entries []*TimelineEntry, now time.Time) error {
+	if s.chat && s.grapher != nil && (opened || hasKind(entries, KindResolved)) {
+		if _, ok := GraphOf(inc, now); ok {
+			if err := tx.Enqueue(&Delivery{IncidentID: inc.ID, Kind: DeliveryGraph, CreatedAt: now}); err != nil {
+				return err
+			}
+		}
+	}
 	if s.silencer == nil || s.keepSilences || inc.Open() || !hasKind(entries, KindResolved) {
 		return nil
 	}

@@ -36,7 +36,11 @@ type Postmortem struct {
 	// URL is the incident's page in the web view, set by callers that know
 	// incidentbot's public URL; "" leaves the link out.
 	URL string `json:"url,omitempty"`
-	loc *time.Location
+	// Graph is the API path of the metric graph of the alert expressions
+	// (graph.go), empty when the alerts carry none; PublicURL makes it a link.
+	Graph     string `json:"graph,omitempty"`
+	PublicURL string `json:"-"`
+	loc       *time.Location
 }
 
 // Metrics are the key times of an incident and the spans from detection.
@@ -71,7 +75,9 @@ func (s *Service) Postmortem(ctx context.Context, id int64, loc *time.Location) 
 	if err != nil {
 		return nil, err
 	}
-	return Draft(inc, tl, loc, s.Now()), nil
+	pm := Draft(inc, tl, loc, s.Now())
+	pm.PublicURL = s.publicURL
+	return pm, nil
 }
 
 // Draft builds the postmortem from an incident and its timeline (sorted as
@@ -94,6 +100,9 @@ func Draft(inc *Incident, timeline []TimelineEntry, loc *time.Location, now time
 		end = p.long(*inc.ResolvedAt)
 	}
 	p.Duration = p.long(inc.DetectedAt) + " to " + end
+	if _, ok := GraphOf(inc, now); ok {
+		p.Graph = fmt.Sprintf("/api/v1/incidents/%d/graph.png", inc.ID)
+	}
 	return p
 }
 

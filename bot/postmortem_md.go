@@ -25,6 +25,7 @@ func (p *Postmortem) Markdown() string {
 	w("**Severity:** %s · **Status:** %s · **Lead:** %s\n\n", p.Severity, p.Status, orDash(p.Lead))
 	w("**Responders:** %s\n\n", orDash(strings.Join(p.Responders, ", ")))
 	p.writeMetrics(&b)
+	p.writeGraph(&b)
 	w("---\n\n## Timeline\n\n")
 	days := p.spansDays()
 	if len(p.Timeline) == 0 {

@@ -29,6 +29,8 @@ type Service struct {
 	onTimers    func()
 	// keepSilences leaves silences running when their incident resolves.
 	keepSilences bool
+	grapher      Grapher
+	publicURL    string
 }
 
 // Options configures a Service. Zero values are usable defaults.
@@ -61,12 +63,17 @@ type Options struct {
 	// KeepSilences leaves an incident's silences running when it
 	// resolves; by default the engine expires them.
 	KeepSilences bool
+	// Grapher draws the metric graphs of incidents; nil means none.
+	Grapher Grapher
+	// PublicURL is the base of links the service writes (the draft's graph).
+	PublicURL string
 }
 
 // NewService returns a Service over store.
 func NewService(store Store, o Options) *Service {
 	s := &Service{store: store, policy: o.Policy.withDefaults(), now: o.Now, log: o.Log, chat: o.Chat, onIngest: o.OnIngest,
-		oncall: o.OnCall, silencer: o.Silencer, keepSilences: o.KeepSilences}
+		oncall: o.OnCall, silencer: o.Silencer, keepSilences: o.KeepSilences,
+		grapher: o.Grapher, publicURL: o.PublicURL}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -156,9 +163,6 @@ func (s *Service) record(tx Tx, inc *Incident, opened bool, entries []*TimelineE
 		return err
 	}
 	entries = append(entries, more...)
-	if err := s.loop(tx, inc, entries, now); err != nil { // silences, graphs, profiles: loop.go
-		return err
-	}
 	if len(entries) == 0 {
 		return nil
 	}
@@ -170,15 +174,14 @@ func (s *Service) record(tx Tx, inc *Incident, opened bool, entries []*TimelineE
 	if err := tx.Append(entries...); err != nil {
 		return err
 	}
-	if !s.chat {
-		return nil
-	}
-	for _, d := range announce(inc, opened, entries, now) {
-		if err := tx.Enqueue(d); err != nil {
-			return err
+	if s.chat {
+		for _, d := range announce(inc, opened, entries, now) {
+			if err := tx.Enqueue(d); err != nil {
+				return err
+			}
 		}
 	}
-	return nil
+	return s.loop(tx, inc, opened, entries, now) // silences, graphs, profiles: loop.go
 }
 
 // update runs fn on incident id inside one transaction and stores the

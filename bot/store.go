@@ -148,4 +148,7 @@ type Delivery struct {
 	// NotBefore delays the next attempt (back-off, Retry-After).
 	NotBefore time.Time `json:"not_before"`
 	LastError string    `json:"last_error,omitempty"`
+	// File is what the worker rendered for the chat to upload (a graph);
+	// never stored.
+	File []byte `json:"-"`
 }

@@ -151,6 +151,7 @@ func (s *Server) routes() *gin.Engine {
 	e.GET("/api/v1/oncall/:feed", s.smallBody, s.getCalendar) // its own auth: feed tokens
 	e.GET("/page/ack/:token", s.ackLinkView)
 	e.POST("/page/ack/:token", s.smallBody, s.ackLinkPost)
+	api.GET("/incidents/:id/graph.png", s.getGraph) // api_loop.go
 
 	sl := e.Group("/slack", s.verifySlack)
 	sl.POST("/commands", s.slackCommand)

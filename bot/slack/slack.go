@@ -144,6 +144,8 @@ func (c *Client) Deliver(ctx context.Context, inc *bot.Incident, d bot.Delivery)
 		return c.pin(ctx, inc, d)
 	case bot.DeliveryInvite:
 		return c.inviteMore(ctx, inc, d) // page.go
+	case bot.DeliveryGraph:
+		return c.graph(ctx, inc, d)
 	}
 	return bot.ChatResult{}, fmt.Errorf("%w: unknown delivery kind %q", bot.ErrInvalid, d.Kind)
 }

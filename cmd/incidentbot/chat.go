@@ -23,6 +23,8 @@ type chatRuntime struct {
 	log    *slog.Logger
 	cfg    *config
 	m      *metrics
+	// grapher draws the graphs the worker posts (set by serve).
+	grapher bot.Grapher
 }
 
 // newChat returns nil when SLACK_BOT_TOKEN is not set.
@@ -54,7 +56,7 @@ func (c *chatRuntime) start(ctx context.Context, store bot.Store, srv *webhooks.
 		return done
 	}
 	c.worker = bot.NewWorker(store, c.client, bot.WorkerOptions{Location: c.cfg.Zone, Log: c.log.With("component", "outbox"),
-		OnChannel: c.m.observeChannel})
+		OnChannel: c.m.observeChannel, Grapher: c.grapher, PublicURL: c.st.PublicURL})
 	stopped := make(chan struct{}, 2)
 	n := 1
 	go func() {

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"image"
+	_ "image/png"
+	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -134,4 +139,93 @@ func TestSilenceThroughSlackAndAlertmanager(t *testing.T) {
 	if entriesBy(t, b, 1, "U0BOB") != 1 {
 		t.Errorf("the unsilence is not on the timeline as Bob's")
 	}
+}
+
+// TestGraphInTheChannel fires an alert whose generatorURL points at the
+// real Prometheus scraping a leaking target: the graph of its expression
+// is uploaded into the incident's channel when the incident opens and
+// again when it resolves, and the API draws it on request. It logs how
+// long the first graph took from the incident's creation.
+func TestGraphInTheChannel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real Alertmanager and Prometheus")
+	}
+	prom := startPrometheus(t, leakTarget(t).URL)
+	waitFor(t, 60*time.Second, "15 s of samples in Prometheus", func() bool {
+		res, err := http.Get(prom + "/api/v1/query?query=count_over_time(leaky_resident_memory_bytes%5B1m%5D)%20%3E%3D%2015")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		var r struct {
+			Data struct{ Result []any }
+		}
+		return json.NewDecoder(res.Body).Decode(&r) == nil && len(r.Data.Result) == 1
+	})
+	slack := slacktesting.New()
+	defer slack.Close()
+	const token = "wh-token-graph"
+	am := startAlertmanager(t, "http://127.0.0.1:1", token)
+	b := startBot(t, map[string]string{
+		"INCIDENTBOT_DB": filepath.Join(t.TempDir(), "incidentbot.db"), "INCIDENTBOT_WEBHOOK_TOKEN": token,
+		"INCIDENTBOT_LOG_FORMAT": "text", "SLACK_BOT_TOKEN": "xoxb-e2e", "SLACK_SIGNING_SECRET": signingSecret,
+		"SLACK_API_URL": slack.APIURL(), "INCIDENTBOT_PUBLIC_URL": "https://incidentbot.example.com",
+	})
+	am.retarget(b.URL)
+	alert := memoryLeak("pg-1")
+	alert.StartsAt = time.Now().Add(-5 * time.Second)
+	alert.GeneratorURL = prom + "/graph?g0.expr=leaky_resident_memory_bytes&g0.tab=1"
+	am.push(t, alert)
+
+	var inc struct {
+		CreatedAt string `json:"created_at"`
+		Channel   string `json:"slack_channel_id"`
+	}
+	graphs := func() []slacktesting.File {
+		var out []slacktesting.File
+		for _, f := range slack.Files() {
+			if strings.HasSuffix(f.Name, "-graph.png") && f.Channel != "" {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	defer func() {
+		if t.Failed() {
+			var tl []entryJSON
+			b.getJSON(t, "/api/v1/incidents/1/timeline", "", &tl)
+			t.Logf("timeline: %+v\nlogs:\n%s", tl, b.logs.String())
+		}
+	}()
+	waitFor(t, 60*time.Second, "the graph in the incident channel", func() bool {
+		b.getJSON(t, "/api/v1/incidents/1", "", &inc)
+		return inc.Channel != "" && len(graphs()) == 1
+	})
+	created, _ := time.Parse(time.RFC3339Nano, inc.CreatedAt)
+	t.Logf("graph in the channel %v after the incident was created", time.Since(created).Round(time.Millisecond))
+	g := graphs()[0]
+	if g.Channel != inc.Channel || !bytes.HasPrefix(g.Content, []byte("\x89PNG")) || !strings.Contains(g.Comment, "graph.png") {
+		t.Errorf("graph file %s in %s (%d bytes), comment %q", g.Name, g.Channel, len(g.Content), g.Comment)
+	}
+	if dir := os.Getenv("INCIDENTBOT_GRAPH_OUT"); dir != "" {
+		_ = os.WriteFile(filepath.Join(dir, "e2e-graph.png"), g.Content, 0o644)
+	}
+	if cfg, _, err := image.DecodeConfig(bytes.NewReader(g.Content)); err != nil || cfg.Width != 1200 {
+		t.Errorf("graph is not a 1200px wide PNG: %+v %v", cfg, err)
+	}
+
+	res, err := http.Get(b.URL + "/api/v1/incidents/1/graph.png")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/png" || !bytes.HasPrefix(body, []byte("\x89PNG")) {
+		t.Errorf("GET graph.png: %d %s, %d bytes", res.StatusCode, res.Header.Get("Content-Type"), len(body))
+	}
+
+	ended := time.Now()
+	alert.EndsAt = &ended
+	am.push(t, alert)
+	waitFor(t, 60*time.Second, "a second graph at resolution", func() bool { return len(graphs()) == 2 })
 }

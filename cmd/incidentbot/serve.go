@@ -15,6 +15,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/bot/alertmanager"
+	"github.com/incidentbot/incidentbot/bot/promgraph"
 	"github.com/incidentbot/incidentbot/runbooks"
 	"github.com/incidentbot/incidentbot/store/bolt"
 	"github.com/incidentbot/incidentbot/webhooks"
@@ -59,9 +60,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
+	grapher, err := promgraph.New(promgraph.Options{URL: st.PrometheusURL})
+	if err != nil {
+		return fmt.Errorf("prometheus-url: %w", err)
+	}
+	if chat != nil {
+		chat.grapher = grapher
+	}
 	var oncall *oncallRuntime // built below; woken by the service's commits
 	svc := bot.NewService(store, bot.Options{Policy: cfg.Policy, Log: log, Chat: chat != nil, Wake: chat.wake, Silencer: silencer,
 		OnCall: cfg.OnCall, OnTimers: func() { oncall.wake() }, KeepSilences: cfg.Loop.KeepSilences,
+		Grapher: grapher, PublicURL: st.PublicURL,
 		OnIngest: func(n *bot.Notification, res bot.IngestResult, err error) { m.observeIngest(len(n.Alerts), res, err) }})
 	oncall = newOnCall(svc, st, pagers, log, m)
 	m.watchStore(store)

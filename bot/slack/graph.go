@@ -1,0 +1,43 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/incidentbot/incidentbot/bot"
+	slackgo "github.com/slack-go/slack"
+)
+
+// graph uploads the metric graph the worker drew (d.File) into the
+// incident's channel as a PNG, which Slack previews inline. Without a
+// channel (opening failed) or with an archived one there is nobody to
+// show it to, which is no failure.
+func (c *Client) graph(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
+	if inc.SlackChannelID == "" || len(d.File) == 0 {
+		return bot.ChatResult{}, nil
+	}
+	name := strings.ToLower(inc.Key()) + "-graph.png"
+	when := "now"
+	if !inc.Open() {
+		when = "at resolution"
+	}
+	comment := fmt.Sprintf("Metric graph of the alert expressions of %s %s, from an hour before detection; the lines mark when alerts fired and the incident's key times.", inc.Key(), when)
+	if pub := strings.TrimRight(c.o.PublicURL, "/"); pub != "" {
+		comment += " The latest is always at " + link(pub+"/api/v1/incidents/"+strconv.FormatInt(inc.ID, 10)+"/graph.png", "this link") + "."
+	}
+	err := c.call(ctx, "files.uploadV2", "", func(ctx context.Context) error {
+		_, err := c.api.UploadFileContext(ctx, slackgo.UploadFileParameters{
+			Filename: name, FileSize: len(d.File), Reader: bytes.NewReader(d.File), Title: clip(d.Text, 200),
+			Channel: inc.SlackChannelID, InitialComment: comment, AltTxt: "Metric graph of " + clip(d.Text, 900),
+		})
+		return err
+	})
+	if channelGone(err) {
+		c.log.Info("slack: not posting a graph into a gone channel", "incident", inc.ID, "err", err)
+		return bot.ChatResult{}, nil
+	}
+	return bot.ChatResult{}, err
+}
