@@ -139,6 +139,27 @@ func TestSilenceThroughSlackAndAlertmanager(t *testing.T) {
 	if entriesBy(t, b, 1, "U0BOB") != 1 {
 		t.Errorf("the unsilence is not on the timeline as Bob's")
 	}
+
+	// Silenced again, then resolved by hand (Alertmanager sends no
+	// resolution for a silenced group): the timer engine expires the
+	// silence in Alertmanager.
+	commandReply(t, b.URL, "U0ALICE", channel, "silence 1h")
+	waitFor(t, 20*time.Second, "the second silence", func() bool {
+		b.getJSON(t, "/api/v1/incidents/1", "", &inc)
+		return len(inc.Silences) == 2
+	})
+	second := inc.Silences[1].ID
+	defer func() {
+		if t.Failed() {
+			var tl []entryJSON
+			b.getJSON(t, "/api/v1/incidents/1/timeline", "", &tl)
+			t.Logf("timeline: %+v\nlogs:\n%s", tl, b.logs.String())
+		}
+	}()
+	commandReply(t, b.URL, "U0BOB", channel, "resolve rolled back")
+	waitFor(t, 30*time.Second, "the resolved incident's silence to expire in Alertmanager", func() bool {
+		return amSilences(t, am.URL)[second].Status.State == "expired"
+	})
 }
 
 // TestGraphInTheChannel fires an alert whose generatorURL points at the
