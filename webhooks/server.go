@@ -160,7 +160,7 @@ func (s *Server) routes() *gin.Engine {
 
 	web.New(web.Config{Service: s.svc, APIToken: s.cfg.APIToken, ProxyHeader: s.cfg.AuthProxyHeader,
 		PublicURL: s.cfg.PublicURL, Zone: s.cfg.Zone, Runbooks: s.cfg.Runbooks,
-		StatusOf: statusOf, Log: s.log, Now: s.cfg.Now}).Mount(e)
+		StatusOf: statusOf, Log: s.log, Now: s.cfg.Now, FeedToken: s.feedToken}).Mount(e)
 	return e
 }
 

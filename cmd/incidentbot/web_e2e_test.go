@@ -4,6 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,8 +107,39 @@ func TestWebViewInBrowser(t *testing.T) {
 	}
 	ctx := browser(t)
 	const token, apiToken = "wh-token-web", "api-token-web"
+	// A team with two schedules, paged by email through a real SMTP
+	// server, so the incident has pages to show.
+	mailbox := startSMTP(t)
+	cfg := `
+people:
+  U0ALICE: {email: alice@example.com}
+  U0BOB: {email: bob@example.com}
+  U0CAROL: {email: carol@example.com}
+  U0FRANK: {email: frank@example.com}
+  U0GRACE: {email: grace@example.com}
+teams:
+  - name: payments
+    match: ['service=~"payment-.*"']
+    schedules:
+      - {name: primary, timezone: Europe/Berlin, start: 2024-01-01T09:00, shift: 168h, members: [U0ALICE, U0BOB, U0CAROL]}
+      - {name: secondary, timezone: America/New_York, start: 2024-01-01T09:00, shift: 72h, members: [U0DAN, U0ERIN]}
+    escalation:
+      - {after: 0s, notify: [schedule:primary]}
+      - {after: 30m, notify: [schedule:secondary]}
+  - name: checkout
+    match: ['service="checkout"']
+    schedules:
+      - {name: primary, timezone: UTC, start: 2024-01-01T08:00, shift: 24h, members: [U0FRANK, U0GRACE]}
+    escalation:
+      - {after: 0s, notify: [schedule:primary]}
+`
+	cfgPath := filepath.Join(t.TempDir(), "config.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	env := map[string]string{"INCIDENTBOT_DB": filepath.Join(t.TempDir(), "incidentbot.db"), "INCIDENTBOT_WEBHOOK_TOKEN": token,
-		"INCIDENTBOT_API_TOKEN": apiToken, "INCIDENTBOT_LOG_FORMAT": "text"}
+		"INCIDENTBOT_API_TOKEN": apiToken, "INCIDENTBOT_LOG_FORMAT": "text", "INCIDENTBOT_CONFIG": cfgPath,
+		"INCIDENTBOT_SMTP_URL": "smtp://" + mailbox.addr, "INCIDENTBOT_SMTP_FROM": "incidentbot@example.com"}
 	bot := startBot(t, env)
 	am := startAlertmanager(t, bot.URL, token)
 
@@ -139,6 +172,8 @@ func TestWebViewInBrowser(t *testing.T) {
 
 	// Signing in: the pages lead to the login form and back.
 	do(t, ctx, "open the incidents", chromedp.Navigate(bot.URL+"/incidents"))
+	// The on-call person was paged by email: the incident page lists it.
+	waitFor(t, 20*time.Second, "the page by email", func() bool { return len(mailbox.messages()) >= 1 })
 	if loc := eval(t, ctx, "location", chromedp.Location()); !strings.Contains(loc, "/login?next=") {
 		t.Fatalf("not signed in, /incidents went to %s, want the login form", loc)
 	}
@@ -159,7 +194,7 @@ func TestWebViewInBrowser(t *testing.T) {
 	// One incident: alerts with links, the timeline, the rendered draft.
 	do(t, ctx, "open the leak", chromedp.Click(fmt.Sprintf(`a[href="/incidents/%d"]`, leakID)), chromedp.WaitVisible("#tl-h"))
 	main = eval(t, ctx, "read the incident", chromedp.Text("main"))
-	for _, want := range []string{fmt.Sprintf("INC-%d", leakID), "pg-1", "pg-2", "Prometheus expression", "Alertmanager",
+	for _, want := range []string{fmt.Sprintf("INC-%d", leakID), "pg-1", "pg-2", "Prometheus expression", "Alertmanager", "Pages sent", "@example.com", "email",
 		"Postmortem Report", "Issue Summary", "alert_fired"} {
 		if !strings.Contains(main, want) {
 			t.Errorf("the incident page lacks %q", want)
@@ -175,6 +210,29 @@ func TestWebViewInBrowser(t *testing.T) {
 		t.Errorf("header display %q: style.css did not apply", bg)
 	}
 	shot(t, ctx, "incident")
+
+	do(t, ctx, "open on call", chromedp.Click(`nav a[href="/oncall"]`), chromedp.WaitVisible("table.calendar"))
+	main = eval(t, ctx, "read on call", chromedp.Text("main"))
+	for _, want := range []string{"payments", "checkout", "primary", "secondary", "The next two weeks", "Calendar feed"} {
+		if !strings.Contains(main, want) {
+			t.Errorf("the on-call page lacks %q", want)
+		}
+	}
+	if n := eval(t, ctx, "calendar rows", chromedp.Evaluate[int](`document.querySelector("table.calendar tbody").rows.length`)); n != 14 {
+		t.Errorf("the calendar has %d days, want 14", n)
+	}
+	// The calendar link works on its own, as a calendar app would use it.
+	feed := eval(t, ctx, "feed link", chromedp.Evaluate[string](`document.querySelector("a[href*='.ics']").href`))
+	if res, err := http.Get(feed); err != nil {
+		t.Errorf("GET %s: %v", feed, err)
+	} else {
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || !strings.Contains(string(body), "BEGIN:VCALENDAR") {
+			t.Errorf("the calendar feed %s answered %d %.200s", feed, res.StatusCode, body)
+		}
+	}
+	shot(t, ctx, "oncall")
 
 	do(t, ctx, "open trends", chromedp.Click(`nav a[href="/trends"]`), chromedp.WaitVisible("svg.chart"))
 	if n := eval(t, ctx, "bars", chromedp.Evaluate[int](`document.querySelectorAll("svg.chart rect.bar").length`)); n < 8 {
