@@ -23,6 +23,8 @@ type incidentData struct {
 	Draft     string
 	Truncated int
 	Pages     []bot.Page
+	// Graph is true when the alerts carry an expression to draw.
+	Graph bool
 }
 
 type alertView struct {
@@ -93,7 +95,7 @@ func (h *Handler) incident(c *gin.Context) {
 		return
 	}
 	d := incidentData{Inc: inc, Metrics: pm.Metrics, Teams: teamsOf(inc, h.svc.OnCallConfig()), Timeline: tl,
-		Draft: pm.Markdown(), Runbooks: h.runbooksOf(inc), Truncated: inc.TruncatedAlerts}
+		Draft: pm.Markdown(), Runbooks: h.runbooksOf(inc), Truncated: inc.TruncatedAlerts, Graph: h.svc.Graphable(inc)}
 	if d.Pages, err = h.svc.Pages(ctx(c), inc.ID); err != nil {
 		h.fail(c, err)
 		return

@@ -111,6 +111,7 @@ func (h *Handler) Mount(r gin.IRouter) {
 	pages.GET("/incidents", h.incidents)
 	pages.GET("/incidents/:id", h.incident)
 	pages.GET("/incidents/:id/postmortem.md", h.postmortemMarkdown)
+	pages.GET("/incidents/:id/graph.png", h.graph)
 	pages.GET("/oncall", h.oncall)
 	pages.GET("/trends", h.trends)
 }

@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -404,5 +406,45 @@ func TestDraftLinksToIncidentPage(t *testing.T) {
 		if has := strings.Contains(page, `href="https://bot.example.com/incidents/1"`); has != (pub != "") {
 			t.Errorf("public URL %q: link in the rendered draft = %v", pub, has)
 		}
+	}
+}
+
+// fakeGrapher draws a fixed picture, or fails.
+type fakeGrapher struct{ err error }
+
+func (f fakeGrapher) Graph(context.Context, bot.Graph) ([]byte, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	return []byte("\x89PNG\r\n\x1a\nfake"), nil
+}
+
+func TestIncidentGraph(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		grapher bot.Grapher
+		status  int
+		img     bool
+	}{
+		{"drawn", fakeGrapher{}, http.StatusOK, true},
+		{"prometheus down", fakeGrapher{err: errors.New("dial tcp: connection refused")}, http.StatusBadGateway, true},
+		{"no graphs set up", nil, http.StatusNotFound, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnvWith(t, func(o *bot.Options) { o.Grapher = tt.grapher }, withToken)
+			id := e.webhook("firing.json")
+			page := e.mustGet(fmt.Sprintf("/incidents/%d", id), nil, "Authorization", "Bearer "+testToken)
+			if has := strings.Contains(page, fmt.Sprintf(`<img src="/incidents/%d/graph.png"`, id)); has != tt.img {
+				t.Errorf("graph on the page = %v, want %v", has, tt.img)
+			}
+			w := e.get(fmt.Sprintf("/incidents/%d/graph.png", id), nil, "Authorization", "Bearer "+testToken)
+			if w.Code != tt.status || (w.Code == 200) != (w.Header().Get("Content-Type") == "image/png") {
+				t.Errorf("graph.png: %d %q %s", w.Code, w.Header().Get("Content-Type"), w.Body)
+			}
+			// Not signed in: no picture.
+			if w := e.get(fmt.Sprintf("/incidents/%d/graph.png", id), nil); w.Code != http.StatusSeeOther {
+				t.Errorf("graph.png without a session: %d", w.Code)
+			}
+		})
 	}
 }
