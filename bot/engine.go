@@ -146,6 +146,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	defer e.running.Store(false)
 	defer e.wg.Wait()
+	e.recover(ctx)
 	for {
 		wait := e.tick(ctx)
 		select {
@@ -156,6 +157,42 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// recover settles, at start, the pages a previous process was sending
+// when it stopped: their timers wait for the attempt's deadline, but no
+// attempt of this process is in flight yet, so each is settled now (as
+// "outcome unknown", see beginPage) rather than at that deadline.
+func (e *Engine) recover(ctx context.Context) {
+	var soon []Timer
+	err := e.s.store.View(ctx, func(tx Tx) (err error) {
+		soon, err = tx.DueTimers(e.o.Now().Add(e.lease()), 0)
+		return err
+	})
+	if err != nil {
+		e.o.Log.Error("timer engine: reading timers at start", "err", err)
+		return
+	}
+	for _, t := range soon {
+		if t.Kind != TimerPage {
+			continue
+		}
+		var sending bool
+		_ = e.s.store.View(ctx, func(tx Tx) error {
+			p, err := tx.Page(t.IncidentID, t.Page)
+			sending = err == nil && p.Status == PageSending
+			return nil
+		})
+		if sending {
+			if err := e.beginPage(ctx, t); err != nil {
+				e.o.Log.Error("timer engine: settling a page cut by a stop", "page", t.Page, "err", err)
+			}
+		}
+	}
+}
+
+// lease is how long an attempt may take before its page is considered
+// cut short: the send's timeout and a margin for recording the outcome.
+func (e *Engine) lease() time.Duration { return e.o.SendTimeout + 30*time.Second }
 
 // tick handles every due timer and returns how long to sleep: until the
 // next timer, at most Poll. Only that one next-due time is kept in memory.
@@ -478,7 +515,7 @@ func (e *Engine) beginPage(ctx context.Context, t Timer) error {
 		if err := tx.SavePage(p); err != nil {
 			return err
 		}
-		t.Due = now.Add(e.o.SendTimeout + time.Minute)
+		t.Due = now.Add(e.lease())
 		if err := tx.SaveTimer(&t); err != nil {
 			return err
 		}
@@ -556,6 +593,14 @@ func (e *Engine) send(ctx context.Context, t Timer, m *PageMessage) {
 		if err2 != nil {
 			return err2
 		}
+		wait := e.backoff(p.Attempts)
+		var ra *RetryAfterError
+		if errors.As(err, &ra) {
+			// Rate limited (by Slack, or held back by the client before
+			// calling): nothing went out, so this was not an attempt.
+			p.Attempts--
+			wait = max(ra.After, time.Second)
+		}
 		final := err == nil || permanent(err) || p.Attempts >= e.o.MaxAttempts
 		switch {
 		case err == nil:
@@ -572,7 +617,7 @@ func (e *Engine) send(ctx context.Context, t Timer, m *PageMessage) {
 			return err
 		}
 		if !final {
-			t.Due = now.Add(e.backoff(p.Attempts))
+			t.Due = now.Add(wait)
 			return tx.SaveTimer(&t)
 		}
 		if err := tx.DeleteTimer(t.ID); err != nil {

@@ -409,3 +409,59 @@ func TestParsePageValue(t *testing.T) {
 		}
 	}
 }
+
+func TestEngineWaitsOutRateLimits(t *testing.T) {
+	h := newOnCallHarness(t, EngineOptions{MaxAttempts: 2, BackoffMin: time.Second})
+	limited := &RetryAfterError{After: 30 * time.Second}
+	h.slack.fail = []error{limited, limited, limited}
+	id := h.open()
+	h.run()
+	h.advance(29 * time.Second)
+	same(t, "slack before Retry-After", h.slack.got(), nil)
+	h.advance(time.Second)
+	h.advance(30 * time.Second)
+	h.advance(30 * time.Second)
+	// Three rate limits did not use up the two attempts.
+	same(t, "slack after three Retry-Afters", h.slack.got(), []string{"UA@0"})
+	for _, p := range h.pages(id) {
+		if p.Via == ViaSlack && (p.Status != PageSent || p.Attempts != 1) {
+			t.Errorf("slack page = %+v, want sent at attempt 1", p)
+		}
+	}
+}
+
+func TestEngineSettlesCutPagesAtStart(t *testing.T) {
+	h := newOnCallHarness(t, EngineOptions{})
+	id := h.open()
+	ctx := context.Background()
+	var due []Timer
+	h.must(h.store.View(ctx, func(tx Tx) (err error) { due, err = tx.DueTimers(h.clock.Now(), 0); return err }))
+	h.must(h.eng.fireStep(ctx, due[0]))
+	// Begin the email attempt (status sending, timer moved to the lease's
+	// end), as a process that then died would have.
+	h.must(h.store.View(ctx, func(tx Tx) (err error) { due, err = tx.DueTimers(h.clock.Now(), 0); return err }))
+	for _, tm := range due {
+		if p, _ := func() (*Page, error) {
+			var p *Page
+			err := h.store.View(ctx, func(tx Tx) (err error) { p, err = tx.Page(id, tm.Page); return err })
+			return p, err
+		}(); p != nil && p.Via == ViaEmail {
+			h.must(h.store.Update(ctx, func(tx Tx) error {
+				p.Status, p.Attempts = PageSending, 1
+				tm.Due = h.clock.Now().Add(h.eng.lease())
+				if err := tx.SavePage(p); err != nil {
+					return err
+				}
+				return tx.SaveTimer(&tm)
+			}))
+		}
+	}
+	h.restart(EngineOptions{})
+	h.eng.recover(ctx)
+	for _, p := range h.pages(id) {
+		if p.Via == ViaEmail && (p.Status != PageFailed || !strings.HasPrefix(p.Error, "outcome unknown")) {
+			t.Errorf("email page after a restart = %+v, want settled at once as outcome unknown", p)
+		}
+	}
+	same(t, "email", h.email.got(), nil)
+}
