@@ -32,7 +32,7 @@ type body struct {
 // between steps structure the file for its readers and are left out. Each
 // step keeps its Markdown, the source of truth for every renderer. first is
 // the file line of lines[0].
-func parseBody(lines []string, first int, at func(int, string, ...any) Problem) (intro string, steps []bot.RunbookStep, probs []Problem) {
+func parseBody(lines []string, first int, at func(int, string, ...any) Problem) (intro string, steps []bot.RunbookStep, stepLines []int, probs []Problem) {
 	b := body{src: []byte(strings.Join(lines, "\n") + "\n"), first: first}
 	b.starts = make([]int, 0, len(lines))
 	off := 0
@@ -64,6 +64,7 @@ func parseBody(lines []string, first int, at func(int, string, ...any) Problem) 
 			for it := n.FirstChild(); it != nil; it = it.NextSibling() {
 				st, written, p := b.step(it.(*ast.ListItem), len(steps), prevWritten, at)
 				steps, prevWritten = append(steps, st), written
+				stepLines = append(stepLines, b.first+b.lineOf(it))
 				probs = append(probs, p...)
 			}
 		case len(steps) == 0:
@@ -73,7 +74,7 @@ func parseBody(lines []string, first int, at func(int, string, ...any) Problem) 
 		}
 	}
 	flush()
-	return strings.TrimSpace(strings.Join(lines[:introEnd], "\n")), steps, probs
+	return strings.TrimSpace(strings.Join(lines[:introEnd], "\n")), steps, stepLines, probs
 }
 
 // step reads one list item as the step after the prev ones, checking the

@@ -1,24 +1,28 @@
 package runbooks
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"path"
 )
 
 const lintUsage = `usage: incidentbot runbooks lint [DIR]
 
-Checks the runbook files (*.md) in DIR, or the built-in runbooks when DIR is
-not given. Prints one "file:line: problem" line per problem on stdout.
-Exit status: 0 when every file is valid, 1 when there are problems, 2 for a
-usage error.
+Checks the runbook files (*.md) in DIR and its sub-folders, or the built-in
+runbooks when DIR is not given, and how Slack would show each one. Prints
+one "file:line: problem" line per problem on stdout, or "ok: N runbooks in
+DIR". Exit status: 0 when every file is valid, 1 when there are problems,
+2 for a usage error. Ctrl-C stops it.
 `
 
 // LintCommand runs "incidentbot runbooks lint [DIR]"; args are the words
-// after "lint". It returns the exit status: 0 when the runbooks are valid
-// (printing nothing), 1 with the problems on stdout, 2 for a usage error.
-func LintCommand(args []string, stdout, stderr io.Writer) int {
+// after "lint", check (may be nil) how a consumer shows each runbook. It
+// returns the exit status: 0 when the runbooks are valid (printing "ok: N
+// runbooks in DIR"), 1 with the problems on stdout (also when ctx ends
+// first), 2 for a usage error.
+func LintCommand(ctx context.Context, args []string, stdout, stderr io.Writer, check Check) int {
 	var dir string
 	switch {
 	case len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help"):
@@ -28,21 +32,26 @@ func LintCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "incidentbot runbooks lint: want at most one directory, got %d arguments\n\n%s", len(args), lintUsage)
 		return 2
 	case len(args) == 1 && len(args[0]) > 1 && args[0][0] == '-':
-		fmt.Fprintf(stderr, "incidentbot runbooks lint: unknown flag %s\n\n%s", args[0], lintUsage)
+		fmt.Fprintf(stderr, "incidentbot runbooks lint: unknown flag %s\n\n%s", quoteName(args[0]), lintUsage)
 		return 2
 	case len(args) == 1:
 		dir = args[0]
 	}
 
-	var probs []Problem
+	var (
+		n     int
+		probs []Problem
+		name  = "builtin"
+	)
 	if dir == "" {
-		probs = Lint(builtinFS, "builtin")
+		n, probs = lint(ctx, builtinFS, "builtin", func(name string) string { return path.Join("builtin", name) }, check)
 	} else {
+		name = dir
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			fmt.Fprintf(stderr, "incidentbot runbooks lint: %s is not a directory\n", dir)
+			fmt.Fprintf(stderr, "incidentbot runbooks lint: %s is not a directory\n", quoteName(dir))
 			return 2
 		}
-		probs = lint(os.DirFS(dir), ".", func(name string) string { return filepath.Join(dir, name) })
+		n, probs = lint(ctx, dirFS(dir), ".", displayUnder(dir), check)
 	}
 	for _, p := range probs {
 		fmt.Fprintln(stdout, p)
@@ -50,5 +59,6 @@ func LintCommand(args []string, stdout, stderr io.Writer) int {
 	if len(probs) > 0 {
 		return 1
 	}
+	fmt.Fprintf(stdout, "ok: %d runbooks in %s\n", n, quoteName(name))
 	return 0
 }

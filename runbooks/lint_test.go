@@ -2,6 +2,7 @@ package runbooks
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -96,7 +97,7 @@ func TestLint(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			for _, p := range Lint(os.DirFS("testdata/lint"), tt.name) {
+			for _, p := range Lint(context.Background(), os.DirFS("testdata/lint"), tt.name, nil) {
 				got = append(got, p.String())
 			}
 			if !slices.Equal(got, tt.want) {
@@ -115,8 +116,9 @@ func TestLintCommand(t *testing.T) {
 		wantStdout string
 		wantStderr string // a substring; "" means stderr must be empty
 	}{
-		{name: "built-ins", args: nil, wantCode: 0},
-		{name: "valid dir", args: []string{filepath.Join("testdata", "lint", "valid")}, wantCode: 0},
+		{name: "built-ins", args: nil, wantCode: 0, wantStdout: "ok: 3 runbooks in builtin\n"},
+		{name: "valid dir", args: []string{filepath.Join("testdata", "lint", "valid")}, wantCode: 0,
+			wantStdout: "ok: 1 runbooks in " + filepath.Join("testdata", "lint", "valid") + "\n"},
 		{name: "broken dir", args: []string{broken}, wantCode: 1,
 			wantStdout: filepath.Join(broken, "runbook.md") + ":9: step numbering gap: step 4 follows step 2, want 3\n"},
 		{name: "help", args: []string{"-h"}, wantCode: 0, wantStdout: lintUsage},
@@ -128,7 +130,7 @@ func TestLintCommand(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := LintCommand(tt.args, &stdout, &stderr)
+			code := LintCommand(context.Background(), tt.args, &stdout, &stderr, nil)
 			if code != tt.wantCode || stdout.String() != tt.wantStdout ||
 				(tt.wantStderr == "") != (stderr.Len() == 0) || !strings.Contains(stderr.String(), tt.wantStderr) {
 				t.Errorf("LintCommand(%q) = %d\nstdout %q\nstderr %q\nwant %d, stdout %q, stderr containing %q",

@@ -24,6 +24,10 @@ type runbook struct {
 	urls     []string
 	severity bot.Severity
 	nameLine int
+	// stepLines and varLines are where steps and variables are written,
+	// for problems found after parsing.
+	stepLines []int
+	varLines  map[string]int
 }
 
 var (
@@ -89,8 +93,8 @@ func parse(file string, data []byte) (*runbook, []Problem) {
 		return at(min(max(line, 1), end+1), format, args...)
 	})
 	bodyLine := end + 2 // 1-based number of the first line after the closing ---
-	intro, steps, bodyProbs := parseBody(lines[end+1:], bodyLine, at)
-	rb.Intro, rb.Steps = intro, steps
+	intro, steps, stepLines, bodyProbs := parseBody(lines[end+1:], bodyLine, at)
+	rb.Intro, rb.Steps, rb.stepLines = intro, steps, stepLines
 	probs = append(probs, bodyProbs...)
 	if len(steps) == 0 {
 		probs = append(probs, at(min(bodyLine, len(lines)), `no steps: write them as a numbered list ("1. Check ...")`))
@@ -218,6 +222,10 @@ func (rb *runbook) decodeVars(v *yaml.Node, keyLine int, at func(int, string, ..
 			continue
 		}
 		rb.Vars = append(rb.Vars, bot.RunbookVar{Name: name, Template: src})
+		if rb.varLines == nil {
+			rb.varLines = map[string]int{}
+		}
+		rb.varLines[name] = line
 	}
 	return probs
 }

@@ -35,11 +35,11 @@
 package runbooks
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -75,22 +75,35 @@ var builtin = sync.OnceValue(func() *Set {
 // Builtin returns the runbooks that ship with incidentbot.
 func Builtin() *Set { return builtin() }
 
-// Load reads every runbook file in dir of fsys (see Lint for which files
-// those are). Each runbook's Source is its path in fsys. Any problem Lint
-// would report makes Load fail with an error that lists them all; each is a
-// Problem, so errors.As finds the first. An empty directory is an empty Set.
+// Load reads every runbook file under dir of fsys (see Lint for which
+// files those are). Each runbook's Source is its path in fsys. Any problem
+// Lint would report, except advisory ones, makes Load fail with an error
+// that lists them all; each is a Problem, so errors.As finds the first. An
+// empty directory is an empty Set.
 func Load(fsys fs.FS, dir string) (*Set, error) {
-	return load(fsys, dir, func(name string) string { return path.Join(dir, name) })
+	return load(context.Background(), fsys, dir, func(name string) string { return path.Join(dir, name) })
 }
 
 // LoadDir is Load for a directory on disk, as named by INCIDENTBOT_RUNBOOKS;
-// Sources and problems carry operating system paths under dir.
-func LoadDir(dir string) (*Set, error) {
-	return load(os.DirFS(dir), ".", func(name string) string { return filepath.Join(dir, name) })
+// Sources and problems carry operating system paths under dir. It reads
+// only regular files, never blocking on a FIFO, and stops when ctx ends
+// (Ctrl-C or SIGTERM during start-up).
+func LoadDir(ctx context.Context, dir string) (*Set, error) {
+	return load(ctx, dirFS(dir), ".", displayUnder(dir))
 }
 
-func load(fsys fs.FS, dir string, display func(string) string) (*Set, error) {
-	rbs, probs, _, err := readDir(fsys, dir, display)
+// displayUnder names a file under dir as the operating system would.
+func displayUnder(dir string) func(string) string {
+	return func(name string) string {
+		if name == "" {
+			return dir
+		}
+		return filepath.Join(dir, filepath.FromSlash(name))
+	}
+}
+
+func load(ctx context.Context, fsys fs.FS, dir string, display func(string) string) (*Set, error) {
+	rbs, probs, _, err := readDir(ctx, fsys, dir, display)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package runbooks
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -14,7 +15,7 @@ import (
 )
 
 func TestBuiltin(t *testing.T) {
-	if probs := Lint(builtinFS, "builtin"); len(probs) > 0 {
+	if probs := Lint(context.Background(), builtinFS, "builtin", nil); len(probs) > 0 {
 		t.Fatalf("Lint(builtin): %v, want no problems", probs)
 	}
 	all := Builtin().All()
@@ -72,7 +73,9 @@ func TestLoadAndMerge(t *testing.T) {
 		"ops/memory-leak.md": {Data: []byte("---\nname: memory-leak\ntitle: Our leak runbook\nmatch: alertname=\"MemoryLeak\"\n---\n1. Call Alice.\n")},
 		"ops/disk-full.md":   {Data: []byte("---\nname: disk-full\ntitle: Disk full\nmatch: alertname=\"DiskFull\"\n---\n1. df -h\n")},
 		"ops/README.md":      {Data: []byte("# not a runbook\n")},
-		"ops/sub/x.md":       {Data: []byte("ignored: subdirectories are not read")},
+		"ops/payments/x.md":  {Data: []byte("---\nname: payments-lag\ntitle: Payments lag\nmatch: alertname=\"PaymentsLag\"\n---\n1. Look.\n")},
+		"ops/_drafts/y.md":   {Data: []byte("ignored: folders starting with _ are drafts")},
+		"ops/.git/z.md":      {Data: []byte("ignored: hidden folders")},
 	}
 	extra, err := Load(mine, "ops")
 	if err != nil {
@@ -89,12 +92,12 @@ func TestLoadAndMerge(t *testing.T) {
 		wantOK    bool
 		wantLen   int
 	}{
-		{name: "other overrides the same name", set: merged, get: "memory-leak", wantTitle: "Our leak runbook", wantOK: true, wantLen: 4},
-		{name: "other adds", set: merged, get: "disk-full", wantTitle: "Disk full", wantOK: true, wantLen: 4},
-		{name: "the rest stays", set: merged, get: "high-latency", wantTitle: "High latency: a service answers too slowly", wantOK: true, wantLen: 4},
+		{name: "other overrides the same name", set: merged, get: "memory-leak", wantTitle: "Our leak runbook", wantOK: true, wantLen: 5},
+		{name: "other adds", set: merged, get: "disk-full", wantTitle: "Disk full", wantOK: true, wantLen: 5},
+		{name: "the rest stays", set: merged, get: "high-latency", wantTitle: "High latency: a service answers too slowly", wantOK: true, wantLen: 5},
 		{name: "the receiver does not change", set: base, get: "memory-leak", wantTitle: "Memory leak: memory grows until pods are OOM-killed", wantOK: true, wantLen: 3},
-		{name: "names are case-insensitive", set: merged, get: " Disk-Full ", wantTitle: "Disk full", wantOK: true, wantLen: 4},
-		{name: "missing", set: merged, get: "nope", wantLen: 4},
+		{name: "names are case-insensitive", set: merged, get: " Disk-Full ", wantTitle: "Disk full", wantOK: true, wantLen: 5},
+		{name: "missing", set: merged, get: "nope", wantLen: 5},
 		{name: "nil set", set: nil, get: "memory-leak", wantLen: 0},
 		{name: "merge with nil", set: base.Merge(nil), get: "memory-leak", wantTitle: "Memory leak: memory grows until pods are OOM-killed", wantOK: true, wantLen: 3},
 	}
@@ -144,7 +147,7 @@ func TestLoadDir(t *testing.T) {
 		}
 	}
 	write("disk-full.md", "---\nname: disk-full\ntitle: Disk full\nmatch: alertname=\"DiskFull\"\n---\n1. df -h\n")
-	set, err := LoadDir(dir)
+	set, err := LoadDir(context.Background(), dir)
 	if err != nil {
 		t.Fatalf("LoadDir: %v", err)
 	}
@@ -153,7 +156,7 @@ func TestLoadDir(t *testing.T) {
 	}
 
 	write("broken.md", "# no front matter\n")
-	_, err = LoadDir(dir)
+	_, err = LoadDir(context.Background(), dir)
 	if want := filepath.Join(dir, "broken.md") + ":1: missing front matter"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("LoadDir with a broken file: error %v, want one containing %q", err, want)
 	}

@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -366,5 +367,26 @@ func TestHostileLabelValues(t *testing.T) {
 	}
 	if note, _ := render("", false); !strings.Contains(note, "`$NS` stays as written: no alert has label namespace.") {
 		t.Errorf("missing label: note %q, want it to name the label", note)
+	}
+}
+
+func TestCheckRunbook(t *testing.T) {
+	for _, rb := range runbooks.Builtin().All() {
+		if got := CheckRunbook(rb); len(got) > 0 {
+			t.Errorf("built-in %s: %+v, want nothing", rb.Name, got)
+		}
+	}
+	long := bot.Runbook{Name: "long", Title: "Long"}
+	for i := 1; i <= 30; i++ {
+		long.Steps = append(long.Steps, bot.RunbookStep{N: i, Text: "step", Markdown: "step"})
+	}
+	long.Steps[3].Markdown = "step\n\n```sh\necho " + strings.Repeat("x", 3200) + "\n```"
+	got := CheckRunbook(long)
+	want := []RunbookFinding{
+		{Step: 23, Msg: "the checklist needs more than Slack's 50 blocks a message: steps 23 to 30 would not show (shorten or split the runbook)"},
+		{Step: 4, Msg: "a line of 3205 bytes: Slack takes 3000 a section, so it would be cut in two"},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("CheckRunbook:\n got %+v\nwant %+v", got, want)
 	}
 }

@@ -39,7 +39,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprint(stderr, usage)
 			return exitCode(2)
 		}
-		if code := runbooks.LintCommand(args[1:], stdout, stderr); code != 0 {
+		if code := runbooks.LintCommand(ctx, args[1:], stdout, stderr, slackCheck); code != 0 {
 			return exitCode(code)
 		}
 		return nil

@@ -37,7 +37,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	books, err := loadRunbooks(st.Runbooks)
+	books, err := loadRunbooks(ctx, st.Runbooks)
 	if err != nil {
 		return err
 	}
@@ -164,12 +164,12 @@ func waitOrTimeout(ctx context.Context, done <-chan struct{}, log *slog.Logger) 
 	}
 }
 
-func loadRunbooks(dir string) (*runbooks.Set, error) {
+func loadRunbooks(ctx context.Context, dir string) (*runbooks.Set, error) {
 	set := runbooks.Builtin()
 	if dir == "" {
 		return set, nil
 	}
-	extra, err := runbooks.LoadDir(dir)
+	extra, err := runbooks.LoadDir(ctx, dir)
 	if err != nil {
 		return nil, fmt.Errorf("runbooks %s: %w", dir, err)
 	}
