@@ -254,3 +254,35 @@ teams:
 	}
 	shot(t, ctx, "incident-dark-phone", true)
 }
+
+// Without a token or an auth proxy, the web view is open, and the start-up
+// log says so; with either, it does not.
+func TestWebViewOpenWarning(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		warn bool
+	}{
+		{"open", map[string]string{}, true},
+		{"token", map[string]string{"INCIDENTBOT_API_TOKEN": "api-token-warn"}, false},
+		{"proxy", map[string]string{"INCIDENTBOT_AUTH_PROXY_HEADER": "X-Forwarded-User"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.env["INCIDENTBOT_DB"] = filepath.Join(t.TempDir(), "incidentbot.db")
+			b := startBot(t, tt.env)
+			warned := strings.Contains(b.logs.String(), "the web view (/incidents) is open to anyone")
+			if warned != tt.warn {
+				t.Errorf("warned = %v, want %v; logs:\n%s", warned, tt.warn, b.logs.String())
+			}
+			noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			res, err := noFollow.Get(b.URL + "/incidents")
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if open := res.StatusCode == http.StatusOK; open != tt.warn {
+				t.Errorf("GET /incidents without credentials: %d, want open = %v", res.StatusCode, tt.warn)
+			}
+		})
+	}
+}
