@@ -25,6 +25,8 @@ const (
 	// being on call, not a week on a laptop left in a café.
 	sessionTTL = 24 * time.Hour
 	userKey    = "web.user"
+	// inKey marks a request the pages let in (signed in, or open pages).
+	inKey = "web.in"
 )
 
 // auth decides who may see the pages.
@@ -87,11 +89,13 @@ func (a *auth) require(h *Handler) gin.HandlerFunc {
 		if a.proxy != "" {
 			if u, ok := proxyUser(c.GetHeader(a.proxy)); ok {
 				c.Set(userKey, u)
+				c.Set(inKey, true)
 				c.Next()
 				return
 			}
 		}
 		if a.open() || a.validSession(c) || a.validBearer(c) {
+			c.Set(inKey, true)
 			c.Next()
 			return
 		}

@@ -149,6 +149,8 @@ type page struct {
 	User  string
 	// Auth is true when the pages need a session (there is a logout).
 	Auth bool
+	// In is true when the request was let in: the navigation shows.
+	In   bool
 	CSRF string
 	Data any
 }
@@ -158,6 +160,7 @@ type page struct {
 func (h *Handler) render(c *gin.Context, status int, name string, p page) {
 	p.User = userOf(c)
 	p.Auth = h.auth.tokenOn()
+	p.In = c.GetBool(inKey)
 	p.CSRF = h.auth.csrfToken(c)
 	var b bytes.Buffer
 	if err := h.pages[name].Execute(&b, p); err != nil {

@@ -448,3 +448,16 @@ func TestIncidentGraph(t *testing.T) {
 		})
 	}
 }
+
+// The login form shows no navigation and no Sign out to a stranger.
+func TestLoginPageShowsNoNavigation(t *testing.T) {
+	e := newEnv(t, withToken)
+	page := e.mustGet("/login", nil)
+	if strings.Contains(page, "Sign out") || strings.Contains(page, `href="/oncall"`) {
+		t.Errorf("the login page shows the signed-in header:\n%s", page)
+	}
+	in := e.mustGet("/incidents", nil, "Authorization", "Bearer "+testToken)
+	if !strings.Contains(in, "Sign out") || !strings.Contains(in, `href="/oncall"`) {
+		t.Error("a signed-in page lacks the navigation or Sign out")
+	}
+}
