@@ -104,3 +104,27 @@ func TestFillVarsBounded(t *testing.T) {
 		t.Errorf("FillVars = %+v, want BIG too long and BAD failing, both unfilled", got)
 	}
 }
+
+// FuzzFillVars feeds label values to the variables of a runbook: a value
+// is filled in only when it is plain, whatever the alert carries.
+func FuzzFillVars(f *testing.F) {
+	for _, s := range []string{"payments", "`", "```", "<!channel>", "a\nb", "$(id)", "app=x,y", strings.Repeat("a", 300)} {
+		f.Add(s)
+	}
+	rb := Runbook{Vars: []RunbookVar{
+		{Name: "NS", Template: "{{ .Labels.namespace }}"},
+		{Name: "SEL", Template: "{{ with .Labels.namespace }}app={{ . | lower | before \",\" }}{{ end }}"},
+		{Name: "ANN", Template: `{{ index .Annotations "summary" | default .Labels.namespace | trimSuffix "x" }}`},
+	}}
+	f.Fuzz(func(t *testing.T, v string) {
+		inc := &Incident{Alerts: []Alert{{Status: AlertFiring, Labels: map[string]string{"namespace": v}, Annotations: map[string]string{"summary": v}}}}
+		for _, val := range FillVars(rb, inc) {
+			if val.Filled && (!safeValueRE.MatchString(val.Value) || len(val.Value) > maxVarValue) {
+				t.Fatalf("label %q filled %s with %q", v, val.Name, val.Value)
+			}
+			if !val.Filled && val.Note == "" {
+				t.Fatalf("label %q left %s without a note", v, val.Name)
+			}
+		}
+	})
+}

@@ -26,6 +26,7 @@ func FuzzParse(f *testing.F) {
 		"", "---\n---\n", "---\nname: a\ntitle: A\nmatch: a=b\n---\n1. x\n   $ y \\\n",
 		"---\nname: a\ntitle: A\nmatch: [a=b, 'c=~\"d|e\"']\n---\n1. x\n   ```promql\n   up\n",
 		"---\nname: &a a\ntitle: *a\nrunbook_urls: [*a]\n---\n1) x\n2) [y](https://z)\n",
+		"---\nname: a\ntitle: A\nmatch: a=b\nvars: {NS: '{{ .Labels.namespace }}', X: '{{ with .Labels.a }}{{ . }}{{ end }}'}\n---\n1. `$NS` $X\n   ```sh\n   echo $NS $Y\n   ```\n",
 	} {
 		f.Add([]byte(s))
 	}
@@ -56,5 +57,11 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("parse(%q): step %d is %+v", data, i+1, st)
 			}
 		}
+		for _, p := range advise(rb, nil) {
+			if p.Line < 1 || p.Line > lines || !p.Advisory {
+				t.Fatalf("parse(%q): advice %q points outside the file (%d lines)", data, p, lines)
+			}
+		}
+		bot.FillVars(rb.copy(), &bot.Incident{Alerts: alerts})
 	})
 }

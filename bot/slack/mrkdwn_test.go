@@ -280,20 +280,47 @@ func FuzzRenderMarkdown(f *testing.F) {
 }
 
 // BenchmarkRenderMemoryLeak measures rendering the built-in memory-leak
-// runbook's checklist, the biggest message the bot posts.
+// runbook's checklist, the biggest message the bot posts and re-renders on
+// every refresh of an incident that has it, beside the incident message
+// (a baseline rendered on every refresh too) and the two parts of the
+// checklist's cost: filling the variables and rendering the Markdown.
+//
+//	go test ./bot/slack -run '^$' -bench RenderMemoryLeak -benchtime 2000x -count 3
 func BenchmarkRenderMemoryLeak(b *testing.B) {
 	rb, ok := runbooks.Builtin().Get("memory-leak")
 	if !ok {
 		b.Fatal("no memory-leak runbook")
 	}
 	v, inc := view{loc: time.UTC}, memoryIncident()
-	b.ReportAllocs()
-	for b.Loop() {
-		_, blocks := v.runbook(inc, rb)
-		if len(blocks) == 0 {
-			b.Fatal("no blocks")
+	b.Run("incident-message-baseline", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			v.incident(inc)
 		}
-	}
+	})
+	b.Run("checklist", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, blocks := v.runbook(inc, rb); len(blocks) == 0 {
+				b.Fatal("no blocks")
+			}
+		}
+	})
+	b.Run("vars", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			bot.FillVars(rb, inc)
+		}
+	})
+	b.Run("markdown", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			renderMarkdown(rb.Intro, nil)
+			for _, s := range rb.Steps {
+				renderMarkdown(s.Markdown, nil)
+			}
+		}
+	})
 }
 
 // TestHostileLabelValues checks that a label value is data: whatever an
