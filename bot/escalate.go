@@ -124,7 +124,6 @@ func (s *Service) startRun(tx Tx, inc *Incident, r *EscalationRun, now time.Time
 	if err := tx.AddTimer(&Timer{Due: due, Kind: TimerStep, IncidentID: inc.ID, Escalation: r.ID, N: 0, CreatedAt: now}); err != nil {
 		return nil, err
 	}
-	s.timersAdded.Store(true)
 	text := fmt.Sprintf("escalation of %s started by %s", r.Name(), r.StartedBy)
 	if r.Team != "" && r.StartedBy == ActorAlertmanager {
 		text = fmt.Sprintf("escalation of %s started: its alerts match the team", r.Name())
@@ -410,17 +409,30 @@ func (s *Service) updateTx(ctx context.Context, id int64, fn func(tx Tx, inc *In
 }
 
 // timerWakingStore calls the service's onTimers after a committed update
-// when some update added a timer. Under group commit the flag may be taken
-// by a neighbour's commit just before the timer's own: the engine's poll
-// (one second) bounds that miss.
+// that added a timer, so the engine fires it without waiting for its poll.
 type timerWakingStore struct {
 	Store
 	s *Service
 }
 
+// timerTx notes that a transaction added a timer.
+type timerTx struct {
+	Tx
+	added *bool
+}
+
+func (t timerTx) AddTimer(tm *Timer) error {
+	*t.added = true
+	return t.Tx.AddTimer(tm)
+}
+
 func (w timerWakingStore) Update(ctx context.Context, fn func(tx Tx) error) error {
-	err := w.Store.Update(ctx, fn)
-	if err == nil && w.s.timersAdded.Swap(false) {
+	var added bool
+	err := w.Store.Update(ctx, func(tx Tx) error {
+		added = false // fn may run again
+		return fn(timerTx{Tx: tx, added: &added})
+	})
+	if err == nil && added {
 		w.s.onTimers()
 	}
 	return err

@@ -38,7 +38,6 @@ func (s *Service) loop(tx Tx, inc *Incident, opened bool, entries []*TimelineEnt
 	}
 	for _, sil := range inc.Silences {
 		if sil.Active(now) {
-			s.timersAdded.Store(true) // wakes the engine once committed
 			return tx.AddTimer(&Timer{Due: now, Kind: TimerSilences, IncidentID: inc.ID, CreatedAt: now})
 		}
 	}

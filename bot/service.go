@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"sort"
-	"sync/atomic"
 	"time"
 )
 
@@ -23,10 +22,8 @@ type Service struct {
 	onIngest func(n *Notification, res IngestResult, err error)
 	oncall   *OnCall
 	silencer Silencer
-	// timersAdded is set by a change that added a timer; the store
-	// wrapper of NewService calls onTimers once that change committed.
-	timersAdded atomic.Bool
-	onTimers    func()
+	// onTimers is called after a committed change that added a timer.
+	onTimers func()
 	// keepSilences leaves silences running when their incident resolves.
 	keepSilences bool
 	grapher      Grapher
