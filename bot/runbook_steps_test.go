@@ -80,3 +80,20 @@ func TestStepMarksAreNotPosted(t *testing.T) {
 		t.Errorf("a tick with a note announces %q, want the refresh and the note alone", got)
 	}
 }
+
+// TestDraftShowsSkippedSteps checks that the draft tells a skipped step
+// from a done one.
+func TestDraftShowsSkippedSteps(t *testing.T) {
+	t0 := time.Date(2024, 6, 20, 14, 0, 0, 0, time.UTC)
+	inc := &Incident{ID: 7, Title: "x", Severity: SEV2, Status: StatusInvestigating, DetectedAt: t0, CreatedAt: t0,
+		StepsDone: []StepDone{
+			{Runbook: "memory-leak", N: 5, Text: "Capture two heap profiles", By: "<@U1>", At: t0.Add(5 * time.Minute)},
+			{Runbook: "memory-leak", N: 6, Text: "Not Go?", By: "<@U2>", At: t0.Add(6 * time.Minute), Skipped: true},
+		}}
+	md := Draft(inc, nil, time.UTC, t0.Add(time.Hour)).Markdown()
+	for _, want := range []string{"memory-leak step 5: Capture two heap profiles (<@U1>)", "memory-leak step 6: Not Go? (skipped: not applicable) (<@U2>)"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("draft lacks %q:\n%s", want, md)
+		}
+	}
+}

@@ -417,3 +417,15 @@ func TestCheckRunbook(t *testing.T) {
 		t.Errorf("CheckRunbook:\n got %+v\nwant %+v", got, want)
 	}
 }
+
+// TestRunbookNoteQuotesTheReason checks that the alert name and matcher
+// the note quotes are data: no mention, no markup.
+func TestRunbookNoteQuotesTheReason(t *testing.T) {
+	inc := &bot.Incident{ID: 1, SlackMessageTS: "1.1"}
+	m := bot.RunbookMessage{Name: "memory-leak", Reason: "alert *<!channel>*Memory`x` matches {alertname=~\".*Memory.*\"}"}
+	got := runbookNote(inc, m, bot.Delivery{Kind: bot.DeliveryOpen})
+	want := "📋 Runbook `memory-leak` is in the thread of the incident message (matched: `alert *&lt;!channel&gt;*Memory'x' matches {alertname=~\".*Memory.*\"}`). Mark its steps Done, Skip or Undo there; the checklist shows who and when."
+	if got != want {
+		t.Errorf("note\n got %q\nwant %q", got, want)
+	}
+}

@@ -132,7 +132,7 @@ func runbookNote(inc *bot.Incident, m bot.RunbookMessage, d bot.Delivery) string
 	why := "posted by " + mention(d.Actor) + " with `/incident runbook`"
 	switch {
 	case m.Reason != "":
-		why = "matched: " + Escape(clip(oneLine(m.Reason), 1500))
+		why = "matched: " + code(clip(oneLine(m.Reason), 1500)) // it quotes labels: data, not markup
 	case d.Kind == bot.DeliveryOpen || d.Actor == "" || d.Actor == bot.ActorBot:
 		why = "matches the alerts"
 	}

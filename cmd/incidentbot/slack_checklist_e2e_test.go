@@ -65,7 +65,7 @@ func TestRunbookChecklistThroughSlack(t *testing.T) {
 			note = m
 		}
 	}
-	if note.ThreadTS != "" || !strings.Contains(note.Text, `matched: alert HighMemoryUsage matches {alertname=~`) {
+	if note.ThreadTS != "" || !strings.Contains(note.Text, "matched: `alert HighMemoryUsage matches {alertname=~") {
 		t.Errorf("note %+v, want a channel message naming the alert and the matcher", note)
 	}
 	before := len(msgs)
