@@ -46,6 +46,7 @@ var verbs = map[string]struct {
 	"reopen":     {"/incident reopen [HH:MM]", true},
 	"silence":    {"/incident silence [duration: 30m, 2h, 1d...; default 2h, at most 7d] [comment]", false},
 	"unsilence":  {"/incident unsilence", false},
+	"profile":    {"/incident profile", false},
 	"page":       {"/incident page <team|@user> [message]", false},
 }
 
@@ -133,7 +134,7 @@ func (c *Command) parseArgs(args []string, usage string) error {
 				return bad(strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
 			}
 		}
-	case "list", "help", "ack", "timeline", "postmortem", "reopen", "unsilence":
+	case "list", "help", "ack", "timeline", "postmortem", "reopen", "unsilence", "profile":
 		if len(args) > 0 {
 			return bad(c.Verb + " takes no arguments")
 		}

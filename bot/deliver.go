@@ -107,6 +107,8 @@ type WorkerOptions struct {
 	Grapher Grapher
 	// PublicURL is the base of links in the drafts the worker renders.
 	PublicURL string
+	// Blobs holds the heap profiles DeliveryProfile uploads.
+	Blobs ProfileBlobs
 }
 
 func (o WorkerOptions) withDefaults() WorkerOptions {

@@ -111,6 +111,12 @@ func (w *Worker) prepare(ctx context.Context, d Delivery) (*Incident, Delivery, 
 	if err == nil && d.Kind == DeliveryGraph {
 		d, err = w.drawGraph(ctx, inc, d)
 	}
+	if err == nil && d.Kind == DeliveryProfile {
+		if w.o.Blobs == nil {
+			return inc, d, fmt.Errorf("%w: no profile store", ErrNotFound)
+		}
+		d.File, err = w.o.Blobs.Get(d.Ref)
+	}
 	return inc, d, err
 }
 
@@ -282,6 +288,8 @@ func describe(d Delivery) string {
 		return "record the pinned message"
 	case DeliveryGraph:
 		return "post the metric graph"
+	case DeliveryProfile:
+		return "upload heap profile " + d.Ref
 	}
 	return "deliver " + string(d.Kind)
 }

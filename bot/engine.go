@@ -287,6 +287,8 @@ func (e *Engine) handle(ctx context.Context, t Timer) error {
 		return e.beginPage(ctx, t)
 	case TimerSilences:
 		return e.s.expireResolved(ctx, t, e.o.Now()) // loop.go
+	case TimerProfile:
+		return e.s.captureTimer(ctx, t, e.o.Now()) // profile.go
 	}
 	e.o.Log.Warn("timer engine: dropping a timer of unknown kind", "timer", t.ID, "kind", t.Kind)
 	return e.s.store.Update(ctx, func(tx Tx) error { return tx.DeleteTimer(t.ID) })

@@ -154,6 +154,10 @@ type Incident struct {
 	// Silences are the Alertmanager silences made for the incident
 	// (silence.go), oldest first.
 	Silences []Silence `json:"silences"`
+	// Profiles are the heap profiles captured for the incident and
+	// ProfileDiffs what grew between them (profile.go).
+	Profiles     []ProfileCapture `json:"profiles,omitempty"`
+	ProfileDiffs []ProfileDiff    `json:"profile_diffs,omitempty"`
 
 	SlackChannelID   string `json:"slack_channel_id,omitempty"`
 	SlackChannelName string `json:"slack_channel_name,omitempty"`
@@ -233,8 +237,10 @@ const (
 	KindDeliveryFailed     Kind = "delivery_failed"
 	KindPostmortemExported Kind = "postmortem_exported"
 	// Alertmanager and Prometheus in the loop (silence.go).
-	KindSilenced   Kind = "silenced"
-	KindUnsilenced Kind = "unsilenced"
+	KindSilenced    Kind = "silenced"
+	KindUnsilenced  Kind = "unsilenced"
+	KindProfile     Kind = "profile"
+	KindProfileDiff Kind = "profile_diff"
 )
 
 // TimelineEntry is one moment of an incident. Entries are never changed

@@ -33,6 +33,11 @@ func (s *Service) loop(tx Tx, inc *Incident, opened bool, entries []*TimelineEnt
 			}
 		}
 	}
+	if opened && inc.Open() {
+		if err := s.scheduleProfiles(tx, inc, now); err != nil {
+			return err
+		}
+	}
 	if s.silencer == nil || s.keepSilences || inc.Open() || !hasKind(entries, KindResolved) {
 		return nil
 	}

@@ -30,7 +30,9 @@ type Timer struct {
 	Escalation uint64    `json:"escalation,omitempty"`
 	Page       uint64    `json:"page,omitempty"`
 	// N is the firing of the escalation run this timer fires.
-	N         int       `json:"n,omitempty"`
+	N int `json:"n,omitempty"`
+	// Ref names what a loop timer works on (a profile target's URL).
+	Ref       string    `json:"ref,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
 

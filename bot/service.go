@@ -27,6 +27,9 @@ type Service struct {
 	// keepSilences leaves silences running when their incident resolves.
 	keepSilences bool
 	grapher      Grapher
+	profiler     Profiler
+	blobs        ProfileBlobs
+	targetsFor   func(Alert) []ProfileTarget
 	publicURL    string
 }
 
@@ -64,13 +67,19 @@ type Options struct {
 	Grapher Grapher
 	// PublicURL is the base of links the service writes (the draft's graph).
 	PublicURL string
+	// Profiler, ProfileBlobs and ProfileTargets capture heap profiles of
+	// the alerts' services (the `profiles` config, pprof_url annotations);
+	// any of them nil means no profiling.
+	Profiler       Profiler
+	ProfileBlobs   ProfileBlobs
+	ProfileTargets func(Alert) []ProfileTarget
 }
 
 // NewService returns a Service over store.
 func NewService(store Store, o Options) *Service {
 	s := &Service{store: store, policy: o.Policy.withDefaults(), now: o.Now, log: o.Log, chat: o.Chat, onIngest: o.OnIngest,
 		oncall: o.OnCall, silencer: o.Silencer, keepSilences: o.KeepSilences,
-		grapher: o.Grapher, publicURL: o.PublicURL}
+		grapher: o.Grapher, publicURL: o.PublicURL, profiler: o.Profiler, blobs: o.ProfileBlobs, targetsFor: o.ProfileTargets}
 	if s.now == nil {
 		s.now = time.Now
 	}

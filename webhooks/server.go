@@ -152,6 +152,8 @@ func (s *Server) routes() *gin.Engine {
 	e.GET("/page/ack/:token", s.ackLinkView)
 	e.POST("/page/ack/:token", s.smallBody, s.ackLinkPost)
 	api.GET("/incidents/:id/graph.png", s.getGraph) // api_loop.go
+	api.GET("/incidents/:id/profiles", s.getProfiles)
+	api.GET("/incidents/:id/profiles/:n", s.getProfile)
 
 	sl := e.Group("/slack", s.verifySlack)
 	sl.POST("/commands", s.slackCommand)

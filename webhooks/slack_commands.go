@@ -79,6 +79,8 @@ func (s *Server) Command(ctx context.Context, cmd slack.SlashCommand) Reply {
 		return s.runbook(ctx, inc, c.Text, actor)
 	case "silence", "unsilence":
 		return s.silence(ctx, inc, c, cmd, actor)
+	case "profile":
+		return s.profile(ctx, inc, cmd, actor)
 	case "page":
 		return s.pageCommand(ctx, inc, c.Text, actor) // oncall.go
 	}

@@ -137,3 +137,35 @@ func matcherList(ms []bot.Matcher) string {
 	}
 	return "{" + strings.Join(parts, ", ") + "}"
 }
+
+// profile answers `/incident profile`: a heap profile of each target now,
+// diffed against the first; the captures and what grew come back as an
+// ephemeral message (the channel gets them from the timeline).
+func (s *Server) profile(ctx context.Context, inc *bot.Incident, cmd slack.SlashCommand, actor string) Reply {
+	log := s.logger(ctx).With("incident", inc.ID)
+	ok := s.later(ctx, cmd.ResponseURL, func(ctx context.Context) string {
+		caps, diffs, err := s.svc.CaptureProfiles(ctx, inc.ID, actor)
+		var b strings.Builder
+		for _, c := range caps {
+			if c.Error != "" {
+				fmt.Fprintf(&b, "Heap profile %d from %s failed: %s\n", c.N, c.Target, c.Error)
+			} else {
+				fmt.Fprintf(&b, "Heap profile %d captured from %s (%s).\n", c.N, c.Target, bot.Bytes(int64(c.Bytes)))
+			}
+		}
+		for _, d := range diffs {
+			b.WriteString("```\n" + bot.DiffText(d) + "\n```\n")
+		}
+		if err != nil {
+			b.WriteString(s.loopFailed(log, err, "profile", "no profile was taken"))
+		}
+		if link := s.link("/api/v1/incidents/%d/profiles", inc.ID); link != "" {
+			b.WriteString("All captures: " + link)
+		}
+		return strings.TrimSpace(b.String())
+	})
+	if !ok {
+		return ephemeral("too many slow requests are in flight; try again in a moment")
+	}
+	return ephemeral("Capturing heap profiles for %s…", inc.Key())
+}

@@ -18,7 +18,7 @@ const maxListed = 50
 
 // verbOrder is the order of `/incident help`, as in SPEC.md.
 var verbOrder = []string{"declare", "list", "help", "ack", "sev", "status", "lead", "note", "impact",
-	"cause", "action", "runbook", "timeline", "postmortem", "resolve", "reopen", "silence", "unsilence", "page"}
+	"cause", "action", "runbook", "timeline", "postmortem", "resolve", "reopen", "page", "silence", "unsilence", "profile"}
 
 func helpText() string {
 	var b strings.Builder

@@ -41,3 +41,35 @@ func (c *Client) graph(ctx context.Context, inc *bot.Incident, d bot.Delivery) (
 	}
 	return bot.ChatResult{}, err
 }
+
+// profile uploads a stored heap profile (d.File, read by the worker) into
+// the incident's channel, named so that `go tool pprof -base` can be run
+// on the downloads as the comment (d.Text) says.
+func (c *Client) profile(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
+	if inc.SlackChannelID == "" || len(d.File) == 0 {
+		return bot.ChatResult{}, nil
+	}
+	name := strings.ToLower(inc.Key()) + "-heap-" + profileN(d.Text) + ".pb.gz"
+	err := c.call(ctx, "files.uploadV2", "", func(ctx context.Context) error {
+		_, err := c.api.UploadFileContext(ctx, slackgo.UploadFileParameters{
+			Filename: name, FileSize: len(d.File), Reader: bytes.NewReader(d.File), Title: name,
+			Channel: inc.SlackChannelID, InitialComment: clip(d.Text, 1000),
+		})
+		return err
+	})
+	if channelGone(err) {
+		return bot.ChatResult{}, nil
+	}
+	return bot.ChatResult{}, err
+}
+
+// profileN reads the capture number out of "Heap profile <n> of ...".
+func profileN(text string) string {
+	f := strings.Fields(text)
+	if len(f) > 2 {
+		if _, err := strconv.Atoi(f[2]); err == nil {
+			return f[2]
+		}
+	}
+	return "profile"
+}

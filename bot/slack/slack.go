@@ -146,6 +146,8 @@ func (c *Client) Deliver(ctx context.Context, inc *bot.Incident, d bot.Delivery)
 		return c.inviteMore(ctx, inc, d) // page.go
 	case bot.DeliveryGraph:
 		return c.graph(ctx, inc, d)
+	case bot.DeliveryProfile:
+		return c.profile(ctx, inc, d) // graph.go
 	}
 	return bot.ChatResult{}, fmt.Errorf("%w: unknown delivery kind %q", bot.ErrInvalid, d.Kind)
 }

@@ -25,6 +25,7 @@ type chatRuntime struct {
 	m      *metrics
 	// grapher draws the graphs the worker posts (set by serve).
 	grapher bot.Grapher
+	blobs   bot.ProfileBlobs
 }
 
 // newChat returns nil when SLACK_BOT_TOKEN is not set.
@@ -56,7 +57,7 @@ func (c *chatRuntime) start(ctx context.Context, store bot.Store, srv *webhooks.
 		return done
 	}
 	c.worker = bot.NewWorker(store, c.client, bot.WorkerOptions{Location: c.cfg.Zone, Log: c.log.With("component", "outbox"),
-		OnChannel: c.m.observeChannel, Grapher: c.grapher, PublicURL: c.st.PublicURL})
+		OnChannel: c.m.observeChannel, Grapher: c.grapher, PublicURL: c.st.PublicURL, Blobs: c.blobs})
 	stopped := make(chan struct{}, 2)
 	n := 1
 	go func() {

@@ -1,17 +1,22 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image"
 	_ "image/png"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/pprof/profile"
 
 	"github.com/incidentbot/incidentbot/bot/slack/slacktesting"
 )
@@ -249,4 +254,150 @@ func TestGraphInTheChannel(t *testing.T) {
 	alert.EndsAt = &ended
 	am.push(t, alert)
 	waitFor(t, 60*time.Second, "a second graph at resolution", func() bool { return len(graphs()) == 2 })
+}
+
+// startLeaker builds and runs bot/heapprofile's leaking test program and
+// returns its host:port.
+func startLeaker(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "leaker")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../bot/heapprofile/testdata/leaker").CombinedOutput(); err != nil {
+		t.Fatalf("go build leaker: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin)
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("leaker said nothing: %v", err)
+	}
+	return strings.TrimPrefix(strings.TrimSpace(line), "listening on http://")
+}
+
+type profilesJSON struct {
+	Captures []struct {
+		N        int    `json:"n"`
+		Target   string `json:"target"`
+		Error    string `json:"error"`
+		Download string `json:"download"`
+	} `json:"captures"`
+	Diffs []struct {
+		Base, Next int
+		Sites      []struct {
+			Function string `json:"function"`
+			File     string `json:"file"`
+			Growth   int64  `json:"growth"`
+		} `json:"sites"`
+	} `json:"diffs"`
+}
+
+// TestHeapProfilesOfALeak fires MemoryLeak for a real leaking Go process:
+// the bot captures its heap when the incident opens and again `after`
+// later (a durable timer), posts what grew, naming the leaking function,
+// with both profiles attached, and /incident profile takes another. It
+// logs how long the first profile and the diff took from the incident's
+// creation.
+func TestHeapProfilesOfALeak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real Alertmanager and a leaking process")
+	}
+	leaker := startLeaker(t)
+	slack := slacktesting.New()
+	defer slack.Close()
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "config.yml")
+	cfg := `profiles:
+  - match: ['alertname="MemoryLeak"']
+    url: 'http://{{ .Labels.instance }}/debug/pprof/heap'
+    allow: ['127.0.0.0/8']
+    after: 2s
+`
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const token = "wh-token-profile"
+	am := startAlertmanager(t, "http://127.0.0.1:1", token)
+	b := startBot(t, map[string]string{
+		"INCIDENTBOT_DB": filepath.Join(dir, "incidentbot.db"), "INCIDENTBOT_WEBHOOK_TOKEN": token, "INCIDENTBOT_CONFIG": cfgFile,
+		"INCIDENTBOT_LOG_FORMAT": "text", "SLACK_BOT_TOKEN": "xoxb-e2e", "SLACK_SIGNING_SECRET": signingSecret,
+		"SLACK_API_URL": slack.APIURL(), "INCIDENTBOT_PUBLIC_URL": "https://incidentbot.example.com",
+	})
+	am.retarget(b.URL)
+	am.push(t, memoryLeak(leaker))
+
+	var inc struct {
+		CreatedAt string `json:"created_at"`
+		Channel   string `json:"slack_channel_id"`
+	}
+	heapFiles := func() []slacktesting.File {
+		var out []slacktesting.File
+		for _, f := range slack.Files() {
+			if strings.Contains(f.Name, "-heap-") && f.Channel != "" {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	var p profilesJSON
+	waitFor(t, 30*time.Second, "the first profile", func() bool {
+		b.getJSON(t, "/api/v1/incidents/1", "", &inc)
+		b.getJSON(t, "/api/v1/incidents/1/profiles", "", &p)
+		return len(p.Captures) >= 1
+	})
+	created, _ := time.Parse(time.RFC3339Nano, inc.CreatedAt)
+	t.Logf("first heap profile captured %v after the incident was created", time.Since(created).Round(time.Millisecond))
+	waitFor(t, 30*time.Second, "both profiles and their diff in the channel", func() bool {
+		return len(heapFiles()) == 2
+	})
+	t.Logf("diff and both profiles in the channel %v after the incident was created (after: 2s)", time.Since(created).Round(time.Millisecond))
+	b.getJSON(t, "/api/v1/incidents/1/profiles", "", &p)
+	if len(p.Captures) != 2 || len(p.Diffs) != 1 || p.Captures[0].Error != "" || p.Captures[1].Error != "" {
+		t.Fatalf("profiles: %+v", p)
+	}
+	if top := p.Diffs[0].Sites[0]; top.Function != "main.leakyCache" || !strings.HasSuffix(top.File, "leaker/main.go") {
+		t.Errorf("top growth site %+v, want main.leakyCache", top)
+	}
+	var posted bool
+	for _, m := range slack.Messages(inc.Channel) {
+		posted = posted || strings.Contains(m.Text, "main.leakyCache")
+	}
+	if !posted {
+		t.Error("the channel was not told that main.leakyCache grew")
+	}
+	files := heapFiles()
+	if !strings.Contains(files[1].Comment, "go tool pprof") || !strings.Contains(files[1].Comment, "-base inc-1-heap-1.pb.gz inc-1-heap-2.pb.gz") {
+		t.Errorf("second profile's comment %q does not say how to compare", files[1].Comment)
+	}
+	for i, f := range files {
+		if _, err := profile.ParseData(f.Content); err != nil || f.Name != fmt.Sprintf("inc-1-heap-%d.pb.gz", i+1) {
+			t.Errorf("file %s does not parse: %v", f.Name, err)
+		}
+	}
+	if !strings.HasPrefix(p.Captures[1].Download, "https://incidentbot.example.com/api/v1/incidents/1/profiles/2") {
+		t.Errorf("download link %q", p.Captures[1].Download)
+	}
+	res, err := http.Get(b.URL + "/api/v1/incidents/1/profiles/2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if _, err := profile.ParseData(body); res.StatusCode != 200 || err != nil {
+		t.Errorf("GET profiles/2: %d, %v", res.StatusCode, err)
+	}
+
+	commandReply(t, b.URL, "U0ALICE", inc.Channel, "profile")
+	waitFor(t, 30*time.Second, "a third profile by hand", func() bool {
+		b.getJSON(t, "/api/v1/incidents/1/profiles", "", &p)
+		return len(p.Captures) == 3 && len(p.Diffs) == 2
+	})
+	if d := p.Diffs[1]; d.Base != 1 || d.Next != 3 || d.Sites[0].Function != "main.leakyCache" {
+		t.Errorf("diff by hand %+v, want 1 against 3 naming main.leakyCache", d)
+	}
+	if entriesBy(t, b, 1, "U0ALICE") != 1 {
+		t.Error("the capture by hand is not on the timeline as Alice's")
+	}
 }

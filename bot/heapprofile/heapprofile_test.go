@@ -1,0 +1,215 @@
+package heapprofile
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/incidentbot/incidentbot/bot"
+)
+
+// startLeaker builds and runs testdata/leaker, a process that leaks in
+// main.leakyCache, and returns its base URL.
+func startLeaker(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs a leaking process")
+	}
+	bin := filepath.Join(t.TempDir(), "leaker")
+	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/leaker").CombinedOutput(); err != nil {
+		t.Fatalf("go build leaker: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin)
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("leaker said nothing: %v", err)
+	}
+	return strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+}
+
+func TestDiffNamesTheLeakingFunction(t *testing.T) {
+	leaker := startLeaker(t)
+	c := New(Options{})
+	target := bot.ProfileTarget{URL: leaker + "/debug/pprof/heap", Allow: []string{"127.0.0.0/8"}}
+	ctx := context.Background()
+	first, err := c.Fetch(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // ~75 buffers of 256 KiB leak meanwhile
+	second, err := c.Fetch(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := c.Diff(first, second, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Sites) == 0 {
+		t.Fatalf("no site grew: %+v", d)
+	}
+	top := d.Sites[0]
+	if top.Function != "main.leakyCache" || !strings.HasSuffix(top.File, "leaker/main.go") || top.Line == 0 {
+		t.Errorf("top site %+v, want main.leakyCache in leaker/main.go", top)
+	}
+	// The profile shows the heap as of the last GC: most, not all, of the
+	// ~18 MiB leaked meanwhile.
+	if top.Growth < 4<<20 || top.Share < 0.5 {
+		t.Errorf("top site grew %d bytes (%.0f%% of %d), want most of the growth, at least 4 MiB", top.Growth, 100*top.Share, d.Growth)
+	}
+	for _, s := range d.Sites {
+		if s.Function == "main.churn" && s.Growth > 1<<20 {
+			t.Errorf("churn, which keeps only its last buffer, shows as growing: %+v", s)
+		}
+	}
+	// What `go tool pprof -base` reads: both parse as heap profiles.
+	for _, b := range [][]byte{first, second} {
+		p, err := profile.ParseData(b)
+		if err != nil || p.SampleType[len(p.SampleType)-1].Type != "inuse_space" {
+			t.Errorf("a capture is not a heap profile: %v", err)
+		}
+	}
+}
+
+func TestFetchOnlyFromAllowedHosts(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		switch r.URL.Path {
+		case "/redirect":
+			http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusFound)
+		case "/html":
+			w.Write([]byte("<html>not a profile</html>"))
+		case "/huge":
+			w.Write(bytes.Repeat([]byte("x"), 2<<20))
+		case "/slow":
+			time.Sleep(2 * time.Second)
+		}
+	}))
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	c := New(Options{Timeout: 500 * time.Millisecond, MaxBytes: 1 << 20, Resolver: fakeResolver{
+		"svc.internal":    {netip.MustParseAddr("127.0.0.1")},
+		"meta.internal":   {netip.MustParseAddr("169.254.169.254")},
+		"elsewhere.other": {netip.MustParseAddr("127.0.0.1")},
+	}})
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		url   string
+		allow []string
+		want  string
+		hit   bool
+		data  bool
+	}{
+		{"address outside the networks", srv.URL + "/heap", []string{"10.0.0.0/8"}, "not in the allow-list", false, false},
+		{"name not listed", "http://elsewhere.other:" + port + "/heap", []string{"127.0.0.0/8"}, "not in the allow-list", false, false},
+		{"listed name resolving to metadata", "http://meta.internal:" + port + "/heap", []string{"meta.internal"}, "169.254.169.254 is not in the allow-list", false, false},
+		{"listed name outside listed networks", "http://svc.internal:" + port + "/heap", []string{"svc.internal", "10.0.0.0/8"}, "", true, false},
+		{"redirect elsewhere", srv.URL + "/redirect", []string{"127.0.0.1"}, "refused a redirect", true, false},
+		{"not a profile", srv.URL + "/html", []string{"127.0.0.1"}, "does not parse", true, true},
+		{"too large", srv.URL + "/huge", []string{"127.0.0.1"}, "larger than", true, false},
+		{"too slow", srv.URL + "/slow", []string{"127.0.0.1"}, "no answer within 500ms", true, false},
+		{"credentials in the URL", "http://u:p@127.0.0.1:" + port + "/heap", []string{"127.0.0.1"}, "without credentials", false, false},
+		{"not http", "file:///etc/passwd", []string{"127.0.0.1"}, "want http(s)", false, false},
+		{"bad allow entry", srv.URL + "/heap", []string{"*.example.com"}, "allow entry", false, false},
+	}
+	for _, tc := range tests {
+		before := hits.Load()
+		data, err := c.Fetch(ctx, bot.ProfileTarget{URL: tc.url, Allow: tc.allow})
+		if tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: err = %v, want it to say %q", tc.name, err, tc.want)
+		}
+		if got := hits.Load() > before; got != tc.hit {
+			t.Errorf("%s: contacted the server = %v, want %v", tc.name, got, tc.hit)
+		}
+		if (len(data) > 0) != tc.data {
+			t.Errorf("%s: returned %d bytes", tc.name, len(data))
+		}
+		if tc.data && !errors.Is(err, bot.ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", tc.name, err)
+		}
+	}
+}
+
+type fakeResolver map[string][]netip.Addr
+
+func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if a, ok := f[host]; ok {
+		return a, nil
+	}
+	return nil, errors.New("no such host")
+}
+
+func TestOneFetchAtATimePerHost(t *testing.T) {
+	var now, most atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := now.Add(1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+		now.Add(-1)
+	}))
+	defer srv.Close()
+	c := New(Options{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			c.Fetch(context.Background(), bot.ProfileTarget{URL: srv.URL + "/heap", Allow: []string{"127.0.0.1"}})
+		})
+	}
+	wg.Wait()
+	if most.Load() != 1 {
+		t.Errorf("%d fetches ran at once against one host, want 1", most.Load())
+	}
+	if len(c.busy) != 0 {
+		t.Errorf("%d hosts still held after the fetches", len(c.busy))
+	}
+}
+
+func TestDirKeepsProfiles(t *testing.T) {
+	d, err := NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Put("inc-3/20241020T140000.000000001.pb.gz", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := d.Get("inc-3/20241020T140000.000000001.pb.gz"); err != nil || string(b) != "x" {
+		t.Errorf("Get = %q, %v", b, err)
+	}
+	if _, err := d.Get("inc-3/missing.pb.gz"); !errors.Is(err, bot.ErrNotFound) {
+		t.Errorf("missing: %v", err)
+	}
+	for _, bad := range []string{"../../etc/passwd", "inc-3/../../x.pb.gz", "/abs.pb.gz", "inc-3/a/b.pb.gz"} {
+		if err := d.Put(bad, nil); !errors.Is(err, bot.ErrInvalid) {
+			t.Errorf("Put(%q) = %v, want ErrInvalid", bad, err)
+		}
+	}
+	if _, err := os.Stat(d.root); err != nil {
+		t.Fatal(err)
+	}
+}
