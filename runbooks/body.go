@@ -93,7 +93,7 @@ func (b body) step(it *ast.ListItem, prev, prevWritten int, at func(int, string,
 	}
 	st := bot.RunbookStep{N: prev + 1}
 	if p := it.FirstChild(); p != nil && (p.Kind() == ast.KindParagraph || p.Kind() == ast.KindTextBlock) {
-		st.Text = strings.Join(strings.Fields(PlainText(p, b.src)), " ")
+		st.Text = strings.Join(strings.Fields(plainText(p, b.src)), " ")
 	}
 	if st.Text == "" {
 		probs = append(probs, at(b.first+line, "step %d has no text", st.N))
@@ -241,10 +241,10 @@ func number(n int) string {
 	return strconv.Itoa(n)
 }
 
-// PlainText is the text of a block's inlines without their markup: code
+// plainText is the text of a block's inlines without their markup: code
 // spans keep their content, links their text, soft line breaks become
 // spaces. It names a step in timeline entries and the postmortem draft.
-func PlainText(n ast.Node, src []byte) string {
+func plainText(n ast.Node, src []byte) string {
 	var buf bytes.Buffer
 	_ = ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
 		if !entering {

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/incidentbot/incidentbot/bot"
 	"github.com/prometheus/alertmanager/pkg/labels"
@@ -24,7 +25,7 @@ func (rb *runbook) why(a bot.Alert) string {
 			for i, m := range set {
 				parts[i] = m.String()
 			}
-			return fmt.Sprintf("alert %s matches {%s}", a.Name(), strings.Join(parts, ", "))
+			return fmt.Sprintf("alert %s matches {%s}", shorten(a.Name()), strings.Join(parts, ", "))
 		}
 	}
 	u := strings.TrimSpace(a.Annotations["runbook_url"])
@@ -33,13 +34,27 @@ func (rb *runbook) why(a bot.Alert) string {
 	}
 	for _, sub := range rb.urls {
 		if sub != "" && strings.Contains(u, sub) {
-			return fmt.Sprintf("alert %s has runbook_url %s", a.Name(), u)
+			return fmt.Sprintf("alert %s has runbook_url %s", shorten(a.Name()), shorten(u))
 		}
 	}
 	if urlNames(u, rb.Name) {
-		return fmt.Sprintf("alert %s has runbook_url %s", a.Name(), u)
+		return fmt.Sprintf("alert %s has runbook_url %s", shorten(a.Name()), shorten(u))
 	}
 	return ""
+}
+
+// shorten bounds label text quoted in a reason, which is stored with the
+// incident's chat state.
+func shorten(s string) string {
+	const n = 200
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // matchesAll applies Alertmanager's semantics: a missing label has the
