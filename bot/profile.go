@@ -127,7 +127,6 @@ func (s *Service) scheduleProfiles(tx Tx, inc *Incident, now time.Time) error {
 		if err := tx.AddTimer(&Timer{Due: now, Kind: TimerProfile, IncidentID: inc.ID, Ref: t.URL, CreatedAt: now}); err != nil {
 			return err
 		}
-		s.timersAdded.Store(true)
 	}
 	return nil
 }
@@ -254,7 +253,6 @@ func (s *Service) afterCapture(ctx context.Context, id int64, t ProfileTarget, c
 	}
 	return s.store.Update(ctx, func(tx Tx) error {
 		if second {
-			s.timersAdded.Store(true)
 			if err := tx.AddTimer(&Timer{Due: now.Add(t.After), Kind: TimerProfile, IncidentID: id, Ref: t.URL, N: 1, CreatedAt: now}); err != nil {
 				return err
 			}
