@@ -203,7 +203,7 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, d Delivery, extra
 		if err := removeAll(tx, d, extra); err != nil || cause == nil {
 			return err
 		}
-		if _, err := tx.Incident(d.IncidentID); errors.Is(err, ErrNotFound) {
+		if _, err := tx.IncidentHeader(d.IncidentID); errors.Is(err, ErrNotFound) {
 			return nil
 		}
 		e := entry(KindDeliveryFailed, now, ActorBot, "could not %s: %v", describe(d), cause)

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +23,8 @@ type memStore struct {
 
 type memState struct {
 	incidents map[int64][]byte
+	alerts    map[int64]map[string]memAlert
+	groups    map[[2]string]GroupState
 	timeline  map[int64][]TimelineEntry
 	outbox    map[uint64]Delivery
 	events    map[string]time.Time
@@ -29,10 +32,20 @@ type memState struct {
 	lastEntry uint64
 	lastDel   uint64
 	oc        memOnCall // oncall_memstore_test.go
+	lastAlert uint64
+}
+
+// memAlert is a stored alert: its JSON, its digest, and its place in the
+// incident's order.
+type memAlert struct {
+	seq    uint64
+	digest Digest
+	json   []byte
 }
 
 func newMemStore() *memStore {
-	return &memStore{st: memState{incidents: map[int64][]byte{}, timeline: map[int64][]TimelineEntry{},
+	return &memStore{st: memState{incidents: map[int64][]byte{}, alerts: map[int64]map[string]memAlert{},
+		groups: map[[2]string]GroupState{}, timeline: map[int64][]TimelineEntry{},
 		outbox: map[uint64]Delivery{}, events: map[string]time.Time{}}}
 }
 
@@ -42,6 +55,11 @@ func (s memState) clone() memState {
 	c.outbox = maps.Clone(s.outbox)
 	c.events = maps.Clone(s.events)
 	c.oc = s.oc.clone()
+	c.groups = maps.Clone(s.groups)
+	c.alerts = make(map[int64]map[string]memAlert, len(s.alerts))
+	for k, v := range s.alerts {
+		c.alerts[k] = maps.Clone(v)
+	}
 	c.timeline = make(map[int64][]TimelineEntry, len(s.timeline))
 	for k, v := range s.timeline {
 		c.timeline[k] = slices.Clone(v)
@@ -84,13 +102,29 @@ type memTx struct {
 
 var errReadOnly = errors.New("read-only transaction")
 
-func (tx *memTx) Incident(id int64) (*Incident, error) {
+func (tx *memTx) IncidentHeader(id int64) (*Incident, error) {
 	b, ok := tx.st.incidents[id]
 	if !ok {
 		return nil, fmt.Errorf("incident %d: %w", id, ErrNotFound)
 	}
 	var inc Incident
 	return &inc, json.Unmarshal(b, &inc)
+}
+
+func (tx *memTx) Incident(id int64) (*Incident, error) {
+	inc, err := tx.IncidentHeader(id)
+	if err != nil {
+		return nil, err
+	}
+	stored := slices.SortedFunc(maps.Values(tx.st.alerts[id]), func(a, b memAlert) int { return cmp.Compare(a.seq, b.seq) })
+	for _, m := range stored {
+		var a Alert
+		if err := json.Unmarshal(m.json, &a); err != nil {
+			return nil, err
+		}
+		inc.Alerts = append(inc.Alerts, a)
+	}
+	return inc, nil
 }
 
 func (tx *memTx) all() []*Incident {
@@ -104,12 +138,11 @@ func (tx *memTx) all() []*Incident {
 }
 
 func (tx *memTx) LatestInGroup(receiver, groupKey string) (*Incident, error) {
-	for _, inc := range tx.all() {
-		if inc.Receiver == receiver && inc.GroupKey == groupKey {
-			return inc, nil
-		}
+	g, ok := tx.st.groups[[2]string{receiver, groupKey}]
+	if !ok {
+		return nil, ErrNotFound
 	}
-	return nil, ErrNotFound
+	return tx.Incident(g.Incident)
 }
 
 func (tx *memTx) IncidentByChannel(channelID string) (*Incident, error) {
@@ -125,6 +158,9 @@ func (tx *memTx) Incidents(f IncidentFilter) ([]*Incident, error) {
 	var out []*Incident
 	for _, inc := range tx.all() {
 		if (f.Open == nil || *f.Open == inc.Open()) && (f.Before == 0 || inc.ID < f.Before) {
+			if !f.WithAlerts {
+				inc.Alerts = nil
+			}
 			out = append(out, inc)
 		}
 		if f.Limit > 0 && len(out) == f.Limit {
@@ -135,7 +171,9 @@ func (tx *memTx) Incidents(f IncidentFilter) ([]*Incident, error) {
 }
 
 func (tx *memTx) put(inc *Incident) error {
-	b, err := json.Marshal(inc)
+	h := *inc
+	h.Alerts = nil
+	b, err := json.Marshal(&h)
 	tx.st.incidents[inc.ID] = b
 	return err
 }
@@ -146,6 +184,20 @@ func (tx *memTx) CreateIncident(inc *Incident) error {
 	}
 	tx.st.lastInc++
 	inc.ID = tx.st.lastInc
+	if inc.GroupKey != "" {
+		k := [2]string{inc.Receiver, inc.GroupKey}
+		tx.st.groups[k] = GroupState{Incident: inc.ID, Rev: tx.st.groups[k].Rev + 1}
+	}
+	if len(inc.Alerts) > 0 {
+		digests := make([]Digest, len(inc.Alerts))
+		for i := range inc.Alerts {
+			digests[i] = AlertDigest(&inc.Alerts[i])
+		}
+		if err := tx.put(inc); err != nil {
+			return err
+		}
+		return tx.PutAlerts(inc.ID, inc.Alerts, digests)
+	}
 	return tx.put(inc)
 }
 
@@ -157,6 +209,80 @@ func (tx *memTx) UpdateIncident(inc *Incident) error {
 		return ErrNotFound
 	}
 	return tx.put(inc)
+}
+
+func (tx *memTx) Group(receiver, groupKey string) (GroupState, error) {
+	g, ok := tx.st.groups[[2]string{receiver, groupKey}]
+	if !ok {
+		return GroupState{}, ErrNotFound
+	}
+	return g, nil
+}
+
+func (tx *memTx) SetGroupDigest(receiver, groupKey string, d Digest, open bool) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	k := [2]string{receiver, groupKey}
+	g, ok := tx.st.groups[k]
+	if !ok {
+		return ErrNotFound
+	}
+	g.Rev++
+	g.Digest, g.Open = d, open
+	tx.st.groups[k] = g
+	return nil
+}
+
+func (tx *memTx) AlertDigests(id int64, fps []string) ([]Digest, error) {
+	out := make([]Digest, len(fps))
+	for i, fp := range fps {
+		out[i] = tx.st.alerts[id][fp].digest
+	}
+	return out, nil
+}
+
+func (tx *memTx) AlertsByFingerprint(id int64, fps []string) (map[string]Alert, error) {
+	out := map[string]Alert{}
+	for _, fp := range fps {
+		if m, ok := tx.st.alerts[id][fp]; ok {
+			var a Alert
+			if err := json.Unmarshal(m.json, &a); err != nil {
+				return nil, err
+			}
+			out[fp] = a
+		}
+	}
+	return out, nil
+}
+
+func (tx *memTx) PutAlerts(id int64, alerts []Alert, digests []Digest) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	if _, ok := tx.st.incidents[id]; !ok {
+		return ErrNotFound
+	}
+	if len(alerts) != len(digests) {
+		return ErrInvalid
+	}
+	if tx.st.alerts[id] == nil {
+		tx.st.alerts[id] = map[string]memAlert{}
+	}
+	for i, a := range alerts {
+		b, err := json.Marshal(&a)
+		if err != nil {
+			return err
+		}
+		m, ok := tx.st.alerts[id][a.Fingerprint]
+		if !ok {
+			tx.st.lastAlert++
+			m.seq = tx.st.lastAlert
+		}
+		m.digest, m.json = digests[i], b
+		tx.st.alerts[id][a.Fingerprint] = m
+	}
+	return nil
 }
 
 func (tx *memTx) Append(entries ...*TimelineEntry) error {

@@ -35,7 +35,7 @@ func ParseSeverity(s string) (Severity, error) {
 	t := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(s)), "sev")
 	n, err := strconv.Atoi(t)
 	if err != nil || !Severity(n).Valid() {
-		return 0, fmt.Errorf("%w: severity %q: want 1, 2, 3 or 4 (or SEV1...SEV4)", ErrInvalid, s)
+		return 0, fmt.Errorf("%w: severity %s: want 1, 2, 3 or 4 (or SEV1...SEV4)", ErrInvalid, Quote(s))
 	}
 	return Severity(n), nil
 }
@@ -75,7 +75,7 @@ func ParseStatus(s string) (Status, error) {
 	case StatusInvestigating, StatusIdentified, StatusMonitoring, StatusResolved:
 		return st, nil
 	}
-	return "", fmt.Errorf("%w: status %q: want investigating, identified, monitoring or resolved", ErrInvalid, s)
+	return "", fmt.Errorf("%w: status %s: want investigating, identified, monitoring or resolved", ErrInvalid, Quote(s))
 }
 
 // AlertStatus is Alertmanager's word for an alert's state.
@@ -145,7 +145,13 @@ type Incident struct {
 	Cause       string       `json:"cause"`
 	Resolution  string       `json:"resolution,omitempty"`
 	ActionItems []ActionItem `json:"action_items"`
-	Alerts      []Alert      `json:"alerts"`
+	// Alerts is the roster, in the order first seen. Stores keep it beside
+	// the incident (see Tx); it is nil where a store was asked for the
+	// header only.
+	Alerts []Alert `json:"alerts"`
+	// Roster sums up Alerts, kept in step by ingest, so that a notification
+	// reads only the alerts it names.
+	Roster Roster `json:"roster,omitzero"`
 	// TruncatedAlerts is how many alerts Alertmanager last left out of the
 	// group's notification (max_alerts).
 	TruncatedAlerts int `json:"truncated_alerts,omitempty"`
@@ -188,14 +194,44 @@ func (inc *Incident) Firing() int {
 	return n
 }
 
-// alert returns the index of the alert with this fingerprint, or -1.
-func (inc *Incident) alert(fingerprint string) int {
-	for i := range inc.Alerts {
-		if inc.Alerts[i].Fingerprint == fingerprint {
-			return i
-		}
+// Roster counts an incident's alerts.
+type Roster struct {
+	// Alerts is how many alerts the incident has seen, Firing how many of
+	// them fire now.
+	Alerts int `json:"alerts"`
+	Firing int `json:"firing"`
+	// LastEnd is the latest end of any of them.
+	LastEnd time.Time `json:"last_end,omitzero"`
+}
+
+// RosterOf counts alerts, for incidents whose Roster was never kept (made
+// by hand, or stored by an older version).
+func RosterOf(alerts []Alert) Roster {
+	var r Roster
+	for i := range alerts {
+		r.add(&alerts[i])
 	}
-	return -1
+	return r
+}
+
+// add counts a, newly joined or just changed.
+func (r *Roster) add(a *Alert) {
+	r.Alerts++
+	if a.Status == AlertFiring {
+		r.Firing++
+	}
+	if a.EndsAt != nil && a.EndsAt.After(r.LastEnd) {
+		r.LastEnd = *a.EndsAt
+	}
+}
+
+// change counts old becoming cur.
+func (r *Roster) change(old, cur *Alert) {
+	if old.Status == AlertFiring {
+		r.Firing--
+	}
+	r.Alerts--
+	r.add(cur)
 }
 
 // StepDone records who finished a runbook step, or marked it not

@@ -29,6 +29,12 @@ type IngestResult struct {
 // group that has none open, or updates the group's incident. The same
 // notification delivered twice changes nothing the second time. It returns
 // once the result is durably stored.
+//
+// Its cost follows the notification, not the incident's history: it reads
+// the stored digests of the alerts the notification names in a read-only
+// transaction, beside the store's single writer, and hands the writer only
+// the alerts that changed. An exact repeat of the group's last notification
+// is answered from that read alone.
 func (s *Service) Ingest(ctx context.Context, n *Notification) (IngestResult, error) {
 	res, err := s.ingest(ctx, n)
 	if s.onIngest != nil {
@@ -44,45 +50,201 @@ func (s *Service) Ingest(ctx context.Context, n *Notification) (IngestResult, er
 	return res, err
 }
 
+// incoming is a validated notification with its alerts normalised as they
+// are stored, and the digests ingest compares.
+type incoming struct {
+	n            *Notification
+	alerts       []Alert
+	fingerprints []string
+	digests      []Digest
+	digest       Digest
+}
+
+func (s *Service) prepare(n *Notification) *incoming {
+	in := &incoming{n: n, alerts: make([]Alert, len(n.Alerts)), fingerprints: make([]string, len(n.Alerts)),
+		digests: make([]Digest, len(n.Alerts))}
+	for i := range n.Alerts {
+		in.alerts[i] = cloneAlert(n.Alerts[i])
+		in.fingerprints[i] = in.alerts[i].Fingerprint
+		in.digests[i] = AlertDigest(&in.alerts[i])
+	}
+	in.digest = notificationDigest(s.seed[:], n, in.digests)
+	return in
+}
+
+// plan is what ingest read of the group before taking the writer.
+type plan struct {
+	found bool // the group has an incident
+	group GroupState
+	// latest is the group's latest incident's header; nil when none.
+	latest *Incident
+	// changed indexes the incoming alerts whose stored copy differs or is
+	// missing; olds holds the stored copies that exist.
+	changed []int
+	olds    map[string]Alert
+}
+
+// read fills p from tx: the group, its latest incident's header, and the
+// incoming alerts that differ from what the incident has.
+func (p *plan) read(tx Tx, in *incoming) error {
+	*p = plan{}
+	g, err := tx.Group(in.n.Receiver, in.n.GroupKey)
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		p.found, p.group = true, g
+		p.latest, err = tx.IncidentHeader(g.Incident)
+		if errors.Is(err, ErrNotFound) {
+			p.latest, err = nil, nil // deleted by retention: the group starts afresh
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if p.latest == nil {
+		p.changed = make([]int, len(in.alerts))
+		for i := range p.changed {
+			p.changed[i] = i
+		}
+		return nil
+	}
+	if p.repeat(in) {
+		return nil
+	}
+	stored, err := tx.AlertDigests(p.latest.ID, in.fingerprints)
+	if err != nil {
+		return err
+	}
+	var fps []string
+	for i, d := range stored {
+		if d != in.digests[i] {
+			p.changed = append(p.changed, i)
+			if !d.IsZero() {
+				fps = append(fps, in.fingerprints[i])
+			}
+		}
+	}
+	if len(fps) > 0 {
+		p.olds, err = tx.AlertsByFingerprint(p.latest.ID, fps)
+	}
+	return err
+}
+
+// repeat reports whether in is the notification last applied to the
+// group's latest incident, which is as open (or not) as it was then:
+// applying it again would change nothing.
+func (p *plan) repeat(in *incoming) bool {
+	return p.latest != nil && p.group.Digest == in.digest && p.latest.Open() == p.group.Open
+}
+
+// repeatResult is what applying a repeat would have answered.
+func (p *plan) repeatResult() IngestResult {
+	if p.latest.Open() {
+		return IngestResult{Incident: p.latest.ID}
+	}
+	return IngestResult{Incident: p.latest.ID, Ignored: "duplicate"}
+}
+
+// current reports whether the group is as p read it: no notification was
+// applied and no incident opened for it since.
+func (p *plan) current(tx Tx, n *Notification) (bool, error) {
+	g, err := tx.Group(n.Receiver, n.GroupKey)
+	if errors.Is(err, ErrNotFound) {
+		return !p.found, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return p.found && g.Incident == p.group.Incident && g.Rev == p.group.Rev, nil
+}
+
 func (s *Service) ingest(ctx context.Context, n *Notification) (IngestResult, error) {
 	now := s.Now()
 	if err := n.Validate(now); err != nil {
 		return IngestResult{}, err
 	}
+	in := s.prepare(n)
+	var read plan
+	if err := s.store.View(ctx, func(tx Tx) error { return read.read(tx, in) }); err != nil {
+		return IngestResult{}, err
+	}
+	if read.repeat(in) {
+		return read.repeatResult(), nil
+	}
+	return s.commit(ctx, in, &read, now)
+}
+
+// commit applies in with the writer, using what read saw when it is still
+// current.
+func (s *Service) commit(ctx context.Context, in *incoming, read *plan, now time.Time) (IngestResult, error) {
 	var res IngestResult
 	err := s.store.Update(ctx, func(tx Tx) error {
 		res = IngestResult{}
-		latest, err := tx.LatestInGroup(n.Receiver, n.GroupKey)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			latest = nil
-		case err != nil:
+		p := read
+		ok, err := p.current(tx, in.n)
+		if err != nil {
 			return err
 		}
-		if latest != nil && latest.Open() {
-			return s.ingestInto(tx, latest, n, &res)
+		if !ok { // another notification of the group got in first: read again
+			p = new(plan)
+			if err := p.read(tx, in); err != nil {
+				return err
+			}
+			if p.repeat(in) {
+				res = p.repeatResult()
+				return nil
+			}
 		}
-		return s.ingestClosed(tx, latest, n, now, &res)
+		return s.apply(tx, in, p, now, &res)
 	})
 	return res, err
 }
 
-// ingestInto applies n to the group's open incident.
-func (s *Service) ingestInto(tx Tx, inc *Incident, n *Notification, res *IngestResult) error {
+// apply applies in to the group, inside the writer. The header is read
+// again here, as people may have changed it since the plan was read; the
+// alerts cannot have changed, as p.current said.
+func (s *Service) apply(tx Tx, in *incoming, p *plan, now time.Time, res *IngestResult) error {
+	var latest *Incident
+	if p.latest != nil {
+		var err error
+		if latest, err = tx.IncidentHeader(p.latest.ID); err != nil {
+			return err
+		}
+	}
+	var err error
+	if latest != nil && latest.Open() {
+		err = s.ingestInto(tx, latest, in, p, res)
+	} else {
+		latest, err = s.ingestClosed(tx, latest, in, p, now, res)
+	}
+	if err != nil || latest == nil {
+		return err
+	}
+	return tx.SetGroupDigest(in.n.Receiver, in.n.GroupKey, in.digest, latest.Open())
+}
+
+// ingestInto applies in to the group's open incident.
+func (s *Service) ingestInto(tx Tx, inc *Incident, in *incoming, p *plan, res *IngestResult) error {
 	res.Incident = inc.ID
-	wasFiring := inc.Firing()
-	entries := mergeAlerts(inc, n.Alerts)
-	entries = append(entries, s.raiseSeverity(inc, entries)...)
-	entries = append(entries, noteTruncation(inc, n)...)
-	if len(entries) > 0 && wasFiring > 0 && inc.Firing() == 0 {
+	wasFiring := inc.Roster.Firing
+	m := merge(&inc.Roster, in, p.changed, p.olds)
+	entries := m.entries
+	entries = append(entries, s.raiseSeverity(inc, m.alerts, entries)...)
+	entries = append(entries, noteTruncation(inc, in.n)...)
+	if len(entries) > 0 && wasFiring > 0 && inc.Roster.Firing == 0 {
 		entries = append(entries, s.cleared(inc)...)
 	}
-	detailsChanged := changedDetails(inc, n)
+	detailsChanged := changedDetails(inc, in.n)
+	if err := m.put(tx, inc.ID); err != nil {
+		return err
+	}
 	if len(entries) == 0 {
 		if detailsChanged {
 			return tx.UpdateIncident(inc)
 		}
-		return nil // a repeat: nothing to write, so the store skips the commit
+		return nil // a repeat: only the group's digest is written
 	}
 	res.Changes = len(entries)
 	if err := tx.UpdateIncident(inc); err != nil {
@@ -93,37 +255,52 @@ func (s *Service) ingestInto(tx Tx, inc *Incident, n *Notification, res *IngestR
 
 // ingestClosed handles a group whose latest incident (if any) is resolved:
 // resolved alerts still update that incident's roster, and an alert that is
-// newly firing opens a new incident.
-func (s *Service) ingestClosed(tx Tx, latest *Incident, n *Notification, now time.Time, res *IngestResult) error {
-	if !newlyFiring(latest, n.Alerts, s.policy) {
+// newly firing opens a new incident, which it returns.
+func (s *Service) ingestClosed(tx Tx, latest *Incident, in *incoming, p *plan, now time.Time, res *IngestResult) (*Incident, error) {
+	if !newlyFiring(latest != nil, in, p, s.policy) {
 		res.Ignored = "no new firing alert may open an incident"
 		if latest == nil {
-			return nil
+			return nil, nil
 		}
 		res.Incident = latest.ID
-		entries := mergeResolvedOnly(latest, n.Alerts)
-		if len(entries) == 0 {
+		var resolved []int
+		for _, i := range p.changed {
+			if _, ok := p.olds[in.fingerprints[i]]; ok && in.alerts[i].Status == AlertResolved {
+				resolved = append(resolved, i)
+			}
+		}
+		m := merge(&latest.Roster, in, resolved, p.olds)
+		if err := m.put(tx, latest.ID); err != nil {
+			return nil, err
+		}
+		if len(m.entries) == 0 {
 			res.Ignored = "duplicate"
-			return nil
+			return latest, nil
 		}
-		res.Changes = len(entries)
+		res.Changes = len(m.entries)
 		if err := tx.UpdateIncident(latest); err != nil {
-			return err
+			return nil, err
 		}
-		return s.record(tx, latest, false, entries)
+		return latest, s.record(tx, latest, false, m.entries)
 	}
-	inc := s.newFromNotification(n, now)
+	inc := s.newFromNotification(in.n, now)
+	all := make([]int, len(in.alerts))
+	for i := range all {
+		all[i] = i
+	}
+	m := merge(&inc.Roster, in, all, nil)
+	truncated := noteTruncation(inc, in.n)
 	if err := tx.CreateIncident(inc); err != nil {
-		return err
+		return nil, err
+	}
+	if err := m.put(tx, inc.ID); err != nil {
+		return nil, err
 	}
 	opened := entry(KindOpened, inc.DetectedAt, ActorAlertmanager, "%s opened: %s (%s)", inc.Key(), inc.Title, inc.Severity)
-	entries := append([]*TimelineEntry{opened}, mergeAlerts(inc, n.Alerts)...)
-	entries = append(entries, noteTruncation(inc, n)...)
+	entries := append([]*TimelineEntry{opened}, m.entries...)
+	entries = append(entries, truncated...)
 	res.Incident, res.Opened, res.Changes = inc.ID, true, len(entries)
-	if err := tx.UpdateIncident(inc); err != nil {
-		return err
-	}
-	return s.record(tx, inc, true, entries)
+	return inc, s.record(tx, inc, true, entries)
 }
 
 func (s *Service) newFromNotification(n *Notification, now time.Time) *Incident {
@@ -151,66 +328,85 @@ func (s *Service) newFromNotification(n *Notification, now time.Time) *Incident 
 	return inc
 }
 
-// newlyFiring reports whether n carries a firing alert that may open an
-// incident and that the group's latest incident has not already seen
-// firing with the same start (a repeat after a manual resolve is not new).
-func newlyFiring(latest *Incident, alerts []Alert, p Policy) bool {
-	for _, a := range alerts {
-		if a.Status != AlertFiring || !p.opens(a.Labels) {
+// newlyFiring reports whether in carries a firing alert that may open an
+// incident and that the group's latest incident (if it has one) has not
+// already seen firing with the same start (a repeat after a manual resolve
+// is not new). Only changed alerts can be: the others are stored as they
+// come.
+func newlyFiring(hasLatest bool, in *incoming, p *plan, pol Policy) bool {
+	for _, i := range p.changed {
+		a := &in.alerts[i]
+		if a.Status != AlertFiring || !pol.opens(a.Labels) {
 			continue
 		}
-		if latest == nil {
+		if !hasLatest {
 			return true
 		}
-		i := latest.alert(a.Fingerprint)
-		if i < 0 || latest.Alerts[i].StartsAt.Before(a.StartsAt) {
+		old, ok := p.olds[a.Fingerprint]
+		if !ok || old.StartsAt.Before(a.StartsAt) {
 			return true
 		}
 	}
 	return false
 }
 
-// mergeAlerts applies incoming alerts to inc's roster and returns an entry
-// for each real change, dated with the alert's own times. Stale and repeated
-// deliveries change nothing.
-func mergeAlerts(inc *Incident, alerts []Alert) []*TimelineEntry {
-	var entries []*TimelineEntry
-	for _, a := range alerts {
-		a = cloneAlert(a)
-		i := inc.alert(a.Fingerprint)
-		if i < 0 {
-			inc.Alerts = append(inc.Alerts, a)
-			entries = append(entries, alertEntries(a, "")...)
-			continue
-		}
-		old := &inc.Alerts[i]
+// merged is what merging alerts into a roster changed: the alerts to store
+// (with their digests) and the timeline entries.
+type merged struct {
+	alerts  []Alert
+	digests []Digest
+	entries []*TimelineEntry
+}
+
+func (m *merged) keep(a Alert, d Digest) {
+	m.alerts = append(m.alerts, a)
+	m.digests = append(m.digests, d)
+}
+
+func (m *merged) put(tx Tx, incidentID int64) error {
+	if len(m.alerts) == 0 {
+		return nil
+	}
+	return tx.PutAlerts(incidentID, m.alerts, m.digests)
+}
+
+// merge applies the incoming alerts at indexes which to a roster whose
+// stored copies of them are olds (missing ones are new), keeping r in
+// step, and returns what changed, with an entry for each real change,
+// dated with the alert's own times. Stale and repeated deliveries add no
+// entry. It changes neither in nor olds: an Update may run it twice.
+func merge(r *Roster, in *incoming, which []int, olds map[string]Alert) merged {
+	var m merged
+	for _, i := range which {
+		a, d := in.alerts[i], in.digests[i]
+		old, ok := olds[a.Fingerprint]
 		switch {
+		case !ok:
+			r.add(&a)
+			m.keep(a, d)
+			m.entries = append(m.entries, alertEntries(a, "")...)
 		case a.StartsAt.Before(old.StartsAt):
 			// An older episode arriving late (an HA peer, a retry): ignore.
 		case a.StartsAt.After(old.StartsAt):
-			*old = a
-			entries = append(entries, alertEntries(a, " again")...)
+			r.change(&old, &a)
+			m.keep(a, d)
+			m.entries = append(m.entries, alertEntries(a, " again")...)
 		case old.Status == AlertFiring && a.Status == AlertResolved:
-			*old = a
-			entries = append(entries, alertEntries(a, "")[1:]...)
+			r.change(&old, &a)
+			m.keep(a, d)
+			m.entries = append(m.entries, alertEntries(a, "")[1:]...)
 		default:
-			// Same episode: a repeat, or a late firing copy of a resolved
-			// alert. Keep the latest labels and annotations quietly.
+			// Same episode: a late firing copy of a resolved alert, or new
+			// labels or annotations. Keep the latest labels and annotations
+			// quietly.
+			if maps.Equal(old.Labels, a.Labels) && maps.Equal(old.Annotations, a.Annotations) {
+				continue
+			}
 			old.Annotations, old.Labels = a.Annotations, a.Labels
+			m.keep(old, AlertDigest(&old))
 		}
 	}
-	return entries
-}
-
-// mergeResolvedOnly applies only alert resolutions, for a resolved incident.
-func mergeResolvedOnly(inc *Incident, alerts []Alert) []*TimelineEntry {
-	var resolved []Alert
-	for _, a := range alerts {
-		if a.Status == AlertResolved && inc.alert(a.Fingerprint) >= 0 {
-			resolved = append(resolved, a)
-		}
-	}
-	return mergeAlerts(inc, resolved)
+	return m
 }
 
 // alertEntries returns the fired entry and, for a resolved alert, the
@@ -258,14 +454,15 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// raiseSeverity makes the incident as severe as its worst firing alert,
-// unless someone set the severity by hand.
-func (s *Service) raiseSeverity(inc *Incident, changes []*TimelineEntry) []*TimelineEntry {
-	if inc.SeverityByHand || len(changes) == 0 {
+// raiseSeverity makes the incident as severe as the worst firing alert
+// among those that just changed, unless someone set the severity by hand.
+// Alerts that did not change raised it already when they did.
+func (s *Service) raiseSeverity(inc *Incident, changed []Alert, entries []*TimelineEntry) []*TimelineEntry {
+	if inc.SeverityByHand || len(entries) == 0 {
 		return nil
 	}
 	worst, by := inc.Severity, Alert{}
-	for _, a := range inc.Alerts {
+	for _, a := range changed {
 		if sev := s.policy.SeverityOf(a.Labels); a.Status == AlertFiring && sev < worst {
 			worst, by = sev, a
 		}
@@ -299,16 +496,11 @@ func noteTruncation(inc *Incident, n *Notification) []*TimelineEntry {
 // cleared records that every alert of the group resolved and, unless the
 // policy keeps it open, resolves the incident at the last alert's end.
 func (s *Service) cleared(inc *Incident) []*TimelineEntry {
-	var last time.Time
-	for _, a := range inc.Alerts {
-		if a.EndsAt != nil && a.EndsAt.After(last) {
-			last = *a.EndsAt
-		}
-	}
+	last := inc.Roster.LastEnd
 	if last.Before(inc.DetectedAt) {
 		last = inc.DetectedAt
 	}
-	out := []*TimelineEntry{entry(KindAlertsCleared, last, ActorAlertmanager, "all %d alerts of the group resolved", len(inc.Alerts))}
+	out := []*TimelineEntry{entry(KindAlertsCleared, last, ActorAlertmanager, "all %d alerts of the group resolved", inc.Roster.Alerts)}
 	if s.policy.KeepOpenWhenAlertsResolve {
 		return out
 	}

@@ -1,7 +1,9 @@
 package bot
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,21 +52,77 @@ func TestMergeAlerts(t *testing.T) {
 		{"second alert joins", []Alert{firing("a1", 0)}, []Alert{firing("a1", 0), firing("a2", 10)}, "alert_fired@10", 2},
 	}
 	for _, tt := range tests {
-		inc := &Incident{ID: 1, Alerts: append([]Alert(nil), tt.roster...)}
-		got := kinds(mergeAlerts(inc, tt.in))
-		if got != tt.want || inc.Firing() != tt.firing {
-			t.Errorf("%s: roster %v + %v: entries %q firing %d; want %q firing %d", tt.name, tt.roster, tt.in, got, inc.Firing(), tt.want, tt.firing)
+		r := RosterOf(tt.roster)
+		m := mergeRoster(&r, tt.roster, tt.in)
+		got := kinds(m.entries)
+		if got != tt.want || r.Firing != tt.firing {
+			t.Errorf("%s: roster %v + %v: entries %q firing %d; want %q firing %d", tt.name, tt.roster, tt.in, got, r.Firing, tt.want, tt.firing)
+		}
+		// LastEnd may keep an end the alert has since left behind (it
+		// fired again): it matters only once nothing fires, and then
+		// every alert's end is at least the one it replaced.
+		if want := RosterOf(applied(tt.roster, m.alerts)); r.Alerts != want.Alerts || r.Firing != want.Firing ||
+			(want.Firing == 0 && !r.LastEnd.Equal(want.LastEnd)) {
+			t.Errorf("%s: roster kept as %+v, counted afresh %+v", tt.name, r, want)
 		}
 	}
 }
 
+// mergeRoster merges in into roster the way ingest does, through the
+// digests: only alerts whose digest differs reach merge.
+func mergeRoster(r *Roster, roster, in []Alert) merged {
+	s := &Service{}
+	inc := s.prepare(&Notification{Alerts: in})
+	p := plan{olds: map[string]Alert{}}
+	stored := map[string]Digest{}
+	for _, a := range roster {
+		c := cloneAlert(a)
+		p.olds[a.Fingerprint] = c
+		stored[a.Fingerprint] = AlertDigest(&c)
+	}
+	for i := range inc.alerts {
+		if stored[inc.fingerprints[i]] != inc.digests[i] {
+			p.changed = append(p.changed, i)
+		}
+	}
+	return merge(r, inc, p.changed, p.olds)
+}
+
+// applied is roster after storing put.
+func applied(roster, put []Alert) []Alert {
+	out := append([]Alert(nil), roster...)
+	for _, a := range put {
+		i := slices.IndexFunc(out, func(o Alert) bool { return o.Fingerprint == a.Fingerprint })
+		if i < 0 {
+			out = append(out, a)
+		} else {
+			out[i] = a
+		}
+	}
+	return out
+}
+
 func TestMergeAlertsDoesNotAlias(t *testing.T) {
 	in := firing("a1", 0)
-	inc := &Incident{}
-	mergeAlerts(inc, []Alert{in})
+	var r Roster
+	m := mergeRoster(&r, nil, []Alert{in})
 	in.Labels["service"] = "changed"
-	if inc.Alerts[0].Labels["service"] != "payment-gateway" {
+	if m.alerts[0].Labels["service"] != "payment-gateway" {
 		t.Fatal("the roster shares its label map with the caller's alert")
+	}
+}
+
+func TestMergeKeepsNewLabelsQuietly(t *testing.T) {
+	old := firing("a1", 0)
+	in := firing("a1", 0)
+	in.Labels["severity"] = "critical"
+	var r Roster
+	m := mergeRoster(&r, []Alert{old}, []Alert{in})
+	if len(m.entries) != 0 || len(m.alerts) != 1 || m.alerts[0].Labels["severity"] != "critical" {
+		t.Fatalf("new labels on the same episode: entries %q, stored %v; want no entry and the new labels stored", kinds(m.entries), m.alerts)
+	}
+	if m.digests[0] != AlertDigest(&m.alerts[0]) {
+		t.Errorf("stored digest is not the stored alert's")
 	}
 }
 
@@ -85,9 +143,21 @@ func TestNewlyFiring(t *testing.T) {
 		{"repeat after manual resolve", &Incident{Alerts: []Alert{firing("a1", 0)}}, []Alert{firing("a1", 0)}, Policy{}, false},
 		{"new episode after resolve", &Incident{Alerts: []Alert{resolved("a1", 0, 10)}}, []Alert{firing("a1", 20)}, Policy{}, true},
 		{"new alert in group", &Incident{Alerts: []Alert{resolved("a1", 0, 10)}}, []Alert{firing("a2", 20)}, Policy{}, true},
+		{"same alert, new labels", &Incident{Alerts: []Alert{firing("a1", 0)}}, []Alert{critical(firing("a1", 0))}, Policy{}, false},
 	}
 	for _, tt := range tests {
-		if got := newlyFiring(tt.latest, tt.in, tt.p); got != tt.want {
+		s := &Service{}
+		in := s.prepare(&Notification{Alerts: tt.in})
+		p := plan{olds: map[string]Alert{}}
+		for i := range in.alerts {
+			p.changed = append(p.changed, i)
+		}
+		if tt.latest != nil {
+			for _, a := range tt.latest.Alerts {
+				p.olds[a.Fingerprint] = cloneAlert(a)
+			}
+		}
+		if got := newlyFiring(tt.latest != nil, in, &p, tt.p); got != tt.want {
 			t.Errorf("%s: newlyFiring = %v, want %v", tt.name, got, tt.want)
 		}
 	}
@@ -160,5 +230,74 @@ func TestTitleOf(t *testing.T) {
 	n = &Notification{Alerts: []Alert{{Labels: map[string]string{"alertname": "A"}}}}
 	if got := titleOf(n); got != "A" {
 		t.Errorf("titleOf without common labels = %q, want A", got)
+	}
+}
+
+// TestIngestReadsAgainWhenTheGroupMovedOn: a plan read before another
+// notification of the group was applied is not used: a2 joined meanwhile,
+// and must not fire twice.
+func TestIngestReadsAgainWhenTheGroupMovedOn(t *testing.T) {
+	ctx := context.Background()
+	s := NewService(newMemStore(), Options{Now: func() time.Time { return at(60) }})
+	note := func(alerts ...Alert) *Notification {
+		return &Notification{Receiver: "r", GroupKey: "g", Status: AlertFiring, Alerts: alerts}
+	}
+	first, err := s.Ingest(ctx, note(firing("a1", 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := s.prepare(note(firing("a1", 0), firing("a2", 10)))
+	var stale plan
+	if err := s.store.View(ctx, func(tx Tx) error { return stale.read(tx, late) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Ingest(ctx, note(resolved("a1", 0, 30), firing("a2", 10))); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.commit(ctx, late, &stale, at(60))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Changes != 0 {
+		t.Errorf("late notification: %+v, want no change (a2 is known, a1's firing copy is stale)", res)
+	}
+	entries, err := s.Timeline(ctx, first.Incident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fired := 0
+	for _, e := range entries {
+		if e.Kind == KindAlertFired {
+			fired++
+		}
+	}
+	if fired != 2 {
+		t.Errorf("alert_fired entries: got %d, want 2 (a1 and a2 once each)", fired)
+	}
+}
+
+// TestIngestRepeatAfterStatusChange: a repeat is answered from its digest
+// only while the incident is as open as it was; after a manual resolve the
+// same notification goes the whole way, and opens nothing.
+func TestIngestRepeatAfterStatusChange(t *testing.T) {
+	ctx := context.Background()
+	st := newMemStore()
+	s := NewService(st, Options{Now: func() time.Time { return at(60) }})
+	n := &Notification{Receiver: "r", GroupKey: "g", Status: AlertFiring, Alerts: []Alert{firing("a1", 0)}}
+	res, err := s.Ingest(ctx, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.Ingest(ctx, n); err != nil || again != (IngestResult{Incident: res.Incident}) {
+		t.Fatalf("repeat: %+v, %v; want incident %d, no change", again, err, res.Incident)
+	}
+	if _, err := s.Apply(ctx, res.Incident, Action{Op: OpResolve, Actor: "U1"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		again, err := s.Ingest(ctx, n)
+		if err != nil || again.Opened || again.Incident != res.Incident || again.Ignored == "" {
+			t.Fatalf("repeat after resolve: %+v, %v; want incident %d ignored", again, err, res.Incident)
+		}
 	}
 }

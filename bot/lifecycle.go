@@ -44,7 +44,8 @@ type Action struct {
 	Step    int
 }
 
-// Apply makes one change to incident id and records it on the timeline.
+// Apply makes one change to incident id and records it on the timeline,
+// and returns the incident without its alerts.
 // Errors wrap ErrNotFound, ErrInvalid (bad input, a time before the start
 // or in the future) or ErrConflict (already acknowledged, already resolved...).
 func (s *Service) Apply(ctx context.Context, id int64, a Action) (*Incident, error) {

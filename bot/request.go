@@ -39,7 +39,7 @@ func (s *Service) RequestOnce(ctx context.Context, eventID string, id int64, kin
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		fresh = true
-		if _, err := tx.Incident(id); err != nil {
+		if _, err := tx.IncidentHeader(id); err != nil {
 			return err
 		}
 		if eventID != "" {

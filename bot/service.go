@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,9 @@ import (
 // Service applies the lifecycle rules to incidents kept in a Store. It is
 // safe for concurrent use: every change happens inside one store transaction.
 type Service struct {
+	// seed makes this run's notification digests its own (see
+	// notificationDigest).
+	seed   [16]byte
 	store  Store
 	policy Policy
 	now    func() time.Time
@@ -83,6 +87,7 @@ func NewService(store Store, o Options) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	_, _ = rand.Read(s.seed[:])
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -139,7 +144,7 @@ func (s *Service) Incidents(ctx context.Context, f IncidentFilter) ([]*Incident,
 func (s *Service) Timeline(ctx context.Context, id int64) ([]TimelineEntry, error) {
 	var entries []TimelineEntry
 	err := s.store.View(ctx, func(tx Tx) error {
-		if _, err := tx.Incident(id); err != nil {
+		if _, err := tx.IncidentHeader(id); err != nil {
 			return err
 		}
 		var err error
@@ -192,13 +197,15 @@ func (s *Service) record(tx Tx, inc *Incident, opened bool, entries []*TimelineE
 
 // update runs fn on incident id inside one transaction and stores the
 // result. fn returns the timeline entries of the change; none means nothing
-// changed and nothing is written.
+// changed and nothing is written. fn gets the incident's header (no
+// Alerts), so that a change costs the same whatever the roster, and
+// update returns it.
 func (s *Service) update(ctx context.Context, id int64, fn func(inc *Incident) ([]*TimelineEntry, error)) (*Incident, error) {
 	var out *Incident
 	var changes []Kind
 	err := s.store.Update(ctx, func(tx Tx) error {
 		changes = nil
-		inc, err := tx.Incident(id)
+		inc, err := tx.IncidentHeader(id)
 		if err != nil {
 			return err
 		}

@@ -34,27 +34,84 @@ type IncidentFilter struct {
 	Limit int
 	// Before, when not zero, keeps only incidents with a smaller ID (paging).
 	Before int64
+	// WithAlerts loads each incident's alerts too; without it Alerts is
+	// nil, and listing costs the same whatever the incidents' rosters.
+	WithAlerts bool
+}
+
+// GroupState is what a store keeps for one Alertmanager group (receiver,
+// group key): a row of its own, beside the incidents.
+type GroupState struct {
+	// Incident is the newest incident opened for the group.
+	Incident int64
+	// Rev changes with every CreateIncident and SetGroupDigest of the
+	// group: a reader that saw Rev r and sees r again knows that no
+	// notification was applied in between, and that nothing it read of the
+	// group's alerts has changed.
+	Rev uint64
+	// Digest is the digest of the last notification applied to Incident
+	// (zero when none was, or since a new incident took over), and Open
+	// whether that incident was open just after it was applied.
+	Digest Digest
+	Open   bool
 }
 
 // Tx is one store transaction. Records passed in are copied; records
 // returned belong to the caller.
+//
+// The layout is one a SQL store shares: an incident row (the header: the
+// Incident without its Alerts), its alerts keyed by (incident,
+// fingerprint), its timeline entries keyed by (incident, entry ID), and a
+// row per Alertmanager group. Ingest reads and writes only the alerts a
+// notification names, so that its cost follows the notification, not the
+// incident's history.
 type Tx interface {
-	// Incident returns the incident with this ID, or an error wrapping ErrNotFound.
+	// Incident returns the incident with this ID and all its alerts, in
+	// the order first seen, or an error wrapping ErrNotFound.
 	Incident(id int64) (*Incident, error)
+	// IncidentHeader returns the incident without its alerts (Alerts is
+	// nil), at a cost that does not grow with them, or an error wrapping
+	// ErrNotFound.
+	IncidentHeader(id int64) (*Incident, error)
 	// LatestInGroup returns the newest incident opened for the Alertmanager
-	// group (receiver, groupKey), open or not, or an error wrapping ErrNotFound.
+	// group (receiver, groupKey), open or not, with its alerts, or an error
+	// wrapping ErrNotFound.
 	LatestInGroup(receiver, groupKey string) (*Incident, error)
 	// IncidentByChannel returns the incident whose Slack channel has this ID,
-	// or an error wrapping ErrNotFound.
+	// with its alerts, or an error wrapping ErrNotFound.
 	IncidentByChannel(channelID string) (*Incident, error)
-	// Incidents lists incidents newest first.
+	// Incidents lists incidents newest first; see IncidentFilter.WithAlerts.
 	Incidents(f IncidentFilter) ([]*Incident, error)
-	// CreateIncident gives inc the next number (1, 2, 3...) and stores it.
-	// If inc has a group key, it becomes the group's latest incident.
+	// CreateIncident gives inc the next number (1, 2, 3...) and stores it
+	// with its Alerts. If inc has a group key, it becomes the group's
+	// latest incident, with no digest.
 	CreateIncident(inc *Incident) error
-	// UpdateIncident replaces the stored incident with inc (same ID), keeping
-	// the channel index in step with SlackChannelID. ErrNotFound if absent.
+	// UpdateIncident replaces the stored incident's header with inc's (same
+	// ID), keeping the channel index in step with SlackChannelID. inc.Alerts
+	// is ignored: alerts change only through PutAlerts, so that saving a
+	// status costs the same for any roster. ErrNotFound if absent.
 	UpdateIncident(inc *Incident) error
+
+	// Group returns the group's state, or an error wrapping ErrNotFound
+	// when no incident was ever opened for it.
+	Group(receiver, groupKey string) (GroupState, error)
+	// SetGroupDigest records d as the last notification applied to the
+	// group's latest incident, and whether that incident is open, and
+	// changes the group's Rev. ErrNotFound when the group has no incident.
+	SetGroupDigest(receiver, groupKey string, d Digest, open bool) error
+	// AlertDigests returns, for each fingerprint, the digest stored with
+	// the incident's alert of that fingerprint, or the zero Digest when it
+	// has none. It reads no alert.
+	AlertDigests(incidentID int64, fingerprints []string) ([]Digest, error)
+	// AlertsByFingerprint returns those of the incident's alerts whose
+	// fingerprints are listed, keyed by fingerprint.
+	AlertsByFingerprint(incidentID int64, fingerprints []string) (map[string]Alert, error)
+	// PutAlerts adds or replaces alerts of the incident, matched by
+	// fingerprint; new ones come after every earlier one in the incident's
+	// order. digests[i] is AlertDigest(&alerts[i]), which the caller has
+	// at hand. ErrNotFound when the incident is absent; ErrInvalid when
+	// the lengths differ.
+	PutAlerts(incidentID int64, alerts []Alert, digests []Digest) error
 
 	// Append adds entries to the end of their incident's timeline, giving
 	// each an ID larger than every earlier entry's.

@@ -1,6 +1,9 @@
 package webhooks
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -18,31 +21,85 @@ const (
 	maxLimit     = 1000
 )
 
+// maxListBytes caps one answer of the list: a page stops early, with a
+// link to the rest, once it holds this much JSON. One incident is always
+// listed, however large.
+var maxListBytes = 4 << 20
+
+// listedIncident is an incident in the list: its alerts are left out
+// unless asked for, so that a page costs the same whatever the rosters.
+type listedIncident struct {
+	*bot.Incident
+	Alerts []bot.Alert `json:"alerts,omitempty"`
+}
+
 // listIncidents answers GET /api/v1/incidents: a JSON array, newest first,
 // filtered by ?status=open|resolved and paged by ?limit= and ?before=<id>.
-// A full page carries a Link header to the next one.
+// ?include=alerts adds each incident's alerts. A full page, or one cut
+// short at maxListBytes, carries a Link header to the next one.
 func (s *Server) listIncidents(c *gin.Context) {
 	f, err := incidentFilter(c.Request.URL.Query())
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	list, err := s.svc.Incidents(c.Request.Context(), f)
+	withAlerts := false
+	switch inc := c.Query("include"); inc {
+	case "":
+	case "alerts":
+		withAlerts = true
+	default:
+		s.fail(c, invalid("include %s: want alerts", bot.Quote(inc)))
+		return
+	}
+	ctx := c.Request.Context()
+	list, err := s.svc.Incidents(ctx, f)
 	if err != nil {
 		s.fail(c, err)
 		return
 	}
-	if list == nil {
-		list = []*bot.Incident{}
+	body := bytes.NewBufferString("[")
+	listed, full := 0, len(list) == f.Limit
+	for _, inc := range list {
+		item := listedIncident{Incident: inc}
+		if withAlerts {
+			// One at a time, so that memory holds one roster beyond the page.
+			full, err := s.svc.Incident(ctx, inc.ID)
+			if err != nil && !errors.Is(err, bot.ErrNotFound) {
+				s.fail(c, err)
+				return
+			}
+			if err == nil {
+				item = listedIncident{Incident: full, Alerts: full.Alerts}
+			}
+		}
+		v, err := json.Marshal(item)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		if listed > 0 && body.Len()+len(v) > maxListBytes {
+			full = true
+			break
+		}
+		if listed > 0 {
+			body.WriteByte(',')
+		}
+		body.Write(v)
+		listed++
 	}
-	if len(list) == f.Limit {
-		next := url.Values{"limit": {strconv.Itoa(f.Limit)}, "before": {strconv.FormatInt(list[len(list)-1].ID, 10)}}
+	body.WriteByte(']')
+	if full && listed > 0 {
+		next := url.Values{"limit": {strconv.Itoa(f.Limit)}, "before": {strconv.FormatInt(list[listed-1].ID, 10)}}
 		if st := c.Query("status"); st != "" {
 			next.Set("status", st)
 		}
+		if withAlerts {
+			next.Set("include", "alerts")
+		}
 		c.Header("Link", fmt.Sprintf(`<%s/api/v1/incidents?%s>; rel="next"`, strings.TrimRight(s.cfg.PublicURL, "/"), next.Encode()))
 	}
-	c.JSON(http.StatusOK, list)
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body.Bytes())
 }
 
 func incidentFilter(q url.Values) (bot.IncidentFilter, error) {
@@ -53,19 +110,19 @@ func incidentFilter(q url.Values) (bot.IncidentFilter, error) {
 		open := st == "open"
 		f.Open = &open
 	default:
-		return f, invalid("status %q: want open or resolved", st)
+		return f, invalid("status %s: want open or resolved", bot.Quote(st))
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxLimit {
-			return f, invalid("limit %q: want a number from 1 to %d", v, maxLimit)
+			return f, invalid("limit %s: want a number from 1 to %d", bot.Quote(v), maxLimit)
 		}
 		f.Limit = n
 	}
 	if v := q.Get("before"); v != "" {
 		id, err := parseID(v)
 		if err != nil {
-			return f, invalid("before %q: want a positive incident number", v)
+			return f, invalid("before %s: want a positive incident number", bot.Quote(v))
 		}
 		f.Before = id
 	}
@@ -79,7 +136,7 @@ func parseID(s string) (int64, error) {
 	}
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id < 1 || s[0] == '+' {
-		return 0, invalid("id %q: want a positive integer", s)
+		return 0, invalid("id %s: want a positive integer", bot.Quote(s))
 	}
 	return id, nil
 }
@@ -132,7 +189,7 @@ func (s *Server) getPostmortem(c *gin.Context) {
 	}
 	format := c.DefaultQuery("format", "markdown")
 	if format != "markdown" && format != "json" {
-		s.fail(c, invalid("format %q: want markdown or json", format))
+		s.fail(c, invalid("format %s: want markdown or json", bot.Quote(format)))
 		return
 	}
 	pm, err := s.svc.Postmortem(c.Request.Context(), id, s.cfg.Zone)

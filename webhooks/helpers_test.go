@@ -270,7 +270,7 @@ func (e *env) giveChannel(id int64, channel string) *bot.Incident {
 
 func (e *env) incidents() []*bot.Incident {
 	e.t.Helper()
-	list, err := e.svc.Incidents(context.Background(), bot.IncidentFilter{})
+	list, err := e.svc.Incidents(context.Background(), bot.IncidentFilter{WithAlerts: true})
 	if err != nil {
 		e.t.Fatal(err)
 	}

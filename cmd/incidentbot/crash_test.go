@@ -168,7 +168,7 @@ func TestCrashRecovery(t *testing.T) {
 // group, holding every alert of every notification answered 200.
 func checkCrashAlerts(t *testing.T, p *proc, acked map[int]int) {
 	t.Helper()
-	res, err := http.Get(p.URL + "/api/v1/incidents?limit=1000")
+	res, err := http.Get(p.URL + "/api/v1/incidents?limit=1000&include=alerts")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func readStore(t *testing.T, path string) ([]*bot.Incident, map[int64][]bot.Time
 		t.Errorf("deliveries are left in the outbox")
 	}
 	svc := bot.NewService(st, bot.Options{})
-	incs, err := svc.Incidents(context.Background(), bot.IncidentFilter{})
+	incs, err := svc.Incidents(context.Background(), bot.IncidentFilter{WithAlerts: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func TestAlertmanagerEndToEnd(t *testing.T) {
 
 	var list []incidentJSON
 	waitFor(t, 20*time.Second, "two incidents", func() bool {
-		bot.getJSON(t, "/api/v1/incidents", apiToken, &list)
+		bot.getJSON(t, "/api/v1/incidents?include=alerts", apiToken, &list)
 		return len(list) == 2 && len(byTitle(list, "MemoryLeak on payment-gateway").Alerts) == 2
 	})
 	leak := byTitle(list, "MemoryLeak on payment-gateway")
@@ -85,7 +85,7 @@ func TestAlertmanagerEndToEnd(t *testing.T) {
 	// A third instance joins the group; the same alerts again change nothing.
 	am.push(t, memoryLeak("pg-1"), memoryLeak("pg-2"), memoryLeak("pg-3"), checkout)
 	waitFor(t, 20*time.Second, "the third alert", func() bool {
-		bot.getJSON(t, "/api/v1/incidents", apiToken, &list)
+		bot.getJSON(t, "/api/v1/incidents?include=alerts", apiToken, &list)
 		return len(list) == 2 && len(byTitle(list, "MemoryLeak on payment-gateway").Alerts) == 3
 	})
 
@@ -150,7 +150,7 @@ func TestAlertmanagerEndToEnd(t *testing.T) {
 	}
 	am.push(t, amAlert{Labels: map[string]string{"alertname": "HighErrorRate", "service": "checkout", "severity": "critical"}, StartsAt: start.Add(20 * time.Minute)})
 	waitFor(t, 20*time.Second, "the new alert after restart", func() bool {
-		bot.getJSON(t, "/api/v1/incidents", apiToken, &list)
+		bot.getJSON(t, "/api/v1/incidents?include=alerts", apiToken, &list)
 		return len(list) == 2 && len(byTitle(list, "HighErrorRate on checkout").Alerts) == 2
 	})
 	if got := byTitle(list, "HighErrorRate on checkout").Severity; got != "SEV1" {

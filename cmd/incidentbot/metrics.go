@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"net/http"
 	"time"
 
@@ -145,11 +144,6 @@ func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// openScanLimit bounds the incidents incidentbot_incidents_open looks at:
-// the newest ones, where open incidents are, so that a scrape costs the
-// same after years of history.
-const openScanLimit = 10000
-
 // storeCollector reads the store's gauges once per scrape, from the store
 // itself, so that they are right after a restart. A read that fails (the
 // store is closing) leaves its series out of that scrape instead of
@@ -167,7 +161,7 @@ func newStoreCollector(store *bolt.Store, now func() time.Time) *storeCollector 
 		oldestAge: prometheus.NewDesc("incidentbot_outbox_oldest_age_seconds",
 			"How long the oldest Slack action in the outbox has waited; 0 when it is empty.", nil, nil),
 		open: prometheus.NewDesc("incidentbot_incidents_open",
-			fmt.Sprintf("Incidents not resolved, among the newest %d.", openScanLimit), nil, nil),
+			"Incidents not resolved.", nil, nil),
 	}
 }
 
@@ -186,7 +180,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.depth, prometheus.GaugeValue, float64(depth))
 		ch <- prometheus.MustNewConstMetric(c.oldestAge, prometheus.GaugeValue, age)
 	}
-	if n, err := c.store.OpenIncidents(openScanLimit); err == nil {
+	if n, err := c.store.OpenIncidents(); err == nil {
 		ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(n))
 	}
 }

@@ -1,9 +1,7 @@
 package bolt
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -40,26 +38,14 @@ func (s *Store) OutboxStats() (depth int, oldest time.Time, err error) {
 	return depth, oldest, err
 }
 
-// OpenIncidents counts the incidents not resolved among the newest limit
-// ones (all of them when limit <= 0), for a gauge read at every scrape.
-// Each record is read only as far as its status, which comes before the
-// alerts, so a storm incident of thousands of alerts costs no more than
-// any other; limit bounds the rest. Errors wrap bot.ErrUnavailable.
-func (s *Store) OpenIncidents(limit int) (int, error) {
+// OpenIncidents counts every incident not resolved, for a gauge read at
+// every scrape. It counts the keys of the open index, which holds the open
+// incidents alone: the cost follows how many are open, never the history.
+// Errors wrap bot.ErrUnavailable.
+func (s *Store) OpenIncidents() (int, error) {
 	open := 0
 	err := s.read(func(btx *bolt.Tx) error {
-		c := btx.Bucket(bucketIncidents).Cursor()
-		seen := 0
-		for k, v := c.Last(); k != nil && (limit <= 0 || seen < limit); k, v = c.Prev() {
-			seen++
-			st, err := incidentStatus(v)
-			if err != nil {
-				return err
-			}
-			if st != bot.StatusResolved {
-				open++
-			}
-		}
+		open = btx.Bucket(bucketOpen).Stats().KeyN
 		return nil
 	})
 	return open, err
@@ -77,33 +63,4 @@ func (s *Store) read(fn func(btx *bolt.Tx) error) error {
 		return fmt.Errorf("%w: %w", bot.ErrUnavailable, err)
 	}
 	return nil
-}
-
-// incidentStatus reads an incident record's top-level "status" and stops
-// there. Alerts carry a "status" too, which is why the record is walked
-// token by token rather than searched. A record without one has the empty
-// status, which is open, as bot.Incident.Open says.
-func incidentStatus(v []byte) (bot.Status, error) {
-	dec := json.NewDecoder(bytes.NewReader(v))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return "", errors.New("bolt: decode incident: not a JSON object")
-	}
-	for dec.More() {
-		k, err := dec.Token()
-		if err != nil {
-			return "", fmt.Errorf("bolt: decode incident: %w", err)
-		}
-		if k == "status" {
-			var st bot.Status
-			if err := dec.Decode(&st); err != nil {
-				return "", fmt.Errorf("bolt: decode incident status: %w", err)
-			}
-			return st, nil
-		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return "", fmt.Errorf("bolt: decode incident: %w", err)
-		}
-	}
-	return "", nil
 }

@@ -95,44 +95,40 @@ func TestOpenIncidents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, tc := range []struct {
-		name  string
-		limit int
-		want  int
-	}{
-		{"all", 0, 3},
-		{"newest two", 2, 2},
-		{"newest three", 3, 2},
-		{"more than there are", 100, 3},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.OpenIncidents(tc.limit)
-			if err != nil || got != tc.want {
-				t.Errorf("OpenIncidents(%d) = %d, %v; want %d, nil", tc.limit, got, err, tc.want)
-			}
-		})
+	if got, err := s.OpenIncidents(); err != nil || got != 3 {
+		t.Errorf("OpenIncidents() = %d, %v; want 3, nil", got, err)
 	}
-}
-
-func TestIncidentStatus(t *testing.T) {
-	for _, tc := range []struct {
-		name, record string
-		want         bot.Status
-		wantErr      bool
-	}{
-		{"first field", `{"status":"resolved","alerts":[]}`, bot.StatusResolved, false},
-		{"after nested values", `{"id":1,"group_labels":{"status":"x"},"alerts":[{"status":"firing"}],"status":"monitoring"}`, bot.StatusMonitoring, false},
-		{"missing is open", `{"id":1,"alerts":[{"status":"resolved"}]}`, "", false},
-		{"not an object", `[1,2]`, "", true},
-		{"truncated", `{"id":1,"title":"x`, "", true},
-		{"status not a string", `{"status":3}`, "", true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := incidentStatus([]byte(tc.record))
-			if got != tc.want || (err != nil) != tc.wantErr {
-				t.Errorf("incidentStatus(%s) = %q, %v; want %q, error %v", tc.record, got, err, tc.want, tc.wantErr)
-			}
-		})
+	// Resolving one and reopening another keep the count in step.
+	if err := s.Update(ctx, func(tx bot.Tx) error {
+		inc, err := tx.IncidentHeader(1)
+		if err != nil {
+			return err
+		}
+		inc.Status = bot.StatusResolved
+		if err := tx.UpdateIncident(inc); err != nil {
+			return err
+		}
+		if inc, err = tx.IncidentHeader(2); err != nil {
+			return err
+		}
+		inc.Status = bot.StatusInvestigating
+		return tx.UpdateIncident(inc)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.OpenIncidents(); err != nil || got != 3 {
+		t.Errorf("after resolving 1 and reopening 2: OpenIncidents() = %d, %v; want 3, nil", got, err)
+	}
+	open := true
+	var ids []int64
+	if err := s.View(ctx, func(tx bot.Tx) error {
+		list, err := tx.Incidents(bot.IncidentFilter{Open: &open})
+		for _, inc := range list {
+			ids = append(ids, inc.ID)
+		}
+		return err
+	}); err != nil || fmt.Sprint(ids) != "[4 3 2]" {
+		t.Errorf("open incidents listed: %v, %v; want [4 3 2]", ids, err)
 	}
 }
 
@@ -147,7 +143,7 @@ func TestCountsOnClosedStore(t *testing.T) {
 	if _, _, err := s.OutboxStats(); !errors.Is(err, bot.ErrUnavailable) {
 		t.Errorf("OutboxStats after Close: %v, want ErrUnavailable", err)
 	}
-	if _, err := s.OpenIncidents(0); !errors.Is(err, bot.ErrUnavailable) {
+	if _, err := s.OpenIncidents(); !errors.Is(err, bot.ErrUnavailable) {
 		t.Errorf("OpenIncidents after Close: %v, want ErrUnavailable", err)
 	}
 }
@@ -192,7 +188,7 @@ func BenchmarkScrapeCounts(b *testing.B) {
 	})
 	b.Run("OpenIncidents", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := s.OpenIncidents(0); err != nil {
+			if _, err := s.OpenIncidents(); err != nil {
 				b.Fatal(err)
 			}
 		}

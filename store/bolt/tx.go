@@ -14,9 +14,17 @@ import (
 // The buckets. Keys holding numbers are 8-byte big-endian, so that bbolt's
 // byte order is numeric order and cursors list by ID.
 var (
-	// incidents: id -> Incident JSON; its sequence numbers incidents.
+	// incidents: id -> the incident's header, Incident JSON without its
+	// alerts; its sequence numbers incidents.
 	bucketIncidents = []byte("incidents")
-	// groups: groupKey(receiver, groupKey) -> id of the group's latest incident.
+	// alerts: incident id + fingerprint -> alertRecord (order, digest,
+	// Alert JSON); its sequence orders alerts as first seen.
+	bucketAlerts = []byte("alerts")
+	// open: id -> nothing, for every incident not resolved, so that open
+	// incidents are counted and listed without reading the others.
+	bucketOpen = []byte("open")
+	// groups: groupKey(receiver, groupKey) -> groupRecord (the group's
+	// latest incident, revision, last notification's digest).
 	bucketGroups = []byte("groups")
 	// channels: Slack channel ID -> incident id.
 	bucketChannels = []byte("channels")
@@ -35,15 +43,17 @@ var (
 )
 
 // schemaVersion is the data format this code reads and writes. A change
-// that older code would misread must raise it.
-const schemaVersion = 1
+// that older code would misread must raise it. Version 1 kept each
+// incident's alerts inside its record; version 2 keeps them beside it.
+const schemaVersion = 2
 
 var keyVersion = []byte("version")
 
-// initSchema creates the buckets of a new file and refuses a file written
-// by a newer format it would misread.
+// initSchema creates the buckets of a new file, moves an older format's
+// data to this one, and refuses a file written by a newer format it would
+// misread.
 func initSchema(btx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketIncidents, bucketGroups, bucketChannels, bucketTimeline,
+	for _, name := range [][]byte{bucketIncidents, bucketAlerts, bucketOpen, bucketGroups, bucketChannels, bucketTimeline,
 		bucketOutbox, bucketEvents, bucketEventTimes, bucketMeta} {
 		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
@@ -57,7 +67,12 @@ func initSchema(btx *bolt.Tx) error {
 	if len(v) != 8 || binary.BigEndian.Uint64(v) > schemaVersion {
 		return fmt.Errorf("data format version %x is newer than this build reads (%d)", v, schemaVersion)
 	}
-	return nil
+	if binary.BigEndian.Uint64(v) < 2 {
+		if err := migrateAlertsOut(btx); err != nil {
+			return fmt.Errorf("move alerts out of incident records: %w", err)
+		}
+	}
+	return meta.Put(keyVersion, u64(schemaVersion))
 }
 
 // tx implements bot.Tx over one bbolt transaction.
@@ -99,8 +114,8 @@ func decodeIncident(v []byte) (*bot.Incident, error) {
 	return inc, nil
 }
 
-// Incident implements bot.Tx.
-func (t *tx) Incident(id int64) (*bot.Incident, error) {
+// IncidentHeader implements bot.Tx.
+func (t *tx) IncidentHeader(id int64) (*bot.Incident, error) {
 	v := t.btx.Bucket(bucketIncidents).Get(incidentKey(id))
 	if v == nil {
 		return nil, fmt.Errorf("incident %d: %w", id, bot.ErrNotFound)
@@ -108,13 +123,25 @@ func (t *tx) Incident(id int64) (*bot.Incident, error) {
 	return decodeIncident(v)
 }
 
+// Incident implements bot.Tx.
+func (t *tx) Incident(id int64) (*bot.Incident, error) {
+	inc, err := t.IncidentHeader(id)
+	if err != nil {
+		return nil, err
+	}
+	if inc.Alerts, err = t.alerts(id); err != nil {
+		return nil, err
+	}
+	return inc, nil
+}
+
 // LatestInGroup implements bot.Tx.
 func (t *tx) LatestInGroup(receiver, key string) (*bot.Incident, error) {
-	id := t.btx.Bucket(bucketGroups).Get(groupKey(receiver, key))
-	if id == nil {
-		return nil, fmt.Errorf("incident for receiver %q group_key %q: %w", receiver, key, bot.ErrNotFound)
+	g, err := t.Group(receiver, key)
+	if err != nil {
+		return nil, err
 	}
-	return t.Incident(int64(binary.BigEndian.Uint64(id)))
+	return t.Incident(g.Incident)
 }
 
 // IncidentByChannel implements bot.Tx.
@@ -129,20 +156,34 @@ func (t *tx) IncidentByChannel(channelID string) (*bot.Incident, error) {
 	return t.Incident(int64(binary.BigEndian.Uint64(id)))
 }
 
-// Incidents implements bot.Tx, walking the IDs backwards from f.Before.
+// Incidents implements bot.Tx, walking the IDs backwards from f.Before:
+// those of the open index when only open incidents are asked for.
 func (t *tx) Incidents(f bot.IncidentFilter) ([]*bot.Incident, error) {
 	out := []*bot.Incident{}
 	if f.Before < 0 {
 		return out, nil
 	}
-	c := t.btx.Bucket(bucketIncidents).Cursor()
+	onlyOpen := f.Open != nil && *f.Open
+	b := t.btx.Bucket(bucketIncidents)
+	c := b.Cursor()
+	if onlyOpen {
+		c = t.btx.Bucket(bucketOpen).Cursor()
+	}
 	for k, v := lastBefore(c, f.Before); k != nil; k, v = c.Prev() {
+		if onlyOpen {
+			v = b.Get(k)
+		}
 		inc, err := decodeIncident(v)
 		if err != nil {
 			return nil, err
 		}
 		if f.Open != nil && inc.Open() != *f.Open {
 			continue
+		}
+		if f.WithAlerts {
+			if inc.Alerts, err = t.alerts(inc.ID); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, inc)
 		if f.Limit > 0 && len(out) == f.Limit {
@@ -179,16 +220,25 @@ func (t *tx) CreateIncident(inc *bot.Incident) error {
 	}
 	rec := *inc
 	rec.ID = int64(seq)
-	if err := t.putIncident(&rec); err != nil {
+	if err := t.putIncident(&rec, true); err != nil {
 		return err
 	}
 	if rec.GroupKey != "" {
-		if err := t.btx.Bucket(bucketGroups).Put(groupKey(rec.Receiver, rec.GroupKey), incidentKey(rec.ID)); err != nil {
-			return fmt.Errorf("bolt: index incident %d by group: %w", rec.ID, err)
+		if err := t.newGroupIncident(rec.Receiver, rec.GroupKey, rec.ID); err != nil {
+			return err
 		}
 	}
 	if err := t.indexChannel(rec.ID, "", rec.SlackChannelID); err != nil {
 		return err
+	}
+	if len(rec.Alerts) > 0 {
+		digests := make([]bot.Digest, len(rec.Alerts))
+		for i := range rec.Alerts {
+			digests[i] = bot.AlertDigest(&rec.Alerts[i])
+		}
+		if err := t.PutAlerts(rec.ID, rec.Alerts, digests); err != nil {
+			return err
+		}
 	}
 	inc.ID = rec.ID
 	return nil
@@ -204,24 +254,39 @@ func (t *tx) UpdateIncident(inc *bot.Incident) error {
 		return fmt.Errorf("incident %d: %w", inc.ID, bot.ErrNotFound)
 	}
 	var old struct {
-		SlackChannelID string `json:"slack_channel_id"`
+		SlackChannelID string     `json:"slack_channel_id"`
+		Status         bot.Status `json:"status"`
 	}
 	if err := json.Unmarshal(v, &old); err != nil {
 		return fmt.Errorf("bolt: decode incident %d: %w", inc.ID, err)
 	}
-	if err := t.putIncident(inc); err != nil {
+	if err := t.putIncident(inc, old.Status != bot.StatusResolved); err != nil {
 		return err
 	}
 	return t.indexChannel(inc.ID, old.SlackChannelID, inc.SlackChannelID)
 }
 
-func (t *tx) putIncident(inc *bot.Incident) error {
-	v, err := json.Marshal(inc)
+// putIncident stores inc's header and keeps the open index in step; wasOpen
+// says whether the index has it now.
+func (t *tx) putIncident(inc *bot.Incident, wasOpen bool) error {
+	h := *inc
+	h.Alerts = nil
+	v, err := json.Marshal(&h)
 	if err != nil {
 		return fmt.Errorf("encode incident %d: %w", inc.ID, err)
 	}
 	if err := t.btx.Bucket(bucketIncidents).Put(incidentKey(inc.ID), v); err != nil {
 		return fmt.Errorf("bolt: store incident %d: %w", inc.ID, err)
+	}
+	open := t.btx.Bucket(bucketOpen)
+	switch {
+	case inc.Open():
+		err = open.Put(incidentKey(inc.ID), []byte{})
+	case wasOpen:
+		err = open.Delete(incidentKey(inc.ID))
+	}
+	if err != nil {
+		return fmt.Errorf("bolt: index incident %d as open: %w", inc.ID, err)
 	}
 	return nil
 }

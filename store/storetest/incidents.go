@@ -90,10 +90,20 @@ func testRoundTrip(t *testing.T, s bot.Store) {
 			changed := tt.later()
 			changed.ID = want.ID
 			save(t, s, changed)
+			alerts := want.Alerts // UpdateIncident leaves the alerts as they are
 			want = tt.later()
-			want.ID = changed.ID
+			want.ID, want.Alerts = changed.ID, alerts
 			if d := diff(get(t, s, want.ID), want); d != "" {
 				t.Errorf("Incident after UpdateIncident (got vs want):\n%s", d)
+			}
+			header := get(t, s, want.ID)
+			view(t, s, func(tx bot.Tx) (err error) {
+				header, err = tx.IncidentHeader(want.ID)
+				return err
+			})
+			want.Alerts = nil
+			if d := diff(header, want); d != "" {
+				t.Errorf("IncidentHeader (got vs want):\n%s", d)
 			}
 		})
 	}

@@ -34,6 +34,8 @@ func Run(t *testing.T, open func(t *testing.T) bot.Store) {
 		{"IncidentByChannel", testIncidentByChannel},
 		{"Incidents", testIncidents},
 		{"Timeline", testTimeline},
+		{"Alerts", testAlerts},
+		{"Groups", testGroups},
 		{"Outbox", testOutbox},
 		{"MarkEvent", testMarkEvent},
 		{"ErrorRollsBack", testErrorRollsBack},

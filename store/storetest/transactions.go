@@ -19,6 +19,7 @@ type snapshot struct {
 	Pending   []bot.Delivery
 	Channels  map[string]int64
 	Group     int64
+	GroupRev  uint64
 }
 
 // seed stores one incident (channel C1, group r/g) with a timeline entry,
@@ -44,9 +45,14 @@ func take(t *testing.T, s bot.Store, id int64) snapshot {
 	t.Helper()
 	snap := snapshot{Channels: map[string]int64{}}
 	view(t, s, func(tx bot.Tx) (err error) {
-		if snap.Incidents, err = tx.Incidents(bot.IncidentFilter{}); err != nil {
+		if snap.Incidents, err = tx.Incidents(bot.IncidentFilter{WithAlerts: true}); err != nil {
 			return err
 		}
+		g, err := tx.Group("r", "g")
+		if err != nil {
+			return err
+		}
+		snap.GroupRev = g.Rev
 		if snap.Timeline, err = tx.Timeline(id); err != nil {
 			return err
 		}
@@ -80,7 +86,10 @@ func writes(tx bot.Tx, inc *bot.Incident, d1, d2 *bot.Delivery) map[string]error
 	created.Receiver, created.GroupKey, created.SlackChannelID = "r", "g", "C9"
 	saved := *d1
 	saved.Attempts, saved.LastError = 9, "changed"
+	put := alertN(99, bot.AlertFiring)
 	errs := map[string]error{
+		"PutAlerts":      tx.PutAlerts(inc.ID, []bot.Alert{put}, digests(put)),
+		"SetGroupDigest": tx.SetGroupDigest("r", "g", bot.Digest{9}, true),
 		"CreateIncident": tx.CreateIncident(created),
 		"UpdateIncident": tx.UpdateIncident(&changed),
 		"Append":         tx.Append(entry(inc.ID, t0, "written")),

@@ -141,7 +141,7 @@ func (h *Handler) scan(c *gin.Context, f listFilter, open *bool, before int64, w
 	var out []row
 	read := 0
 	for read < scanLimit {
-		list, err := h.svc.Incidents(ctx(c), bot.IncidentFilter{Open: open, Limit: storePage, Before: before})
+		list, err := h.svc.Incidents(ctx(c), bot.IncidentFilter{Open: open, Limit: storePage, Before: before, WithAlerts: true})
 		if err != nil {
 			return nil, 0, false, err
 		}
