@@ -41,7 +41,7 @@ func (n *Notification) Validate(now time.Time) error {
 	switch n.Status {
 	case AlertFiring, AlertResolved:
 	default:
-		return fmt.Errorf("%w: status %q: want firing or resolved", ErrInvalid, n.Status)
+		return fmt.Errorf("%w: status %s: want firing or resolved", ErrInvalid, Quote(string(n.Status)))
 	}
 	if n.TruncatedAlerts < 0 {
 		return fmt.Errorf("%w: truncatedAlerts is negative", ErrInvalid)
@@ -53,7 +53,7 @@ func (n *Notification) Validate(now time.Time) error {
 			return fmt.Errorf("%w: alerts[%d].%w", ErrInvalid, i, err)
 		}
 		if seen[a.Fingerprint] {
-			return fmt.Errorf("%w: alerts[%d].fingerprint %q appears twice", ErrInvalid, i, a.Fingerprint)
+			return fmt.Errorf("%w: alerts[%d].fingerprint %s appears twice", ErrInvalid, i, Quote(a.Fingerprint))
 		}
 		seen[a.Fingerprint] = true
 	}
@@ -62,7 +62,7 @@ func (n *Notification) Validate(now time.Time) error {
 
 func validateAlert(a Alert, limit time.Time) error {
 	if !fingerprintRE.MatchString(a.Fingerprint) {
-		return fmt.Errorf("fingerprint %q: want hex", a.Fingerprint)
+		return fmt.Errorf("fingerprint %s: want hex", Quote(a.Fingerprint))
 	}
 	if a.StartsAt.IsZero() {
 		return fmt.Errorf("startsAt is missing")
@@ -83,7 +83,7 @@ func validateAlert(a Alert, limit time.Time) error {
 			return fmt.Errorf("endsAt %s is in the future", a.EndsAt.UTC().Format(time.RFC3339))
 		}
 	default:
-		return fmt.Errorf("status %q: want firing or resolved", a.Status)
+		return fmt.Errorf("status %s: want firing or resolved", Quote(string(a.Status)))
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,7 +61,14 @@ func (s *Server) alertmanager(c *gin.Context) {
 		return
 	}
 	limit := s.cfg.MaxWebhookBody
-	body, err := readBody(c.Request, limit)
+	body, held, err := readBody(c.Request, limit, s.bodies)
+	// The bytes stay charged until the notification is stored: its decoded
+	// form is alive until then too.
+	defer s.bodies.give(held)
+	if errors.Is(err, errBusy) {
+		log.Warn("alertmanager notification deferred: too many large bodies at once; answering 503 so that it is retried",
+			"in_flight_limit_bytes", s.bodies.max, "content_length", c.Request.ContentLength)
+	}
 	if errors.Is(err, errTooLarge) {
 		log.Error("alertmanager notification REFUSED and LOST: body over the limit; Alertmanager does not retry a 413. "+
 			"Raise the webhook body limit or set max_alerts on the receiver",
@@ -72,11 +80,13 @@ func (s *Server) alertmanager(c *gin.Context) {
 	}
 	n, err := decodeAlertmanager(body, s.svc.Now())
 	if err != nil {
-		log.Warn("alertmanager notification refused", "err", err, "user_agent", c.Request.UserAgent())
+		log.Warn("alertmanager notification refused", "err", clipMessage(err.Error()), "user_agent", c.Request.UserAgent())
 		s.fail(c, err)
 		return
 	}
-	res, err := s.ingest(c.Request.Context(), n)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.IngestTimeout)
+	defer cancel()
+	res, err := s.ingest(ctx, n)
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -128,7 +138,7 @@ func decodeAlertmanager(body []byte, now time.Time) (*bot.Notification, error) {
 		return nil, jsonError(body, err)
 	}
 	if p.Version != "4" {
-		return nil, invalid("version %q: want \"4\"", p.Version)
+		return nil, invalid("version %s: want \"4\"", bot.Quote(p.Version))
 	}
 	n, err := p.notification()
 	if err != nil {
@@ -232,13 +242,13 @@ func parseTime(at alertPrefix, field, s string) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, invalid("%s: %q is not an RFC 3339 time", at.field(field), s)
+		return time.Time{}, invalid("%s: %s is not an RFC 3339 time", at.field(field), bot.Quote(s))
 	}
 	if t.IsZero() {
 		return time.Time{}, nil
 	}
 	if t.Before(time.Unix(0, 0)) {
-		return time.Time{}, invalid("%s: %q is before 1970", at.field(field), s)
+		return time.Time{}, invalid("%s: %s is before 1970", at.field(field), bot.Quote(s))
 	}
 	return t.UTC(), nil
 }
@@ -261,7 +271,7 @@ func checkPairs(at alertPrefix, field string, m map[string]string) error {
 			return invalid("%s has an empty name", at.field(field))
 		}
 		if strings.IndexByte(k, 0) >= 0 || strings.IndexByte(v, 0) >= 0 {
-			return invalid("%s[%q] contains a NUL character", at.field(field), k)
+			return invalid("%s[%s] contains a NUL character", at.field(field), bot.Quote(k))
 		}
 	}
 	return nil

@@ -3,8 +3,10 @@ package webhooks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -58,8 +60,24 @@ func (s *Server) fail(c *gin.Context, err error) {
 		s.logger(c.Request.Context()).Error("request failed", "err", err)
 		abort(c, status, "internal error")
 	default:
-		abort(c, status, err.Error())
+		abort(c, status, clipMessage(err.Error()))
 	}
+}
+
+// maxMessage caps a client error's message. Each value it quotes is
+// clipped already (bot.Quote); this is the net for any that is not.
+const maxMessage = 1024
+
+// clipMessage cuts msg to maxMessage bytes at a character boundary.
+func clipMessage(msg string) string {
+	if len(msg) <= maxMessage {
+		return msg
+	}
+	cut := maxMessage
+	for cut > 0 && !utf8.RuneStart(msg[cut]) {
+		cut--
+	}
+	return msg[:cut] + fmt.Sprintf("… (%d bytes)", len(msg))
 }
 
 // userMessage is bot's message without its kind prefix ("invalid: "), which

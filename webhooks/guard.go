@@ -1,7 +1,6 @@
 package webhooks
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -10,8 +9,11 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync/atomic"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/incidentbot/incidentbot/bot"
 )
 
 // requireToken checks the bearer token (and, when basic is true, basic
@@ -62,33 +64,90 @@ func credential(r *http.Request, basic bool) (string, bool) {
 // errTooLarge reports a body over its limit.
 var errTooLarge = errors.New("body too large")
 
-// readBody reads the whole body, up to limit bytes. It refuses early when
-// Content-Length already says too much, and never holds more than limit+1
-// bytes.
-func readBody(r *http.Request, limit int64) ([]byte, error) {
-	if r.ContentLength > limit {
-		return nil, errTooLarge
-	}
-	var b bytes.Buffer
-	if r.ContentLength > 0 {
-		// Room for the body and the read that sees EOF, so the buffer
-		// never doubles.
-		b.Grow(int(r.ContentLength) + bytes.MinRead)
-	}
-	n, err := b.ReadFrom(io.LimitReader(r.Body, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("body: %w", err)
-	}
-	if n > limit {
-		return nil, errTooLarge
-	}
-	return b.Bytes(), nil
+// errBusy reports that the bytes of bodies being read at once are at their
+// cap: the sender should try again shortly (a 503, which Alertmanager
+// retries).
+var errBusy = errors.New("too many large bodies at once")
+
+// freeBody is how much of a body is read without charging the budget:
+// ordinary notifications never wait for the large ones.
+const freeBody = 64 << 10
+
+// bodyBudget caps the bytes held by the bodies being read and handled at once.
+// A nil budget caps nothing.
+type bodyBudget struct {
+	max  int64
+	used atomic.Int64
 }
 
-// bodyError answers a failed readBody: 413 over the limit, 400 otherwise.
+// take reserves n bytes, or reports that they would pass the cap.
+func (b *bodyBudget) take(n int64) bool {
+	if b == nil {
+		return true
+	}
+	if b.used.Add(n) > b.max {
+		b.used.Add(-n)
+		return false
+	}
+	return true
+}
+
+// give returns n bytes reserved by take.
+func (b *bodyBudget) give(n int64) {
+	if b != nil && n > 0 {
+		b.used.Add(-n)
+	}
+}
+
+// readBody reads the whole body, up to limit bytes. It refuses early when
+// Content-Length already says too much, but never trusts it to size the
+// buffer: memory grows with the bytes that actually arrive (a sender that
+// announces 32 MiB and sends one byte costs a few KiB). Past freeBody each
+// growth of the buffer is charged to b, and errBusy comes back when b has
+// no room; the caller gives back held once done with the body.
+func readBody(r *http.Request, limit int64, b *bodyBudget) (body []byte, held int64, err error) {
+	if r.ContentLength > limit {
+		return nil, 0, errTooLarge
+	}
+	buf := make([]byte, 0, 4<<10)
+	for {
+		if len(buf) == cap(buf) {
+			if int64(len(buf)) > limit {
+				return nil, held, errTooLarge
+			}
+			size := min(int64(2*cap(buf)), limit+1)
+			if size > freeBody {
+				if !b.take(size - held) {
+					return nil, held, errBusy
+				}
+				held = size
+			}
+			buf = append(make([]byte, 0, size), buf...)
+		}
+		n, err := r.Body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return nil, held, errTooLarge
+		}
+		if err == io.EOF {
+			return buf, held, nil
+		}
+		if err != nil {
+			return nil, held, fmt.Errorf("body: %w", err)
+		}
+	}
+}
+
+// bodyError answers a failed readBody: 413 over the limit, 503 with
+// Retry-After when too many large bodies arrive at once, 400 otherwise.
 func bodyError(c *gin.Context, err error, limit int64) {
 	if errors.Is(err, errTooLarge) {
 		abort(c, http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", limit))
+		return
+	}
+	if errors.Is(err, errBusy) {
+		c.Header("Retry-After", "5")
+		abort(c, http.StatusServiceUnavailable, "busy reading other large bodies; try again")
 		return
 	}
 	abort(c, http.StatusBadRequest, "body could not be read")
@@ -124,10 +183,10 @@ func jsonContentType(r *http.Request) error {
 	}
 	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
-		return fmt.Errorf("header Content-Type %q: want application/json", ct)
+		return fmt.Errorf("header Content-Type %s: want application/json", bot.Quote(ct))
 	}
 	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
-		return fmt.Errorf("header Content-Type charset %q: want utf-8", cs)
+		return fmt.Errorf("header Content-Type charset %s: want utf-8", bot.Quote(cs))
 	}
 	return nil
 }

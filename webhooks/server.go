@@ -37,6 +37,16 @@ type Config struct {
 	SigningSecret string
 	// MaxWebhookBody limits an Alertmanager body; 0 means DefaultMaxWebhookBody.
 	MaxWebhookBody int64
+	// MaxWebhookBytes caps the bytes of Alertmanager bodies read and held
+	// at once, beyond the first 64 KiB of each: past it a webhook is
+	// answered 503 with Retry-After, and Alertmanager sends it again. 0
+	// means 2 x MaxWebhookBody; it is never below MaxWebhookBody.
+	MaxWebhookBytes int64
+	// IngestTimeout bounds how long a notification may wait for the store
+	// before it is answered 503, so that the answer reaches Alertmanager
+	// before Alertmanager (or the server's write timeout) gives up; 0 means
+	// 25 s.
+	IngestTimeout time.Duration
 	// Ready reports whether the service can take work (the store is open);
 	// nil means always ready.
 	Ready func() error
@@ -77,6 +87,8 @@ type Server struct {
 	engine  *gin.Engine
 	replies *responder
 	bg      *background // slow commands (slack_loop.go)
+	// bodies is the budget of Alertmanager body bytes held at once.
+	bodies *bodyBudget
 	// ingest is svc.Ingest; benchmarks replace it to measure decoding alone.
 	ingest func(context.Context, *bot.Notification) (bot.IngestResult, error)
 }
@@ -90,6 +102,12 @@ func New(cfg Config) *Server {
 	if cfg.MaxWebhookBody <= 0 {
 		cfg.MaxWebhookBody = DefaultMaxWebhookBody
 	}
+	if cfg.MaxWebhookBytes < cfg.MaxWebhookBody {
+		cfg.MaxWebhookBytes = 2 * cfg.MaxWebhookBody
+	}
+	if cfg.IngestTimeout <= 0 {
+		cfg.IngestTimeout = 25 * time.Second
+	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -102,7 +120,7 @@ func New(cfg Config) *Server {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second}
 	}
-	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log}
+	s := &Server{cfg: cfg, svc: cfg.Service, log: cfg.Log, bodies: &bodyBudget{max: cfg.MaxWebhookBytes}}
 	s.ingest = s.svc.Ingest
 	s.replies = newResponder(cfg.HTTPClient, cfg.Log)
 	s.bg = newBackground()

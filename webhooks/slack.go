@@ -38,7 +38,7 @@ func (s *Server) verifySlack(c *gin.Context) {
 		abort(c, http.StatusServiceUnavailable, "slack signing secret not configured")
 		return
 	}
-	body, err := readBody(c.Request, maxSmallBody)
+	body, _, err := readBody(c.Request, maxSmallBody, nil)
 	if err != nil {
 		bodyError(c, err, maxSmallBody)
 		return

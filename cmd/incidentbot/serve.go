@@ -96,6 +96,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if st.APIToken == "" && st.AuthProxy == "" {
 		log.Warn("the web view (/incidents) is open to anyone who can reach this address: set INCIDENTBOT_API_TOKEN or INCIDENTBOT_AUTH_PROXY_HEADER")
 	}
+	warnExposed(log, ln.Addr(), *st)
 	if chat == nil {
 		log.Info("slack is off: set SLACK_BOT_TOKEN to open channels; webhooks, timeline and API work without it")
 	}
