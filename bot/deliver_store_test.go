@@ -352,3 +352,38 @@ func (tx *memTx) MarkEvent(id string, now time.Time, keep time.Duration) (bool, 
 	tx.st.events[id] = now
 	return true, nil
 }
+
+func (tx *memTx) ExpiredIncidents(cutoff time.Time, after int64, limit int) ([]int64, int64, error) {
+	var ids []int64
+	for id := after + 1; id <= tx.st.lastInc; id++ {
+		if limit > 0 && len(ids) == limit {
+			return ids, id - 1, nil
+		}
+		inc, err := tx.IncidentHeader(id)
+		if err != nil {
+			continue
+		}
+		if !inc.Open() && inc.ResolvedAt != nil && inc.ResolvedAt.Before(cutoff) {
+			ids = append(ids, id)
+		}
+	}
+	return ids, 0, nil
+}
+
+func (tx *memTx) DeleteIncident(id int64, max int) (bool, error) {
+	if !tx.write {
+		return false, errReadOnly
+	}
+	inc, err := tx.IncidentHeader(id)
+	if err != nil {
+		return true, nil
+	}
+	delete(tx.st.alerts, id)
+	delete(tx.st.timeline, id)
+	delete(tx.st.incidents, id)
+	k := [2]string{inc.Receiver, inc.GroupKey}
+	if g, ok := tx.st.groups[k]; ok && g.Incident == id {
+		delete(tx.st.groups, k)
+	}
+	return true, nil
+}

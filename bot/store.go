@@ -112,6 +112,18 @@ type Tx interface {
 	// at hand. ErrNotFound when the incident is absent; ErrInvalid when
 	// the lengths differ.
 	PutAlerts(incidentID int64, alerts []Alert, digests []Digest) error
+	// ExpiredIncidents looks at incidents with an ID above after, in ID
+	// order, and returns those resolved before cutoff, at most limit. next
+	// is the after of the following call, 0 once every incident was looked
+	// at. A store may look at a bounded number per call and return fewer
+	// (even none) with next > 0.
+	ExpiredIncidents(cutoff time.Time, after int64, limit int) (ids []int64, next int64, err error)
+	// DeleteIncident deletes up to max of the incident's alerts and
+	// timeline entries and, once none are left, the incident itself (its
+	// channel index, and its group's row if it is the group's latest). It
+	// reports whether the incident is gone; deleting an absent one is not
+	// an error. Calls with a small max keep each transaction short.
+	DeleteIncident(id int64, max int) (gone bool, err error)
 
 	// Append adds entries to the end of their incident's timeline, giving
 	// each an ID larger than every earlier entry's.

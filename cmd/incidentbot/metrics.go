@@ -152,6 +152,7 @@ type storeCollector struct {
 	store                  *bolt.Store
 	now                    func() time.Time
 	depth, oldestAge, open *prometheus.Desc
+	fileBytes, freeBytes   *prometheus.Desc
 }
 
 func newStoreCollector(store *bolt.Store, now func() time.Time) *storeCollector {
@@ -162,6 +163,10 @@ func newStoreCollector(store *bolt.Store, now func() time.Time) *storeCollector 
 			"How long the oldest Slack action in the outbox has waited; 0 when it is empty.", nil, nil),
 		open: prometheus.NewDesc("incidentbot_incidents_open",
 			"Incidents not resolved.", nil, nil),
+		fileBytes: prometheus.NewDesc("incidentbot_store_file_bytes",
+			"Size of the bbolt file; it never shrinks while open.", nil, nil),
+		freeBytes: prometheus.NewDesc("incidentbot_store_free_bytes",
+			"Bytes of free pages in the bbolt file (freed by deletes), reused before the file grows.", nil, nil),
 	}
 }
 
@@ -169,6 +174,8 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.depth
 	ch <- c.oldestAge
 	ch <- c.open
+	ch <- c.fileBytes
+	ch <- c.freeBytes
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -182,5 +189,9 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if n, err := c.store.OpenIncidents(); err == nil {
 		ch <- prometheus.MustNewConstMetric(c.open, prometheus.GaugeValue, float64(n))
+	}
+	if size, free, err := c.store.FileStats(); err == nil {
+		ch <- prometheus.MustNewConstMetric(c.fileBytes, prometheus.GaugeValue, float64(size))
+		ch <- prometheus.MustNewConstMetric(c.freeBytes, prometheus.GaugeValue, float64(free))
 	}
 }

@@ -107,6 +107,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	workDone := chat.start(workCtx, store, srv, errc)
 	timersDone := oncall.start(workCtx, errc)
+	retentionDone := startRetention(workCtx, st.Retention, store, log, m)
 
 	select {
 	case <-ctx.Done():
@@ -123,7 +124,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	stopWork()
 	waitOrTimeout(shutCtx, workDone, log)
 	waitOrTimeout(shutCtx, timersDone, log)
-	srv.Close() // replies to Slack still queued go out before the store closes
+	waitOrTimeout(shutCtx, retentionDone, log) // a sweep stops between two small transactions
+	srv.Close()                                // replies to Slack still queued go out before the store closes
 	if cerr := store.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close store: %w", cerr)
 	}

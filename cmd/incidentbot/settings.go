@@ -26,6 +26,7 @@ type settings struct {
 	LogFormat      string
 	LogLevel       string
 	ShutdownGrace  time.Duration
+	Retention      time.Duration
 
 	SlackBotToken      string
 	SlackSigningSecret string
@@ -63,6 +64,7 @@ var settingList = []setting{
 	{"INCIDENTBOT_LOG_FORMAT", "log-format", "json", "log format: json or text", false},
 	{"INCIDENTBOT_LOG_LEVEL", "log-level", "info", "log level: debug, info, warn or error", false},
 	{"INCIDENTBOT_SHUTDOWN_GRACE", "shutdown-grace", "20s", "how long shutdown waits for requests and deliveries in flight", false},
+	{"INCIDENTBOT_RETENTION", "retention", "", "delete resolved incidents (alerts, timeline and all) resolved longer ago than this, like 400d; empty keeps everything", false},
 	{"SLACK_BOT_TOKEN", "slack-bot-token", "", "xoxb- token; without it Slack is off", true},
 	{"SLACK_SIGNING_SECRET", "slack-signing-secret", "", "verifies requests to /slack/*", true},
 	{"SLACK_API_URL", "slack-api-url", "https://slack.com/api/", "Slack Web API base URL", false},
@@ -130,6 +132,9 @@ func parseSettings(name string, args []string, getenv func(string) string, stder
 	}
 	if st.ShutdownGrace, err = time.ParseDuration(get("shutdown-grace")); err != nil || st.ShutdownGrace <= 0 {
 		return nil, errors.New("shutdown-grace: want a positive duration like 20s")
+	}
+	if st.Retention, err = parseRetention(get("retention")); err != nil {
+		return nil, err
 	}
 	return st, st.check()
 }

@@ -64,3 +64,18 @@ func (s *Store) read(fn func(btx *bolt.Tx) error) error {
 	}
 	return nil
 }
+
+// FileStats returns the size of the database file and how many bytes of
+// it are free pages, which bbolt reuses for new writes before it grows the
+// file: after retention deletes, the file stops growing until the free
+// pages are used up; it never shrinks while open (see `bbolt compact`).
+// Errors wrap bot.ErrUnavailable.
+func (s *Store) FileStats() (size, free int64, err error) {
+	if err := s.read(func(btx *bolt.Tx) error {
+		size = btx.Size()
+		return nil
+	}); err != nil {
+		return 0, 0, err
+	}
+	return size, int64(s.db.Stats().FreeAlloc), nil
+}

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) bot.Store) {
 		{"Timeline", testTimeline},
 		{"Alerts", testAlerts},
 		{"Groups", testGroups},
+		{"Retention", testRetention},
 		{"Outbox", testOutbox},
 		{"MarkEvent", testMarkEvent},
 		{"ErrorRollsBack", testErrorRollsBack},

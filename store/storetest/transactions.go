@@ -90,6 +90,7 @@ func writes(tx bot.Tx, inc *bot.Incident, d1, d2 *bot.Delivery) map[string]error
 	errs := map[string]error{
 		"PutAlerts":      tx.PutAlerts(inc.ID, []bot.Alert{put}, digests(put)),
 		"SetGroupDigest": tx.SetGroupDigest("r", "g", bot.Digest{9}, true),
+		"DeleteIncident": deleteErr(tx.DeleteIncident(inc.ID, 1)),
 		"CreateIncident": tx.CreateIncident(created),
 		"UpdateIncident": tx.UpdateIncident(&changed),
 		"Append":         tx.Append(entry(inc.ID, t0, "written")),
@@ -199,3 +200,5 @@ func testConcurrentUpdates(t *testing.T, s bot.Store) {
 		t.Errorf("shared timeline: got %d entries, want %d", len(entries), n)
 	}
 }
+
+func deleteErr(_ bool, err error) error { return err }
