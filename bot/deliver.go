@@ -72,8 +72,10 @@ type PinnedMessage struct {
 type WorkerOptions struct {
 	// Concurrency is how many incidents are delivered at a time; default 4.
 	Concurrency int
-	// Batch is how many pending deliveries one read of the outbox sees;
-	// default 1000. Incidents beyond it wait for the next read.
+	// Batch is how many pending deliveries one page of the outbox holds;
+	// default 1000. A read goes on to the next pages (up to maxPages) while
+	// the deliveries it saw are all of incidents already being delivered,
+	// so that one incident with a long queue does not hide the others.
 	Batch int
 	// Poll is how often the outbox is read when nothing wakes the worker;
 	// default 5s.
@@ -234,11 +236,7 @@ func (w *Worker) loop(ctx context.Context, jobs chan<- queue, done <-chan int64)
 // is due, while workers are free. It returns how long to wait before the
 // next read when nothing else wakes the loop.
 func (w *Worker) dispatch(ctx context.Context, jobs chan<- queue, busy map[int64]bool) time.Duration {
-	var pending []Delivery
-	err := w.store.View(ctx, func(tx Tx) (err error) {
-		pending, err = tx.Pending(w.o.Batch)
-		return err
-	})
+	pending, err := w.pending(ctx, busy)
 	if err != nil {
 		if ctx.Err() == nil {
 			w.o.Log.Error("delivery worker: reading the outbox", "err", err)
@@ -265,6 +263,39 @@ func (w *Worker) dispatch(ctx context.Context, jobs chan<- queue, busy map[int64
 		}
 	}
 	return wait
+}
+
+// maxPages bounds the pages of the outbox one dispatch reads.
+const maxPages = 8
+
+// pending reads the outbox page by page until it has seen deliveries of
+// as many incidents not busy as there are free workers, or the end, or
+// maxPages.
+func (w *Worker) pending(ctx context.Context, busy map[int64]bool) ([]Delivery, error) {
+	var out []Delivery
+	free := map[int64]bool{}
+	var after uint64
+	for range maxPages {
+		var page []Delivery
+		err := w.store.View(ctx, func(tx Tx) (err error) {
+			page, err = tx.PendingAfter(after, w.o.Batch)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		for _, d := range page {
+			if !busy[d.IncidentID] {
+				free[d.IncidentID] = true
+			}
+		}
+		if len(page) < w.o.Batch || len(busy)+len(free) >= w.o.Concurrency {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	return out, nil
 }
 
 // queues groups deliveries (lowest ID first) by incident, keeping that

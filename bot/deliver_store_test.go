@@ -323,6 +323,16 @@ func (tx *memTx) Pending(limit int) ([]Delivery, error) {
 	return out, nil
 }
 
+func (tx *memTx) PendingAfter(after uint64, limit int) ([]Delivery, error) {
+	var out []Delivery
+	for _, id := range slices.Sorted(maps.Keys(tx.st.outbox)) {
+		if id > after && (limit <= 0 || len(out) < limit) {
+			out = append(out, tx.st.outbox[id])
+		}
+	}
+	return out, nil
+}
+
 func (tx *memTx) SaveDelivery(d *Delivery) error {
 	if !tx.write {
 		return errReadOnly

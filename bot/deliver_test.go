@@ -258,3 +258,27 @@ func TestWorkerResumesMultiStepDelivery(t *testing.T) {
 		t.Errorf("timeline kinds: got %v, want %v", kinds, want)
 	}
 }
+
+// TestWorkerLongQueueDoesNotHideOthers: incident a has more deliveries
+// queued than one page of the outbox holds, and Slack holds them back; b's
+// one delivery, queued after them all, still goes out at once.
+func TestWorkerLongQueueDoesNotHideOthers(t *testing.T) {
+	h := newHarness(t, WorkerOptions{Batch: 10})
+	a, b := h.incident("a"), h.incident("b")
+	h.chat.fn = func(_ context.Context, inc *Incident, d Delivery) (ChatResult, error) {
+		if inc.ID == a {
+			return ChatResult{}, &RetryAfterError{After: time.Hour}
+		}
+		return ChatResult{}, nil
+	}
+	var queued []Delivery
+	for i := range 35 {
+		queued = append(queued, Delivery{IncidentID: a, Kind: DeliveryPost, Text: fmt.Sprint("a", i)})
+	}
+	h.enqueue(append(queued, Delivery{IncidentID: b, Kind: DeliveryPost, Text: "b1"})...)
+	h.start()
+	eventually(t, "b delivered", func() bool { return len(h.pending()) == 35 })
+	if got := kindsOf(h.chat.Calls(), b); !slices.Equal(got, []string{"post:b1"}) {
+		t.Errorf("calls for b: got %q, want b1", got)
+	}
+}

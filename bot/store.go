@@ -136,6 +136,9 @@ type Tx interface {
 	Enqueue(d *Delivery) error
 	// Pending returns up to limit deliveries, lowest ID first.
 	Pending(limit int) ([]Delivery, error)
+	// PendingAfter returns up to limit deliveries with an ID above after,
+	// lowest first: the outbox read page by page.
+	PendingAfter(after uint64, limit int) ([]Delivery, error)
 	// SaveDelivery replaces the stored delivery with d (same ID), for
 	// attempts and back-off. ErrNotFound if absent.
 	SaveDelivery(d *Delivery) error

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	slackgo "github.com/slack-go/slack"
+
 	"github.com/incidentbot/incidentbot/bot/slack/slacktesting"
 )
 
@@ -46,6 +48,7 @@ func TestOnCallReportsEachCall(t *testing.T) {
 		{"ratelimited body", new(slacktesting.APIError("ratelimited")), CallRateLimited},
 		{"500", new(slacktesting.ServerError()), CallError},
 		{"api error", new(slacktesting.APIError("channel_not_found")), CallError},
+		{"another method's expected code is an error here", new(slacktesting.APIError("name_taken")), CallError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var log callLog
@@ -81,5 +84,25 @@ func TestOnCallSkipsCallsHeldBack(t *testing.T) {
 	}
 	if n := len(srv.Calls("chat.postMessage")); n != 1 {
 		t.Errorf("Slack got %d posts, want 1", n)
+	}
+}
+
+// TestOnCallExpectedAnswers: a taken channel name is an answer the code
+// handles (it tries the next name), not an error for the error-rate alert.
+func TestOnCallExpectedAnswers(t *testing.T) {
+	srv := slacktesting.New()
+	defer srv.Close()
+	srv.AddChannel("inc-taken", false)
+	var log callLog
+	c := New("xoxb-t", Options{APIURL: srv.APIURL(), Limits: &Limits{}, OnCall: log.add})
+	err := c.call(context.Background(), "conversations.create", "", func(ctx context.Context) error {
+		_, err := c.api.CreateConversationContext(ctx, slackgo.CreateConversationParams{ChannelName: "inc-taken"})
+		return err
+	})
+	if errorCode(err) != "name_taken" {
+		t.Fatalf("creating a taken name: %v, want name_taken", err)
+	}
+	if got, want := log.outcomes(), []string{"conversations.create " + CallExpected}; !slices.Equal(got, want) {
+		t.Errorf("OnCall got %q, want %q", got, want)
 	}
 }

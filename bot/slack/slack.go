@@ -60,19 +60,30 @@ type Options struct {
 type Call struct {
 	// Method is the Web API method ("chat.postMessage").
 	Method string
-	// Outcome is CallOK, CallRateLimited or CallError.
+	// Outcome is CallOK, CallExpected, CallRateLimited or CallError.
 	Outcome string
 	// Took is how long Slack took to answer, waiting for a turn excluded.
 	Took time.Duration
 }
 
 // The outcomes of a Call. Rate limits are apart from errors because they
-// are retried as Slack says and watched on their own.
+// are retried as Slack says and watched on their own; expected answers
+// (a channel name taken, a user already in the channel) are part of the
+// normal course, which the code handles, and must not look like errors.
 const (
 	CallOK          = "ok"
+	CallExpected    = "expected"
 	CallRateLimited = "rate_limited"
 	CallError       = "error"
 )
+
+// expectedCodes are the error codes each method's caller handles as an
+// answer rather than a failure.
+var expectedCodes = map[string]map[string]bool{
+	"conversations.create": {"name_taken": true},
+	"conversations.invite": {"already_in_channel": true},
+	"pins.add":             {"already_pinned": true},
+}
 
 // Client is incidentbot's Slack. It is safe for concurrent use, but the
 // delivery worker calls it for one incident at a time, which is what keeps
@@ -167,19 +178,21 @@ func (c *Client) call(ctx context.Context, method, channel string, fn func(ctx c
 	}
 	err = classify(method, err)
 	if c.o.OnCall != nil {
-		c.o.OnCall(Call{Method: method, Outcome: outcome(err), Took: took})
+		c.o.OnCall(Call{Method: method, Outcome: outcome(method, err), Took: took})
 	}
 	return err
 }
 
-// outcome names what a classified error means for a Call.
-func outcome(err error) string {
+// outcome names what a classified error of method means for a Call.
+func outcome(method string, err error) string {
 	var ra *bot.RetryAfterError
 	switch {
 	case err == nil:
 		return CallOK
 	case errors.As(err, &ra):
 		return CallRateLimited
+	case expectedCodes[method][errorCode(err)]:
+		return CallExpected
 	}
 	return CallError
 }

@@ -50,7 +50,7 @@ func newMetrics() *metrics {
 		Help: "Notifications that changed nothing (repeats, retries, HA peers)."})
 	m.opened = prometheus.NewCounter(prometheus.CounterOpts{Name: "incidentbot_incidents_opened_total", Help: "Incidents opened from alerts."})
 	m.slackCalls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "incidentbot_slack_calls_total",
-		Help: "Slack Web API calls by method and outcome (ok, rate_limited, error)."}, []string{"method", "outcome"})
+		Help: "Slack Web API calls by method and outcome: ok, expected (an answer the code handles, like name_taken), rate_limited, error."}, []string{"method", "outcome"})
 	m.slackSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "incidentbot_slack_call_seconds",
 		Help:    "Time Slack took to answer a Web API call, by method.",
 		Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}, []string{"method"})

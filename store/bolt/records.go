@@ -86,10 +86,13 @@ func (t *tx) Enqueue(d *bot.Delivery) error {
 }
 
 // Pending implements bot.Tx; a limit of 0 or less means no limit.
-func (t *tx) Pending(limit int) ([]bot.Delivery, error) {
+func (t *tx) Pending(limit int) ([]bot.Delivery, error) { return t.PendingAfter(0, limit) }
+
+// PendingAfter implements bot.Tx; a limit of 0 or less means no limit.
+func (t *tx) PendingAfter(after uint64, limit int) ([]bot.Delivery, error) {
 	out := []bot.Delivery{}
 	c := t.btx.Bucket(bucketOutbox).Cursor()
-	for k, v := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
+	for k, v := c.Seek(u64(after + 1)); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
 		var d bot.Delivery
 		if err := json.Unmarshal(v, &d); err != nil {
 			return nil, fmt.Errorf("bolt: decode delivery %d: %w", binary.BigEndian.Uint64(k), err)

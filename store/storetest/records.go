@@ -85,6 +85,25 @@ func testOutbox(t *testing.T, s bot.Store) {
 	if d := diff(pending(t, s, 2), []bot.Delivery{*d1, *d2}); d != "" {
 		t.Errorf("Pending(2) (got vs want):\n%s", d)
 	}
+	for _, tc := range []struct {
+		after uint64
+		limit int
+		want  []bot.Delivery
+	}{
+		{0, 0, []bot.Delivery{*d1, *d2, *d3}},
+		{d1.ID, 1, []bot.Delivery{*d2}},
+		{d1.ID, 0, []bot.Delivery{*d2, *d3}},
+		{d3.ID, 5, nil},
+	} {
+		var got []bot.Delivery
+		view(t, s, func(tx bot.Tx) (err error) {
+			got, err = tx.PendingAfter(tc.after, tc.limit)
+			return err
+		})
+		if d := diff(got, tc.want); d != "" {
+			t.Errorf("PendingAfter(%d, %d) (got vs want):\n%s", tc.after, tc.limit, d)
+		}
+	}
 	d2.Attempts, d2.NotBefore, d2.LastError = 3, t0.Add(time.Minute), "rate limited"
 	update(t, s, func(tx bot.Tx) error { return tx.SaveDelivery(d2) })
 	if d := diff(pending(t, s, 10), []bot.Delivery{*d1, *d2, *d3}); d != "" {
