@@ -19,6 +19,8 @@ type memStore struct {
 	st memState
 	// failUpdates makes the next n Updates fail with ErrUnavailable.
 	failUpdates int
+	// updates counts the Updates that ran fn.
+	updates int
 }
 
 type memState struct {
@@ -78,6 +80,7 @@ func (m *memStore) Update(ctx context.Context, fn func(tx Tx) error) error {
 		return fmt.Errorf("%w: disk on fire", ErrUnavailable)
 	}
 	st := m.st.clone()
+	m.updates++
 	if err := fn(&memTx{st: &st, write: true}); err != nil {
 		return err
 	}

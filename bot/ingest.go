@@ -166,28 +166,40 @@ func (s *Service) ingest(ctx context.Context, n *Notification) (IngestResult, er
 		return IngestResult{}, err
 	}
 	in := s.prepare(n)
-	var read plan
+	if len(in.alerts) <= readAhead {
+		return s.commit(ctx, in, nil, now)
+	}
+	read := new(plan)
 	if err := s.store.View(ctx, func(tx Tx) error { return read.read(tx, in) }); err != nil {
 		return IngestResult{}, err
 	}
 	if read.repeat(in) {
 		return read.repeatResult(), nil
 	}
-	return s.commit(ctx, in, &read, now)
+	return s.commit(ctx, in, read, now)
 }
 
+// readAhead is the size of notification above which ingest reads what it
+// needs in a View before taking the writer. Below it the reads cost less
+// than a second transaction (and its snapshot, which keeps freed pages
+// from being reused while it is open), so they are done by the writer.
+const readAhead = 256
+
 // commit applies in with the writer, using what read saw when it is still
-// current.
+// current; a nil read is done by the writer.
 func (s *Service) commit(ctx context.Context, in *incoming, read *plan, now time.Time) (IngestResult, error) {
 	var res IngestResult
 	err := s.store.Update(ctx, func(tx Tx) error {
 		res = IngestResult{}
 		p := read
-		ok, err := p.current(tx, in.n)
-		if err != nil {
-			return err
+		ok := false
+		if p != nil {
+			var err error
+			if ok, err = p.current(tx, in.n); err != nil {
+				return err
+			}
 		}
-		if !ok { // another notification of the group got in first: read again
+		if !ok { // not read yet, or another notification of the group got in first
 			p = new(plan)
 			if err := p.read(tx, in); err != nil {
 				return err

@@ -301,3 +301,44 @@ func TestIngestRepeatAfterStatusChange(t *testing.T) {
 		}
 	}
 }
+
+// TestIngestLargeGroup: a notification above readAhead is read beside the
+// writer; its exact repeat never reaches the writer, and a change of one
+// alert writes that alert alone.
+func TestIngestLargeGroup(t *testing.T) {
+	ctx := context.Background()
+	st := newMemStore()
+	s := NewService(st, Options{Now: func() time.Time { return at(600) }})
+	alerts := make([]Alert, readAhead+50)
+	for i := range alerts {
+		alerts[i] = firing(fmt.Sprintf("%04x", i), 0)
+	}
+	note := func() *Notification {
+		return &Notification{Receiver: "r", GroupKey: "g", Status: AlertFiring, Alerts: slices.Clone(alerts)}
+	}
+	res, err := s.Ingest(ctx, note())
+	if err != nil || !res.Opened || res.Changes != len(alerts)+1 {
+		t.Fatalf("first: %+v, %v; want opened with %d changes", res, err, len(alerts)+1)
+	}
+	before := st.updates
+	if again, err := s.Ingest(ctx, note()); err != nil || again != (IngestResult{Incident: res.Incident}) {
+		t.Fatalf("repeat: %+v, %v; want incident %d, no change", again, err, res.Incident)
+	}
+	if st.updates != before {
+		t.Errorf("the repeat took the writer %d times, want 0", st.updates-before)
+	}
+	alerts[7] = resolved(alerts[7].Fingerprint, 0, 30)
+	changed, err := s.Ingest(ctx, note())
+	if err != nil || changed.Changes != 1 {
+		t.Fatalf("one alert resolved: %+v, %v; want 1 change", changed, err)
+	}
+	inc, err := s.Incident(ctx, res.Incident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inc.Roster != (Roster{Alerts: len(alerts), Firing: len(alerts) - 1, LastEnd: at(30)}) || len(inc.Alerts) != len(alerts) ||
+		inc.Alerts[7].Status != AlertResolved || inc.Alerts[0].Fingerprint != "0000" {
+		t.Errorf("incident after the change: roster %+v, %d alerts, alert 7 %s; want %d alerts, one resolved, in order",
+			inc.Roster, len(inc.Alerts), inc.Alerts[7].Status, len(alerts))
+	}
+}

@@ -17,6 +17,9 @@ import (
 // digest, then the Alert's JSON: the digest is compared without decoding.
 const alertHeader = 8 + len(bot.Digest{})
 
+// alertsFill is how full a page of the alerts bucket gets before it splits.
+const alertsFill = 0.9
+
 // alertKey is the incident's key followed by the fingerprint, so that an
 // incident's alerts sit together under its 8-byte prefix.
 func alertKey(id int64, fingerprint string) []byte {
@@ -104,6 +107,10 @@ func (t *tx) PutAlerts(id int64, alerts []bot.Alert, digests []bot.Digest) error
 		return fmt.Errorf("alerts of incident %d: %w", id, bot.ErrNotFound)
 	}
 	b := t.btx.Bucket(bucketAlerts)
+	// Most puts append (a new incident's alerts come after all others) or
+	// replace a record of about the same size: pages split when full, not
+	// at bbolt's default half, which would leave every page half empty.
+	b.FillPercent = alertsFill
 	for i := range alerts {
 		key := alertKey(id, alerts[i].Fingerprint)
 		var seq uint64
