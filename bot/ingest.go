@@ -308,6 +308,7 @@ func (s *Service) ingestClosed(tx Tx, latest *Incident, in *incoming, p *plan, n
 	if err := m.put(tx, inc.ID); err != nil {
 		return nil, err
 	}
+	inc.Alerts = m.alerts // stored beside it; what record's hooks (on-call teams) look at
 	opened := entry(KindOpened, inc.DetectedAt, ActorAlertmanager, "%s opened: %s (%s)", inc.Key(), inc.Title, inc.Severity)
 	entries := append([]*TimelineEntry{opened}, m.entries...)
 	entries = append(entries, truncated...)
