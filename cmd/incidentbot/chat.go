@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 
 	slackgo "github.com/slack-go/slack"
 
@@ -19,7 +20,9 @@ import (
 type chatRuntime struct {
 	st     *settings
 	client *botslack.Client
-	worker *bot.Worker
+	// worker is set by start, while webhooks may already be committing
+	// and waking it.
+	worker atomic.Pointer[bot.Worker]
 	log    *slog.Logger
 	cfg    *config
 	m      *metrics
@@ -43,8 +46,11 @@ func newChat(st *settings, cfg *config, books *runbooks.Set, log *slog.Logger, m
 
 // wake pokes the worker after a commit; nil until start.
 func (c *chatRuntime) wake() {
-	if c != nil && c.worker != nil {
-		c.worker.Wake()
+	if c == nil {
+		return
+	}
+	if w := c.worker.Load(); w != nil {
+		w.Wake()
 	}
 }
 
@@ -56,12 +62,13 @@ func (c *chatRuntime) start(ctx context.Context, store bot.Store, srv *webhooks.
 		close(done)
 		return done
 	}
-	c.worker = bot.NewWorker(store, c.client, bot.WorkerOptions{Location: c.cfg.Zone, Log: c.log.With("component", "outbox"),
+	worker := bot.NewWorker(store, c.client, bot.WorkerOptions{Location: c.cfg.Zone, Log: c.log.With("component", "outbox"),
 		OnChannel: c.m.observeChannel, Grapher: c.grapher, PublicURL: c.st.PublicURL, Blobs: c.blobs})
+	c.worker.Store(worker)
 	stopped := make(chan struct{}, 2)
 	n := 1
 	go func() {
-		if err := c.worker.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		if err := worker.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			errc <- err
 		}
 		stopped <- struct{}{}

@@ -155,7 +155,7 @@ teams:
 	am.push(t, leak("pg-1"), leak("pg-2"), checkout)
 	var list []incidentJSON
 	waitFor(t, 20*time.Second, "two incidents", func() bool {
-		bot.getJSON(t, "/api/v1/incidents", apiToken, &list)
+		bot.getJSON(t, "/api/v1/incidents?include=alerts", apiToken, &list)
 		return len(list) == 2 && len(byTitle(list, "MemoryLeak on payment-gateway").Alerts) == 2
 	})
 	end := now.Add(-2 * time.Hour)
