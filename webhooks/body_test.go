@@ -2,12 +2,16 @@ package webhooks
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/incidentbot/incidentbot/bot"
 )
 
 // TestReadBodyTrustsNoContentLength: a request that announces 32 MiB and
@@ -121,5 +125,38 @@ func TestHostileValueIsQuotedShort(t *testing.T) {
 	}
 	if logs := e.logs.String(); len(logs) > 20000 || !strings.Contains(logs, "notification refused") {
 		t.Errorf("log: %d bytes; want the refusal, without the value", len(logs))
+	}
+}
+
+// TestIngestTimeoutAnswers503: a notification that cannot get the store's
+// writer within IngestTimeout is answered 503 (Alertmanager retries it),
+// not left for the server's write timeout to cut off without an answer.
+func TestIngestTimeoutAnswers503(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.IngestTimeout = 200 * time.Millisecond })
+	started, gate, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- e.store.Update(context.Background(), func(bot.Tx) error {
+			select {
+			case <-started:
+			default:
+				close(started)
+			}
+			<-gate
+			return nil
+		})
+	}()
+	<-started
+	begin := time.Now()
+	w := e.webhook(readTestdata(t, "firing.json"))
+	took := time.Since(begin)
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != http.StatusServiceUnavailable || took > 5*time.Second {
+		t.Errorf("webhook while the writer is held: %d after %v, want 503 soon after the 200ms timeout", w.Code, took)
+	}
+	if w := e.webhook(readTestdata(t, "firing.json")); w.Code != 200 {
+		t.Errorf("once the writer is free: %d %s, want 200", w.Code, w.Body)
 	}
 }
