@@ -56,6 +56,8 @@ type options struct {
 	logLevel      string
 	cpuProfile    string
 	serveBaseline string
+	slowBodies    int
+	slowAnnounce  int64
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
@@ -78,6 +80,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level of the servers (their logs go to a file in the temp dir)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the real service during its run to this file (pprof)")
 	fs.StringVar(&o.serveBaseline, "serve-baseline", "", "internal: serve the baseline on this address")
+	fs.IntVar(&o.slowBodies, "slow-bodies", 0, "instead of load: hold this many connections that announce -slow-announce bytes and send one, and report the real service's resident memory")
+	fs.Int64Var(&o.slowAnnounce, "slow-announce", 32<<20, "the Content-Length the -slow-bodies connections announce")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: loadgen [flags]\n\nStarts the decode-only baseline and the real incidentbot on 127.0.0.1, drives each with\n"+
 			"Alertmanager notifications and prints throughput, latency percentiles and errors side by side.\n\n")
@@ -118,6 +122,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if o.serveBaseline != "" {
 		return serveBaseline(ctx, o, stdout, stderr)
+	}
+	if o.slowBodies > 0 {
+		if o.bin == "" {
+			dir, err := os.MkdirTemp("", "loadgen-bin-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			if o.bin, err = buildIncidentbot(ctx, dir); err != nil {
+				return err
+			}
+		}
+		return slowBodies(ctx, o, stdout, stderr)
 	}
 	fmt.Fprintf(stdout, "loadgen: %s, GOMAXPROCS %d, %s %s, %d alerts/notification (%d bytes), %d groups primed, new %.0f%%, updates %.0f%% of the rest\n",
 		runtime.Version(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, o.alerts, bodySize(o), o.groups, o.newRatio*100, o.updateRatio*100)
