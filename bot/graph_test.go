@@ -98,9 +98,9 @@ func graphIncident(h *harness) int64 {
 		if err != nil {
 			return err
 		}
-		inc.Alerts = []Alert{{Labels: map[string]string{"alertname": "MemoryLeak"}, StartsAt: inc.DetectedAt,
-			GeneratorURL: "http://prometheus:9090/graph?g0.expr=up"}}
-		return tx.UpdateIncident(inc)
+		a := Alert{Fingerprint: "01", Status: AlertFiring, Labels: map[string]string{"alertname": "MemoryLeak"}, StartsAt: inc.DetectedAt,
+			GeneratorURL: "http://prometheus:9090/graph?g0.expr=up"}
+		return tx.PutAlerts(id, []Alert{a}, []Digest{AlertDigest(&a)}) // alerts live beside the incident
 	}))
 	return id
 }
