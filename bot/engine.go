@@ -53,6 +53,9 @@ type EngineOptions struct {
 	OnFire func(kind TimerKind, late time.Duration)
 	// OnPage, when set, is told the outcome of each page attempt.
 	OnPage func(via string, err error)
+	// HandOffer updates user groups and posts hand-off notes at shift
+	// changes; nil means no hand-offs.
+	HandOffer HandOffer
 }
 
 func (o EngineOptions) withDefaults() EngineOptions {
@@ -107,11 +110,12 @@ func (o EngineOptions) withDefaults() EngineOptions {
 // back-off, which is why pagers must only report errors when the message
 // was not accepted.
 type Engine struct {
-	s       *Service
-	o       EngineOptions
-	pagers  map[string]Pager
-	wake    chan struct{}
-	running atomic.Bool
+	s         *Service
+	o         EngineOptions
+	pagers    map[string]Pager
+	handOffer HandOffer
+	wake      chan struct{}
+	running   atomic.Bool
 
 	mu       sync.Mutex
 	inflight map[uint64]bool // page IDs being sent by this process
@@ -122,7 +126,7 @@ type Engine struct {
 // NewEngine returns the engine of svc's timers. Only one may run per store.
 func NewEngine(svc *Service, o EngineOptions) *Engine {
 	o = o.withDefaults()
-	e := &Engine{s: svc, o: o, pagers: map[string]Pager{}, wake: make(chan struct{}, 1),
+	e := &Engine{s: svc, o: o, pagers: map[string]Pager{}, handOffer: o.HandOffer, wake: make(chan struct{}, 1),
 		inflight: map[uint64]bool{}, sends: make(chan struct{}, o.Sends)}
 	for _, p := range o.Pagers {
 		e.pagers[p.Via()] = p
@@ -147,6 +151,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer e.running.Store(false)
 	defer e.wg.Wait()
 	e.recover(ctx)
+	if err := e.seedHandOffs(ctx); err != nil && ctx.Err() == nil {
+		e.o.Log.Error("timer engine: scheduling hand-offs", "err", err)
+	}
 	for {
 		wait := e.tick(ctx)
 		select {
@@ -285,6 +292,8 @@ func (e *Engine) handle(ctx context.Context, t Timer) error {
 		return e.fireStep(ctx, t)
 	case TimerPage:
 		return e.beginPage(ctx, t)
+	case TimerHandOff:
+		return e.handOff(ctx, t) // handoff.go
 	case TimerSilences:
 		return e.s.expireResolved(ctx, t, e.o.Now()) // loop.go
 	case TimerProfile:

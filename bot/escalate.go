@@ -372,7 +372,12 @@ func (s *Service) AddOverride(ctx context.Context, team, schedule, user string, 
 		return nil, fmt.Errorf("%w: an override needs a person", ErrInvalid)
 	}
 	o := &Override{Team: team, Schedule: schedule, User: user, Start: start.UTC(), End: end.UTC(), CreatedAt: now, By: by}
-	err = s.store.Update(ctx, func(tx Tx) error { return tx.AddOverride(o) })
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.AddOverride(o); err != nil {
+			return err
+		}
+		return addOverrideHandOffs(tx, t, o, now)
+	})
 	return o, err
 }
 

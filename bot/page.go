@@ -17,6 +17,9 @@ const (
 	TimerStep TimerKind = "step"
 	// TimerPage sends (or retries) one page.
 	TimerPage TimerKind = "page"
+	// TimerHandOff updates a team's chat user group and posts its hand-off
+	// note at a shift change (handoff.go).
+	TimerHandOff TimerKind = "handoff"
 )
 
 // Timer is one piece of due work kept in the store, so that it fires once
@@ -29,8 +32,13 @@ type Timer struct {
 	IncidentID int64     `json:"incident_id,omitempty"`
 	Escalation uint64    `json:"escalation,omitempty"`
 	Page       uint64    `json:"page,omitempty"`
-	// N is the firing of the escalation run this timer fires.
+	// N is the firing of the escalation run this timer fires; for a
+	// hand-off, how many tries failed.
 	N int `json:"n,omitempty"`
+	// Team is the team of a hand-off; Chain marks the hand-off timer that
+	// schedules the team's next one (an override's own hand-offs do not).
+	Team  string `json:"team,omitempty"`
+	Chain bool   `json:"chain,omitempty"`
 	// Ref names what a loop timer works on (a profile target's URL).
 	Ref       string    `json:"ref,omitempty"`
 	CreatedAt time.Time `json:"created_at"`

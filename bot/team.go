@@ -14,7 +14,9 @@ type Team struct {
 	Match func(labels map[string]string) bool
 	// UserGroup is the Slack user group kept equal to who is on call now;
 	// "" means none.
-	UserGroup  string
+	UserGroup string
+	// Channel gets a one-line note at each hand-off; "" means none.
+	Channel    string
 	Schedules  []Rotation
 	Escalation Escalation
 }

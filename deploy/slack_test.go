@@ -26,6 +26,7 @@ var scopeOf = map[string]string{
 	"AddPinContext":                    "pins:write",
 	"AddBookmarkContext":               "bookmarks:write",
 	"UploadFileContext":                "files:write",
+	"UpdateUserGroupMembersContext":    "usergroups:write",
 }
 
 type slackManifest struct {

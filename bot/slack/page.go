@@ -127,3 +127,24 @@ func (c *Client) inviteMore(ctx context.Context, inc *bot.Incident, d bot.Delive
 	}
 	return res, nil
 }
+
+// HandOff implements bot.HandOffer: the team's user group is set to who
+// is on call now (usergroups.users.update replaces the whole list), and
+// the note is posted in the team's channel.
+func (c *Client) HandOff(ctx context.Context, h bot.HandOff) error {
+	if h.UserGroup != "" && len(h.Users) > 0 {
+		err := c.call(ctx, "usergroups.users.update", "", func(ctx context.Context) error {
+			_, err := c.api.UpdateUserGroupMembersContext(ctx, h.UserGroup, strings.Join(h.Users, ","))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if h.Channel != "" && h.Text != "" {
+		if _, err := c.postMessage(ctx, h.Channel, h.Text, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -83,3 +83,25 @@ func TestInviteThePaged(t *testing.T) {
 		t.Errorf("without a channel: %+v %v", res, err)
 	}
 }
+
+func TestHandOff(t *testing.T) {
+	srv := slacktesting.New()
+	defer srv.Close()
+	c := New("xoxb-t", Options{APIURL: srv.APIURL(), Limits: &Limits{}})
+	ch := srv.AddChannel("payments", false)
+	h := bot.HandOff{Team: "payments", UserGroup: "S0PAY", Users: []string{"U0BOB", "U0CAROL"}, Channel: ch,
+		Text: "Hand-off for payments: primary <@U0BOB> (was <@U0ALICE>); no open incidents."}
+	if err := c.HandOff(context.Background(), h); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.UserGroup("S0PAY"); strings.Join(got, ",") != "U0BOB,U0CAROL" {
+		t.Errorf("user group = %v", got)
+	}
+	if posts := srv.Messages(ch); len(posts) != 1 || posts[0].Text != h.Text {
+		t.Errorf("posts = %+v", posts)
+	}
+	srv.Fail("usergroups.users.update", 1, slacktesting.APIError("permission_denied"))
+	if err := c.HandOff(context.Background(), h); err == nil {
+		t.Error("a refused user group update was not reported")
+	}
+}

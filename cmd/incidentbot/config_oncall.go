@@ -24,6 +24,7 @@ type oncallFile struct {
 		Name           string   `yaml:"name"`
 		Match          []string `yaml:"match"`
 		SlackUsergroup string   `yaml:"slack_usergroup"`
+		SlackChannel   string   `yaml:"slack_channel"`
 		Schedules      []struct {
 			Name     string   `yaml:"name"`
 			Timezone string   `yaml:"timezone"`
@@ -81,7 +82,10 @@ func (f *oncallFile) compile() (*bot.OnCall, error) {
 			return nil, fmt.Errorf("%s.name: %q is the name of an earlier team", where, ft.Name)
 		}
 		seen[ft.Name] = true
-		t := bot.Team{Name: ft.Name, UserGroup: ft.SlackUsergroup}
+		t := bot.Team{Name: ft.Name, UserGroup: ft.SlackUsergroup, Channel: ft.SlackChannel}
+		if ft.SlackChannel != "" && !slackChannelID.MatchString(ft.SlackChannel) {
+			return nil, fmt.Errorf("%s.slack_channel: %q is not a Slack channel ID (C0123ABCD)", where, ft.SlackChannel)
+		}
 		if ft.SlackUsergroup != "" && !slackGroupID.MatchString(ft.SlackUsergroup) {
 			return nil, fmt.Errorf("%s.slack_usergroup: %q is not a Slack user group ID (S0123ABCD)", where, ft.SlackUsergroup)
 		}

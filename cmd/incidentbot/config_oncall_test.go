@@ -15,6 +15,7 @@ teams:
   - name: payments
     match: ['service=~"payment-.*"', 'team="payments"']
     slack_usergroup: S0PAYONCALL
+    slack_channel: C0PAYMENTS
     schedules:
       - name: primary
         timezone: Europe/Berlin
@@ -51,7 +52,7 @@ func TestLoadOnCallConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pay.UserGroup != "S0PAYONCALL" || len(pay.Schedules) != 2 || pay.Escalation.Repeat != 1 || len(pay.Escalation.Steps) != 3 {
+	if pay.UserGroup != "S0PAYONCALL" || pay.Channel != "C0PAYMENTS" || len(pay.Schedules) != 2 || pay.Escalation.Repeat != 1 || len(pay.Escalation.Steps) != 3 {
 		t.Errorf("payments = %+v", pay)
 	}
 	prim := pay.Schedules[0]
@@ -104,6 +105,7 @@ func TestLoadOnCallConfigRefusals(t *testing.T) {
 		{"match without steps", team(sched + "    match: ['a=\"b\"']\n"), "config: teams[0].escalation:"},
 		{"bad match", team("    match: ['{{']\n"), "config: teams[0].match[0]:"},
 		{"bad user group", team("    slack_usergroup: payments-oncall\n"), "config: teams[0].slack_usergroup:"},
+		{"bad team channel", team("    slack_channel: '#payments'\n"), "config: teams[0].slack_channel:"},
 		{"person not a user ID", "people: {alice: {email: a@example.com}}\n", "config: people.alice:"},
 		{"bad email", "people: {U0A: {email: 'Alice <a@example.com>'}}\n", "config: people.U0A.email:"},
 		{"bad webhook", "people: {U0A: {webhook: 'ftp://x'}}\n", "config: people.U0A.webhook:"},

@@ -56,15 +56,19 @@ func newPagers(st *settings, cfg *config, chat *chatRuntime) ([]bot.Pager, error
 }
 
 // newOnCall builds the engine over svc. Wake it from the service's Wake.
-func newOnCall(svc *bot.Service, st *settings, pagers []bot.Pager, log *slog.Logger, m *metrics) *oncallRuntime {
+func newOnCall(svc *bot.Service, st *settings, pagers []bot.Pager, chat *chatRuntime, log *slog.Logger, m *metrics) *oncallRuntime {
 	lateness := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "incidentbot_timer_lateness_seconds",
 		Help:    "How late durable timers (escalation steps, page sends) fired after their due time.",
 		Buckets: prometheus.ExponentialBuckets(0.005, 2, 14)}, []string{"kind"})
 	pages := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "incidentbot_page_attempts_total",
 		Help: "Page attempts by method (slack, email, webhook) and outcome (ok, error)."}, []string{"via", "outcome"})
 	m.reg.MustRegister(lateness, pages)
+	var handOffer bot.HandOffer
+	if chat != nil {
+		handOffer = chat.client
+	}
 	eng := bot.NewEngine(svc, bot.EngineOptions{
-		Pagers: pagers, PublicURL: st.PublicURL, Log: log.With("component", "timers"),
+		Pagers: pagers, PublicURL: st.PublicURL, Log: log.With("component", "timers"), HandOffer: handOffer,
 		OnFire: func(kind bot.TimerKind, late time.Duration) {
 			lateness.WithLabelValues(string(kind)).Observe(max(late, 0).Seconds())
 		},

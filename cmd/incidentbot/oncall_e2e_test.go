@@ -150,6 +150,7 @@ func TestOnCallEndToEnd(t *testing.T) {
 	slack := slacktesting.New()
 	defer slack.Close()
 	teamChannel := slack.AddChannel("payments", false)
+	handOffs := slack.AddChannel("payments-oncall", false)
 	mailbox := startSMTP(t)
 	const hookSecret = "e2e-page-webhook-secret"
 	hooks, hookURL := startHook(t, hookSecret)
@@ -160,6 +161,8 @@ people:
 teams:
   - name: payments
     match: ['service="payment-gateway"']
+    slack_usergroup: S0PAYONCALL
+    slack_channel: %s
     schedules:
       - {name: primary, timezone: Europe/Berlin, start: 2024-01-01T09:00, shift: 168h, members: [U0ALICE]}
       - {name: secondary, timezone: America/New_York, start: 2024-01-01T09:00, shift: 24h, members: [U0BOB]}
@@ -167,7 +170,7 @@ teams:
       - {after: 0s, notify: [schedule:primary]}
       - {after: 4s, notify: [schedule:secondary]}
       - {after: 14s, notify: ['channel:%s']}
-`, hookURL, teamChannel)
+`, hookURL, handOffs, teamChannel)
 	cfgPath := filepath.Join(t.TempDir(), "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -180,6 +183,15 @@ teams:
 		"INCIDENTBOT_SMTP_URL": "smtp://" + mailbox.addr, "INCIDENTBOT_SMTP_FROM": "incidentbot@example.com",
 		"INCIDENTBOT_PAGE_WEBHOOK_SECRET": hookSecret,
 	})
+	// At start, the team's user group is set to who is on call, and the
+	// team channel hears it.
+	waitFor(t, 10*time.Second, "the hand-off at start", func() bool { return len(slack.Messages(handOffs)) == 1 })
+	if got := slack.UserGroup("S0PAYONCALL"); strings.Join(got, ",") != "U0ALICE,U0BOB" {
+		t.Errorf("user group S0PAYONCALL = %v, want U0ALICE,U0BOB", got)
+	}
+	if note := slack.Messages(handOffs)[0].Text; note != "Hand-off for payments: primary <@U0ALICE>, secondary <@U0BOB>; no open incidents." {
+		t.Errorf("hand-off note = %q", note)
+	}
 	am := startAlertmanager(t, b.URL, token)
 	am.push(t, memoryLeak("pg-1"))
 

@@ -76,7 +76,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		OnCall: cfg.OnCall, OnTimers: func() { oncall.wake() }, KeepSilences: cfg.Loop.KeepSilences,
 		Grapher: grapher, PublicURL: st.PublicURL, Profiler: profiler, ProfileBlobs: blobs, ProfileTargets: cfg.Loop.ProfileTargets,
 		OnIngest: func(n *bot.Notification, res bot.IngestResult, err error) { m.observeIngest(len(n.Alerts), res, err) }})
-	oncall = newOnCall(svc, st, pagers, log, m)
+	oncall = newOnCall(svc, st, pagers, chat, log, m)
 	m.watchStore(store)
 	srv := webhooks.New(webhooks.Config{
 		Service: svc, WebhookToken: st.WebhookToken, APIToken: st.APIToken, SigningSecret: st.SlackSigningSecret,

@@ -146,6 +146,7 @@ func (s *Server) methods() map[string]method {
 		"conversations.create":         s.create,
 		"conversations.setTopic":       s.setTopic,
 		"conversations.invite":         s.invite,
+		"usergroups.users.update":      s.updateGroup, // im.go
 		"conversations.archive":        s.archive,
 		"conversations.list":           s.list,
 		"conversations.history":        s.history,

@@ -1,8 +1,10 @@
 package slacktesting
 
 import (
+	"net/url"
 	"regexp"
 	"slices"
+	"strings"
 )
 
 var userIDRE = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
@@ -34,4 +36,28 @@ func (s *Server) IM(user string) []Message {
 		return slices.Clone(c.Messages)
 	}
 	return nil
+}
+
+// updateGroup is usergroups.users.update: the list replaces the members.
+// Call with s.mu held.
+func (s *Server) updateGroup(p url.Values) (map[string]any, string) {
+	id, users := p.Get("usergroup"), strings.Split(p.Get("users"), ",")
+	if id == "" {
+		return nil, "no_such_subteam"
+	}
+	if p.Get("users") == "" {
+		return nil, "no_users_provided"
+	}
+	if s.groups == nil {
+		s.groups = map[string][]string{}
+	}
+	s.groups[id] = users
+	return map[string]any{"usergroup": map[string]any{"id": id, "users": users, "user_count": len(users)}}, ""
+}
+
+// UserGroup returns the members a user group was last given.
+func (s *Server) UserGroup(id string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.groups[id])
 }

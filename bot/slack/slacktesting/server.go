@@ -88,6 +88,7 @@ type Server struct {
 	limits   RateLimits
 	buckets  map[string]*tokens
 	ims      map[string]*Channel // user ID -> the bot's DM with them (im.go)
+	groups   map[string][]string // user group ID -> its members (im.go)
 }
 
 // New starts a fake Slack; Close stops it.
