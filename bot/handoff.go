@@ -98,7 +98,7 @@ func (e *Engine) handOff(ctx context.Context, t Timer) error {
 			return err
 		}
 		yes := true
-		open, err = tx.Incidents(IncidentFilter{Open: &yes, Limit: 500})
+		open, err = tx.Incidents(IncidentFilter{Open: &yes, Limit: 500, WithAlerts: true})
 		return err
 	})
 	if err != nil {
