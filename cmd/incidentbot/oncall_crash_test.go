@@ -80,13 +80,14 @@ teams:
 	// The incidents open over the first 3 s; each notification is sent
 	// until it is answered 200 (kills come meanwhile).
 	opened := make(chan struct{})
+	base := p.URL // the same address after every restart; p itself is replaced
 	go func() {
 		defer close(opened)
 		client := &http.Client{Timeout: 2 * time.Second}
 		for g := 1; g <= oncallCrashIncidents; g++ {
 			body := loadgen.AppendBody(nil, &loadgen.Group{ID: g, Alerts: []loadgen.Alert{{N: 0, Firing: true, StartsAt: time.Now().Add(-time.Minute)}}})
 			for {
-				req, _ := http.NewRequest(http.MethodPost, p.URL+"/webhooks/alertmanager", bytes.NewReader(body))
+				req, _ := http.NewRequest(http.MethodPost, base+"/webhooks/alertmanager", bytes.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+token)
 				req.Header.Set("Content-Type", "application/json")
 				res, err := client.Do(req)
