@@ -17,7 +17,7 @@ import (
 // timeline entries, 1 in 200 still open, the rest acknowledged and
 // resolved. It writes through the store in batches (what it measures is
 // reading, not ingesting).
-func seed(b *testing.B, e *env, n int) {
+func seed(b testing.TB, e *env, n int) {
 	b.Helper()
 	now := e.clock.Now()
 	const batch = 500
@@ -68,7 +68,16 @@ func seed(b *testing.B, e *env, n int) {
 // web view's list costs at least). trends/first-view computes the trends;
 // trends/warm is served from the cache.
 func BenchmarkPages(b *testing.B) {
-	e := newEnv(b)
+	benchPages(b, newEnv(b))
+}
+
+// BenchmarkPagesWithTeams is the same with teams configured: every list
+// reads the incidents' alerts, to match them to teams.
+func BenchmarkPagesWithTeams(b *testing.B) {
+	benchPages(b, newEnvWith(b, payments))
+}
+
+func benchPages(b *testing.B, e *env) {
 	seed(b, e, 10_000)
 	last := int64(10_000)
 	pages := []struct{ name, path string }{
@@ -96,6 +105,15 @@ func BenchmarkPages(b *testing.B) {
 			}
 		})
 	}
+	b.Run("oncall", func(b *testing.B) {
+		for b.Loop() {
+			w := httptest.NewRecorder()
+			e.srv.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/oncall", nil))
+			if w.Code != http.StatusOK {
+				b.Fatalf("GET /oncall: %d", w.Code)
+			}
+		}
+	})
 	// The first view after a start computes the trends while the browser
 	// waits; later views get the cache and refresh it in the background.
 	b.Run("trends/first-view", func(b *testing.B) {

@@ -14,13 +14,15 @@ import (
 
 // Sizes of the incidents page. A filter the store cannot apply (severity,
 // team, text) is applied while reading pages of storePage incidents, and a
-// request reads at most scanLimit of them before it offers to look further:
-// the cost of a page stays bounded however old the match is.
+// request reads at most scanHeaders incidents (scanAlerts when it needs
+// their alerts, which cost ten times more to read) before it offers to
+// look further: a page costs the same however old the match is.
 const (
 	openLimit   = 200
 	recentLimit = 50
-	storePage   = 250
-	scanLimit   = 5000
+	storePage   = 200
+	scanHeaders = 4000
+	scanAlerts  = 800
 )
 
 // listFilter is the incidents page's query: ?status=&sev=&team=&q=&before=.
@@ -98,8 +100,11 @@ type incidentsData struct {
 	// Next is the link to the next (older) page of recent incidents, or "".
 	// It is built from url.Values.Encode, so it is a safe URL as it is.
 	Next template.URL
-	// Scanned is how many resolved incidents this page read.
+	// Scanned is how many resolved incidents this page read; with Next
+	// and fewer rows than a page, the search stopped at its budget.
 	Scanned int
+	// Short is true when the page stopped at its budget before filling.
+	Short bool
 }
 
 func (h *Handler) incidents(c *gin.Context) {
@@ -111,7 +116,7 @@ func (h *Handler) incidents(c *gin.Context) {
 	d := incidentsData{Filter: f, Teams: h.teamNames()}
 	if f.Status != "resolved" && f.Before == 0 {
 		open := true
-		d.Open, _, d.OpenMore, err = h.scan(c, f, &open, 0, openLimit)
+		d.Open, _, d.OpenMore, _, err = h.scan(c, f, &open, 0, openLimit)
 		if err != nil {
 			h.fail(c, err)
 			return
@@ -121,11 +126,12 @@ func (h *Handler) incidents(c *gin.Context) {
 		closed := false
 		var last int64
 		var more bool
-		d.Recent, last, more, err = h.scan(c, f, &closed, f.Before, recentLimit)
+		d.Recent, last, more, d.Scanned, err = h.scan(c, f, &closed, f.Before, recentLimit)
 		if err != nil {
 			h.fail(c, err)
 			return
 		}
+		d.Short = more && len(d.Recent) < recentLimit
 		if more {
 			d.Next = template.URL("/incidents?" + f.query(last)) //nolint:gosec // built by url.Values.Encode
 		}
@@ -134,33 +140,40 @@ func (h *Handler) incidents(c *gin.Context) {
 }
 
 // scan reads incidents newest first from before on, in pages, keeping those
-// the filter matches, until it has want of them or has read scanLimit. It
+// the filter matches, until it has want of them or has read its budget. It
 // returns the rows, the ID of the last incident read (where the next page
-// starts) and whether there may be more.
-func (h *Handler) scan(c *gin.Context, f listFilter, open *bool, before int64, want int) ([]row, int64, bool, error) {
-	var out []row
-	read := 0
-	for read < scanLimit {
-		list, err := h.svc.Incidents(ctx(c), bot.IncidentFilter{Open: open, Limit: storePage, Before: before, WithAlerts: true})
+// starts), whether there may be more, and how many it read.
+func (h *Handler) scan(c *gin.Context, f listFilter, open *bool, before int64, want int) (rows []row, last int64, more bool, read int, err error) {
+	oc := h.svc.OnCallConfig()
+	// Alerts are read only when something needs them: a text search
+	// (label values) or teams (matched on labels).
+	withAlerts := f.Q != "" || oc != nil && len(oc.Teams) > 0
+	budget := scanHeaders
+	if withAlerts {
+		budget = scanAlerts
+	}
+	for read < budget {
+		limit := min(storePage, budget-read)
+		list, err := h.svc.Incidents(ctx(c), bot.IncidentFilter{Open: open, Limit: limit, Before: before, WithAlerts: withAlerts})
 		if err != nil {
-			return nil, 0, false, err
+			return nil, 0, false, 0, err
 		}
 		for i, inc := range list {
 			read++
 			before = inc.ID
-			if !f.matches(inc, h.svc.OnCallConfig()) {
+			if !f.matches(inc, oc) {
 				continue
 			}
-			out = append(out, row{Inc: inc, Metrics: bot.MetricsOf(inc), Teams: teamsOf(inc, h.svc.OnCallConfig())})
-			if len(out) == want {
-				return out, before, i < len(list)-1 || len(list) == storePage, nil
+			rows = append(rows, row{Inc: inc, Metrics: bot.MetricsOf(inc), Teams: teamsOf(inc, oc)})
+			if len(rows) == want {
+				return rows, before, i < len(list)-1 || len(list) == limit, read, nil
 			}
 		}
-		if len(list) < storePage {
-			return out, before, false, nil
+		if len(list) < limit {
+			return rows, before, false, read, nil
 		}
 	}
-	return out, before, true, nil
+	return rows, before, true, read, nil
 }
 
 func (f listFilter) matches(inc *bot.Incident, oc *bot.OnCall) bool {

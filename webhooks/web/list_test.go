@@ -119,3 +119,27 @@ func TestTrendsRefreshInBackground(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A search that matches nothing reads a bounded number of incidents per
+// page, says so, and the next page goes on from where it stopped.
+func TestIncidentListSearchIsBounded(t *testing.T) {
+	e := newEnv(t)
+	seed(t, e, 1000) // INC-1..INC-1000; INC-8, 208, 408... are open
+	page := e.mustGet("/incidents?status=resolved&q=no-such-thing", nil)
+	if !strings.Contains(page, "Looked through 800 resolved incidents") {
+		t.Fatalf("the first page does not say where it stopped:\n%s", page)
+	}
+	m := regexp.MustCompile(`href="(/incidents\?[^"]+)" rel="next"`).FindStringSubmatch(page)
+	if m == nil || !strings.Contains(m[1], "before=") || !strings.Contains(m[1], "q=no-such-thing") {
+		t.Fatalf("next link %v", m)
+	}
+	next := e.mustGet(strings.ReplaceAll(m[1], "&amp;", "&"), nil)
+	if strings.Contains(next, `rel="next"`) || len(keys(next)) != 0 {
+		t.Errorf("the second page should end the search")
+	}
+	// A search that matches an old incident finds it on a later page.
+	hit := e.mustGet("/incidents?status=resolved&q=postgresql&before=200", nil)
+	if got := keys(hit); len(got) == 0 {
+		t.Errorf("label search found nothing below INC-200")
+	}
+}
