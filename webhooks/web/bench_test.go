@@ -105,6 +105,18 @@ func benchPages(b *testing.B, e *env) {
 			}
 		})
 	}
+	// What the list pages read beneath them: 200 incidents from the store,
+	// headers alone and with their alerts.
+	for _, alerts := range []bool{false, true} {
+		b.Run(fmt.Sprintf("baseline/store-200/alerts=%v", alerts), func(b *testing.B) {
+			for b.Loop() {
+				list, err := e.svc.Incidents(context.Background(), bot.IncidentFilter{Limit: 200, Before: last - 3000, WithAlerts: alerts})
+				if err != nil || len(list) != 200 {
+					b.Fatalf("%d incidents, %v", len(list), err)
+				}
+			}
+		})
+	}
 	b.Run("oncall", func(b *testing.B) {
 		for b.Loop() {
 			w := httptest.NewRecorder()

@@ -21,8 +21,8 @@ const (
 	openLimit   = 200
 	recentLimit = 50
 	storePage   = 200
-	scanHeaders = 4000
-	scanAlerts  = 800
+	scanHeaders = 2500
+	scanAlerts  = 500
 )
 
 // listFilter is the incidents page's query: ?status=&sev=&team=&q=&before=.
@@ -145,9 +145,10 @@ func (h *Handler) incidents(c *gin.Context) {
 // starts), whether there may be more, and how many it read.
 func (h *Handler) scan(c *gin.Context, f listFilter, open *bool, before int64, want int) (rows []row, last int64, more bool, read int, err error) {
 	oc := h.svc.OnCallConfig()
-	// Alerts are read only when something needs them: a text search
-	// (label values) or teams (matched on labels).
-	withAlerts := f.Q != "" || oc != nil && len(oc.Teams) > 0
+	// Alerts are read only when the filter needs them: a text search
+	// (label values) or a team (matched on labels). Rows show their teams
+	// then, and only then.
+	withAlerts := f.Q != "" || f.Team != ""
 	budget := scanHeaders
 	if withAlerts {
 		budget = scanAlerts
@@ -187,18 +188,53 @@ func (f listFilter) matches(inc *bot.Incident, oc *bot.OnCall) bool {
 		return true
 	}
 	q := strings.ToLower(f.Q)
-	if strings.Contains(strings.ToLower(inc.Title), q) || strings.EqualFold(inc.Key(), f.Q) ||
-		strings.Contains(strings.ToLower(inc.Lead), q) {
+	if containsFold(inc.Title, q) || strings.EqualFold(inc.Key(), f.Q) || containsFold(inc.Lead, q) {
 		return true
 	}
 	for _, a := range inc.Alerts {
 		for _, v := range a.Labels {
-			if strings.Contains(strings.ToLower(v), q) {
+			if containsFold(v, q) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// containsFold reports whether s contains lowerQ (already lower case),
+// ignoring case. ASCII text, nearly every label value, is compared in
+// place; other text is lowered first.
+func containsFold(s, lowerQ string) bool {
+	if !isASCII(s) || !isASCII(lowerQ) {
+		return strings.Contains(strings.ToLower(s), lowerQ)
+	}
+	n := len(lowerQ)
+	for i := 0; i+n <= len(s); i++ {
+		j := 0
+		for j < n && lower(s[i+j]) == lowerQ[j] {
+			j++
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func lower(b byte) byte {
+	if 'A' <= b && b <= 'Z' {
+		return b + 'a' - 'A'
+	}
+	return b
 }
 
 // teamsOf lists the teams whose match fits one of the incident's alerts:

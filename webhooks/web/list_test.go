@@ -94,8 +94,7 @@ func TestIncidentListPages(t *testing.T) {
 // Trends are served from a cache: a stale view gets the old numbers at
 // once and the next view, after the refresh in the background, new ones.
 func TestTrendsRefreshInBackground(t *testing.T) {
-	e := newEnv(t)
-	e.declare("first", bot.SEV2, testNow.Add(-time.Hour))
+	e := newEnv(t) // starts computing the trends of the empty store
 	total := func() string {
 		m := regexp.MustCompile(`(\d+) incidents detected`).FindStringSubmatch(e.mustGet("/trends", nil))
 		if m == nil {
@@ -103,16 +102,16 @@ func TestTrendsRefreshInBackground(t *testing.T) {
 		}
 		return m[1]
 	}
-	if got := total(); got != "1" {
-		t.Fatalf("total %s, want 1", got)
+	if got := total(); got != "0" {
+		t.Fatalf("total %s, want 0", got)
 	}
-	e.declare("second", bot.SEV2, testNow.Add(-time.Hour))
-	if got := total(); got != "1" {
-		t.Errorf("within the minute: total %s, want the cached 1", got)
+	e.declare("first", bot.SEV2, testNow.Add(-time.Hour))
+	if got := total(); got != "0" {
+		t.Errorf("within the minute: total %s, want the cached 0", got)
 	}
 	e.clock.Add(2 * time.Minute)
 	deadline := time.Now().Add(5 * time.Second)
-	for total() != "2" {
+	for total() != "1" {
 		if time.Now().After(deadline) {
 			t.Fatal("the trends were not refreshed")
 		}
@@ -124,9 +123,9 @@ func TestTrendsRefreshInBackground(t *testing.T) {
 // page, says so, and the next page goes on from where it stopped.
 func TestIncidentListSearchIsBounded(t *testing.T) {
 	e := newEnv(t)
-	seed(t, e, 1000) // INC-1..INC-1000; INC-8, 208, 408... are open
+	seed(t, e, 700) // INC-1..INC-700; INC-8, 208, 408... are open
 	page := e.mustGet("/incidents?status=resolved&q=no-such-thing", nil)
-	if !strings.Contains(page, "Looked through 800 resolved incidents") {
+	if !strings.Contains(page, "Looked through 500 resolved incidents") {
 		t.Fatalf("the first page does not say where it stopped:\n%s", page)
 	}
 	m := regexp.MustCompile(`href="(/incidents\?[^"]+)" rel="next"`).FindStringSubmatch(page)

@@ -70,13 +70,16 @@ type tick struct {
 }
 
 // trendCache keeps the last trends. A view of stale trends gets them at
-// once and starts one refresh in the background (stale while revalidate),
-// so only the first view after a start waits for the store.
+// once and starts one refresh in the background (stale while revalidate).
+// New starts the first computation, so that even the first view finds
+// them ready, or waits only for what is left of it.
 type trendCache struct {
-	mu         sync.Mutex
-	at         time.Time
-	data       *trendsData
-	refreshing bool
+	mu   sync.Mutex
+	at   time.Time
+	data *trendsData
+	// done is closed when the refresh running in the background ends;
+	// nil when none runs.
+	done chan struct{}
 }
 
 func (h *Handler) trends(c *gin.Context) {
@@ -92,16 +95,30 @@ func (h *Handler) trendData(c *gin.Context) (*trendsData, error) {
 	tc := &h.trendsCache
 	now := h.cfg.Now()
 	tc.mu.Lock()
-	d, at := tc.data, tc.at
+	d, at, done := tc.data, tc.at, tc.done
 	if d != nil {
-		if (now.Sub(at) >= trendTTL || now.Before(at)) && !tc.refreshing {
-			tc.refreshing = true
-			go h.refreshTrends()
+		if now.Sub(at) >= trendTTL || now.Before(at) {
+			h.refreshLocked()
 		}
 		tc.mu.Unlock()
 		return d, nil
 	}
 	tc.mu.Unlock()
+	// Nothing computed yet: wait for the refresh under way (the one New
+	// starts), else compute here.
+	if done != nil {
+		select {
+		case <-done:
+		case <-ctx(c).Done():
+			return nil, ctx(c).Err()
+		}
+		tc.mu.Lock()
+		d = tc.data
+		tc.mu.Unlock()
+		if d != nil {
+			return d, nil
+		}
+	}
 	d, err := h.computeTrendsNow(ctx(c), now)
 	if err != nil {
 		return nil, err
@@ -114,22 +131,31 @@ func (h *Handler) trendData(c *gin.Context) (*trendsData, error) {
 	return d, nil
 }
 
-// refreshTrends recomputes the cached trends; a failure keeps the old
-// ones and is logged (the next view tries again).
-func (h *Handler) refreshTrends() {
-	now := h.cfg.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	d, err := h.computeTrendsNow(ctx, now)
+// refreshLocked starts recomputing the trends in the background unless a
+// refresh is under way; the caller holds tc.mu. A failure keeps the old
+// trends and is logged (the next view tries again).
+func (h *Handler) refreshLocked() {
 	tc := &h.trendsCache
-	tc.mu.Lock()
-	defer tc.mu.Unlock()
-	tc.refreshing = false
-	if err != nil {
-		h.cfg.Log.Warn("web: trends not refreshed", "err", err)
+	if tc.done != nil {
 		return
 	}
-	tc.data, tc.at = d, now
+	done := make(chan struct{})
+	tc.done = done
+	go func() {
+		defer close(done)
+		now := h.cfg.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		d, err := h.computeTrendsNow(ctx, now)
+		tc.mu.Lock()
+		defer tc.mu.Unlock()
+		tc.done = nil
+		if err != nil {
+			h.cfg.Log.Warn("web: trends not refreshed", "err", err)
+			return
+		}
+		tc.data, tc.at = d, now
+	}()
 }
 
 // computeTrendsNow reads the incidents of the window, newest first, and

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -73,6 +74,20 @@ func TestSafeLinkAndNext(t *testing.T) {
 	} {
 		if got := safeNext(tt.in); got != tt.want {
 			t.Errorf("safeNext(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestContainsFold(t *testing.T) {
+	for _, tt := range []struct {
+		s, q string
+		want bool
+	}{
+		{"Payment-Gateway", "gateway", true}, {"db-7.prod", "DB-7", true}, {"abc", "", true}, {"", "a", false},
+		{"disk", "disks", false}, {"ÉCOLE-1", "école", true}, {"straße", "STRASSE", false}, {"KELVIN", "kel", true},
+	} {
+		if got := containsFold(tt.s, strings.ToLower(tt.q)); got != tt.want {
+			t.Errorf("containsFold(%q, %q) = %v, want %v", tt.s, tt.q, got, tt.want)
 		}
 	}
 }

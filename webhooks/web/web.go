@@ -91,6 +91,9 @@ func New(cfg Config) *Handler {
 		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 		h.pages[name] = t
 	}
+	h.trendsCache.mu.Lock()
+	h.refreshLocked()
+	h.trendsCache.mu.Unlock()
 	return h
 }
 
