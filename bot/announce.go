@@ -31,8 +31,9 @@ const maxPostLines = 10
 
 // announce decides what the chat is told about a change: an opened incident
 // gets its channel; every later change refreshes the incident message and
-// posts one short message listing what changed.
-func announce(inc *Incident, opened bool, entries []*TimelineEntry, now time.Time) []*Delivery {
+// posts one short message listing what changed, each line saying who and
+// when (in loc), so that a moment typed in later reads as such.
+func announce(inc *Incident, opened bool, entries []*TimelineEntry, now time.Time, loc *time.Location) []*Delivery {
 	if opened {
 		return []*Delivery{{IncidentID: inc.ID, Kind: DeliveryOpen, CreatedAt: now}}
 	}
@@ -46,7 +47,7 @@ func announce(inc *Incident, opened bool, entries []*TimelineEntry, now time.Tim
 			lines = append(lines, fmt.Sprintf("…and %d more changes (see /incident timeline)", len(entries)-maxPostLines))
 			break
 		}
-		lines = append(lines, "• "+e.Text)
+		lines = append(lines, "• "+PostLine(inc, *e, now, loc))
 	}
 	actor := entries[0].Actor
 	return []*Delivery{
@@ -67,3 +68,53 @@ func unposted(entries []*TimelineEntry) []*TimelineEntry {
 	}
 	return out
 }
+
+// backdated is how far before its recording a person's entry must lie to
+// be marked as typed in later.
+const backdated = time.Minute
+
+// PostLine is how the chat shows one timeline entry: its text, who (a
+// mention in chat markup), when ("14:10 UTC", with the date when it is not
+// now's day in loc), and marks for a moment typed in later and one before
+// detection: "Initial theory — <@U1> · 14:10 UTC (backdated)". People's
+// text keeps its mention markup; the chat adapter escapes the rest.
+func PostLine(inc *Incident, e TimelineEntry, now time.Time, loc *time.Location) string {
+	if loc == nil {
+		loc = time.UTC
+	}
+	var b strings.Builder
+	b.WriteString(OneLine(e.Text))
+	b.WriteString(" — ")
+	if who := Mention(e.Actor); who != "" && !strings.Contains(e.Text, who) {
+		b.WriteString(who + " · ")
+	}
+	b.WriteString(ClockIn(e.At, now, loc))
+	var marks []string
+	if PersonID(e.Actor) != "" && !e.RecordedAt.IsZero() && e.RecordedAt.Sub(e.At) >= backdated {
+		marks = append(marks, "backdated")
+	}
+	if inc.BeforeDetection(e.At) {
+		marks = append(marks, "before detection")
+	}
+	if len(marks) > 0 {
+		b.WriteString(" (" + strings.Join(marks, ", ") + ")")
+	}
+	return b.String()
+}
+
+// ClockIn writes t as "14:10 UTC" in loc, or "Jun 19 14:10 UTC" when its day
+// in loc is not now's.
+func ClockIn(t, now time.Time, loc *time.Location) string {
+	if loc == nil {
+		loc = time.UTC
+	}
+	lt, ln := t.In(loc), now.In(loc)
+	if lt.Year() != ln.Year() || lt.YearDay() != ln.YearDay() {
+		return lt.Format("Jan 2 15:04 MST")
+	}
+	return lt.Format("15:04 MST")
+}
+
+// OneLine folds text onto one line: runs of whitespace, newlines included,
+// become one space.
+func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -19,6 +19,17 @@ func TestParseCommand(t *testing.T) {
 		{"declare with sev", "declare Checkout is down sev1", Command{Verb: "declare", Text: "Checkout is down", Severity: SEV1}, ""},
 		{"declare keeps a trailing number", "declare Disk 2", Command{Verb: "declare", Text: "Disk 2"}, ""},
 		{"declare without title", "declare sev2", Command{}, "declare needs a title"},
+		{"declare sev space", "declare Card payments failing sev 1", Command{Verb: "declare", Text: "Card payments failing", Severity: SEV1}, ""},
+		{"declare SEV-1", "declare Card payments failing SEV-1", Command{Verb: "declare", Text: "Card payments failing", Severity: SEV1}, ""},
+		{"declare P2", "declare Card payments failing P2", Command{Verb: "declare", Text: "Card payments failing", Severity: SEV2}, ""},
+		{"declare P5 is title", "declare Upgrade to P5", Command{Verb: "declare", Text: "Upgrade to P5"}, ""},
+		{"declare trailing sev word alone", "declare Review the sev", Command{Verb: "declare", Text: "Review the sev"}, ""},
+		{"sev two words", "sev sev 2", Command{Verb: "sev", Severity: SEV2}, ""},
+		{"sev P1", "sev P1", Command{Verb: "sev", Severity: SEV1}, ""},
+		{"status mitigated", "status mitigated", Command{Verb: "status", Status: StatusMonitoring}, ""},
+		{"date and time after verb", "note 2024-06-20 14:10 deploy 4411 went out", Command{Verb: "note", When: "2024-06-20 14:10", Text: "deploy 4411 went out"}, ""},
+		{"date and time before verb", "2024-06-20 14:10 ack", Command{Verb: "ack", When: "2024-06-20 14:10"}, ""},
+		{"a date alone is text", "note 2024-06-20 was the day", Command{Verb: "note", Text: "2024-06-20 was the day"}, ""},
 		{"ack", "ack", Command{Verb: "ack"}, ""},
 		{"ack with time after verb", "ack 14:05", Command{Verb: "ack", When: "14:05"}, ""},
 		{"time before verb", "14:05 ack", Command{Verb: "ack", When: "14:05"}, ""},
@@ -92,7 +103,7 @@ func TestCommandAction(t *testing.T) {
 }
 
 func FuzzParseCommand(f *testing.F) {
-	for _, s := range []string{"", "declare x sev1", "14:05 ack", "note 14:05 a b", "status monitoring", "sev 9", "lead <@U1>", "\xff", "runbook memory-leak"} {
+	for _, s := range []string{"", "declare x sev1", "14:05 ack", "note 14:05 a b", "status monitoring", "sev 9", "lead <@U1>", "\xff", "note 2024-06-20 14:05 a\x00b", "declare x sev 1", "runbook memory-leak"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -109,5 +120,21 @@ func FuzzParseCommand(f *testing.F) {
 		if c.Verb == "sev" && !c.Severity.Valid() {
 			t.Fatalf("ParseCommand(%q) gave sev without a valid severity", s)
 		}
+		if strings.ContainsFunc(c.Text+c.When, func(r rune) bool { return r != '\n' && unwanted(r) }) {
+			t.Fatalf("ParseCommand(%q) kept a control character: %+v", s, c)
+		}
 	})
+}
+
+func TestParseSeverityWords(t *testing.T) {
+	for in, want := range map[string]Severity{"1": SEV1, "sev1": SEV1, "SEV1": SEV1, "SEV-2": SEV2, "sev 3": SEV3, "sev_4": SEV4, "P1": SEV1, "p4": SEV4} {
+		if got, err := ParseSeverity(in); err != nil || got != want {
+			t.Errorf("ParseSeverity(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "5", "sev", "p", "P-1", "sev+1", "1.0", "sev1x", "critical", "P 1x"} {
+		if got, err := ParseSeverity(in); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParseSeverity(%q) = %v, %v; want ErrInvalid", in, got, err)
+		}
+	}
 }

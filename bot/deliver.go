@@ -93,6 +93,8 @@ type WorkerOptions struct {
 	Grace time.Duration
 	// Location is the time zone of postmortem drafts; nil means UTC.
 	Location *time.Location
+	// Directory names people in postmortem drafts; nil leaves user IDs.
+	Directory Directory
 	// Now and After are the clock; nil means time.Now and time.After.
 	Now   func() time.Time
 	After func(time.Duration) <-chan time.Time

@@ -31,7 +31,7 @@ func applyResult(inc *Incident, r ChatResult) bool {
 // resultEntries are the timeline entries a chat step causes. inc is the
 // incident before the step's result is applied.
 func resultEntries(inc *Incident, d Delivery, r ChatResult, now time.Time) []*TimelineEntry {
-	actor := d.Actor
+	actor := Person(d.Actor)
 	if actor == "" {
 		actor = ActorBot
 	}
@@ -53,7 +53,7 @@ func resultEntries(inc *Incident, d Delivery, r ChatResult, now time.Time) []*Ti
 		if at.IsZero() || at.After(now) {
 			at = now
 		}
-		out = append(out, entry(KindPinned, at, actor, "%s: %s", p.Author, clip(p.Text, maxPinnedText)))
+		out = append(out, entry(KindPinned, at, actor, "%s: %s", Mention(p.Author), NormalizeMentions(clip(p.Text, maxPinnedText))))
 	}
 	if r.Warning != "" {
 		out = append(out, entry(KindDeliveryFailed, now, ActorBot, "%s", r.Warning))

@@ -91,6 +91,7 @@ func (w *Worker) deliver(ctx, calls context.Context, d Delivery, extra []Deliver
 // outbox, so a retry renders the timeline as it is then.
 func (w *Worker) prepare(ctx context.Context, d Delivery) (*Incident, Delivery, error) {
 	var inc *Incident
+	var draft *Postmortem
 	err := w.store.View(ctx, func(tx Tx) (err error) {
 		if inc, err = tx.Incident(d.IncidentID); err != nil {
 			return err
@@ -103,11 +104,15 @@ func (w *Worker) prepare(ctx context.Context, d Delivery) (*Incident, Delivery, 
 			return err
 		}
 		SortTimeline(tl)
-		pm := Draft(inc, tl, w.o.Location, w.o.Now())
-		pm.PublicURL = w.o.PublicURL
-		d.Text = pm.Markdown()
+		draft = Draft(inc, tl, w.o.Location, w.o.Now())
+		draft.PublicURL = w.o.PublicURL
 		return nil
 	})
+	if err == nil && draft != nil {
+		// Names come from the chat: asked outside the transaction.
+		draft.Names = ResolveNames(ctx, w.o.Directory, draft.People())
+		d.Text = draft.Markdown()
+	}
 	if err == nil && d.Kind == DeliveryGraph {
 		d, err = w.drawGraph(ctx, inc, d)
 	}

@@ -94,9 +94,9 @@ func TestWorkerRendersPostmortemAndRecordsEntries(t *testing.T) {
 		actor string
 		text  string
 	}{
-		{KindPinned, "<@U1>", "<@U2>: rolling back"},
-		{KindRunbookPosted, "<@U1>", "runbook db posted (3 steps)"},
-		{KindPostmortemExported, "<@U3>", "postmortem draft exported to the channel as inc-1-postmortem.md"},
+		{KindPinned, "U1", "<@U2>: rolling back"},
+		{KindRunbookPosted, "U1", "runbook db posted (3 steps)"},
+		{KindPostmortemExported, "U3", "postmortem draft exported to the channel as inc-1-postmortem.md"},
 	}
 	tl := h.timeline(a)
 	if len(tl) != len(want) {

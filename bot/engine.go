@@ -665,7 +665,7 @@ func pageEntry(p *Page, now time.Time) *TimelineEntry {
 	}
 	what := fmt.Sprintf("step %d", p.Step)
 	if p.Team == "" {
-		what = "paged by " + p.StartedBy
+		what = "paged by " + Mention(p.StartedBy)
 	} else {
 		what = "team " + p.Team + ", " + what
 	}

@@ -96,7 +96,7 @@ func stopReason(inc *Incident, r *EscalationRun) (reason, by string, at time.Tim
 // long after the start and after the last step fired (time to acknowledge
 // per step, for the draft).
 func stopText(r *EscalationRun, at time.Time) string {
-	text := fmt.Sprintf("escalation of %s stopped: %s by %s %s after it started", r.Name(), r.Stopped, r.StoppedBy, roundDur(at.Sub(r.StartedAt)))
+	text := fmt.Sprintf("escalation of %s stopped: %s by %s %s after it started", r.Name(), r.Stopped, Mention(r.StoppedBy), roundDur(at.Sub(r.StartedAt)))
 	if n := len(r.FiredAt); n > 0 {
 		text += fmt.Sprintf(", %s after firing %d", roundDur(at.Sub(r.FiredAt[n-1])), n)
 	}
@@ -124,7 +124,7 @@ func (s *Service) startRun(tx Tx, inc *Incident, r *EscalationRun, now time.Time
 	if err := tx.AddTimer(&Timer{Due: due, Kind: TimerStep, IncidentID: inc.ID, Escalation: r.ID, N: 0, CreatedAt: now}); err != nil {
 		return nil, err
 	}
-	text := fmt.Sprintf("escalation of %s started by %s", r.Name(), r.StartedBy)
+	text := fmt.Sprintf("escalation of %s started by %s", r.Name(), Mention(r.StartedBy))
 	if r.Team != "" && r.StartedBy == ActorAlertmanager {
 		text = fmt.Sprintf("escalation of %s started: its alerts match the team", r.Name())
 	}
@@ -182,6 +182,7 @@ func (s *Service) PageTeam(ctx context.Context, id int64, team, user, message, a
 // every policy the acknowledgement stops is stopped, and the page's own
 // run stops even when the incident was acknowledged before it started.
 func (s *Service) AckPage(ctx context.Context, id int64, pageID uint64, actor string) (*Incident, error) {
+	actor = Person(actor)
 	return s.updateTx(ctx, id, func(tx Tx, inc *Incident) ([]*TimelineEntry, error) {
 		p, err := tx.Page(id, pageID)
 		if err != nil {
@@ -194,7 +195,7 @@ func (s *Service) AckPage(ctx context.Context, id int64, pageID uint64, actor st
 		var out []*TimelineEntry
 		if inc.AcknowledgedAt == nil {
 			inc.AcknowledgedAt, inc.AcknowledgedBy = &now, actor
-			out = append(out, entry(KindAcknowledged, now, actor, "acknowledged by %s (answering a page by %s)", actor, p.Via))
+			out = append(out, entry(KindAcknowledged, now, actor, "acknowledged by %s (answering a page by %s)", Mention(actor), p.Via))
 		}
 		runs, err := tx.Escalations(id)
 		if err != nil {

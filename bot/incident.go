@@ -30,12 +30,19 @@ func (s Severity) String() string {
 // Valid reports whether s is one of SEV1..SEV4.
 func (s Severity) Valid() bool { return s >= SEV1 && s <= SEV4 }
 
-// ParseSeverity accepts "SEV1", "sev1", "1" (and so on up to 4).
+// ParseSeverity accepts the ways people write a severity: "SEV1", "sev1",
+// "SEV-1", "sev 1", "P1", "1" (and so on up to 4).
 func ParseSeverity(s string) (Severity, error) {
-	t := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(s)), "sev")
+	t := strings.ToLower(strings.TrimSpace(s))
+	switch {
+	case strings.HasPrefix(t, "sev"):
+		t = strings.TrimLeft(t[3:], " -_")
+	case strings.HasPrefix(t, "p"):
+		t = t[1:]
+	}
 	n, err := strconv.Atoi(t)
-	if err != nil || !Severity(n).Valid() {
-		return 0, fmt.Errorf("%w: severity %s: want 1, 2, 3 or 4 (or SEV1...SEV4)", ErrInvalid, Quote(s))
+	if err != nil || !Severity(n).Valid() || !isDigits(t) {
+		return 0, fmt.Errorf("%w: severity %s: want 1, 2, 3 or 4 (or SEV1...SEV4, P1...P4)", ErrInvalid, Quote(s))
 	}
 	return Severity(n), nil
 }
@@ -69,13 +76,17 @@ const (
 	StatusResolved      Status = "resolved"
 )
 
-// ParseStatus accepts one of the four status names.
+// ParseStatus accepts one of the four status names, and "mitigated" for
+// monitoring: the draft's Mitigated time is when the incident first reached
+// monitoring, so the two words name one status.
 func ParseStatus(s string) (Status, error) {
 	switch st := Status(strings.ToLower(strings.TrimSpace(s))); st {
 	case StatusInvestigating, StatusIdentified, StatusMonitoring, StatusResolved:
 		return st, nil
+	case "mitigated":
+		return StatusMonitoring, nil
 	}
-	return "", fmt.Errorf("%w: status %s: want investigating, identified, monitoring or resolved", ErrInvalid, Quote(s))
+	return "", fmt.Errorf("%w: status %s: want investigating, identified, monitoring (or mitigated) or resolved", ErrInvalid, Quote(s))
 }
 
 // AlertStatus is Alertmanager's word for an alert's state.
@@ -279,8 +290,9 @@ const (
 	KindProfileDiff Kind = "profile_diff"
 )
 
-// TimelineEntry is one moment of an incident. Entries are never changed
-// once appended.
+// TimelineEntry is one moment of an incident. Entries are never deleted:
+// a correction (a new time, new text, struck) keeps the earlier version in
+// History.
 type TimelineEntry struct {
 	ID         uint64    `json:"id"`
 	IncidentID int64     `json:"incident_id"`
@@ -291,4 +303,22 @@ type TimelineEntry struct {
 	// RecordedAt is when the entry was written, which differs from At for
 	// alerts (their own times) and for moments given with a leading time.
 	RecordedAt time.Time `json:"recorded_at"`
+	// Struck entries were struck out by someone: they stay on the
+	// timeline, and leave the postmortem draft.
+	Struck bool `json:"struck,omitempty"`
+	// EditedAt is when the entry was last corrected; nil when never.
+	EditedAt *time.Time `json:"edited_at,omitempty"`
+	// History holds the earlier versions, oldest first.
+	History []EntryVersion `json:"history,omitempty"`
+}
+
+// EntryVersion is an earlier version of a corrected timeline entry, and
+// who replaced it, when.
+type EntryVersion struct {
+	At     time.Time `json:"at"`
+	Text   string    `json:"text"`
+	Struck bool      `json:"struck,omitempty"`
+	// By and ReplacedAt say who corrected it, and when.
+	By         string    `json:"by"`
+	ReplacedAt time.Time `json:"replaced_at"`
 }

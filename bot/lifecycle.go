@@ -49,6 +49,8 @@ type Action struct {
 // Errors wrap ErrNotFound, ErrInvalid (bad input, a time before the start
 // or in the future) or ErrConflict (already acknowledged, already resolved...).
 func (s *Service) Apply(ctx context.Context, id int64, a Action) (*Incident, error) {
+	a.Actor = Person(strings.TrimSpace(a.Actor))
+	a.Text = NormalizeMentions(CleanText(a.Text))
 	if err := a.check(); err != nil {
 		return nil, err
 	}
@@ -72,8 +74,8 @@ func (a Action) check() error {
 			return fmt.Errorf("%w: %s needs text", ErrInvalid, a.Op)
 		}
 	case OpLead:
-		if strings.TrimSpace(a.Text) == "" {
-			return fmt.Errorf("%w: lead needs a person", ErrInvalid)
+		if PersonID(a.Text) == "" {
+			return fmt.Errorf("%w: lead needs one person: write @name so that the chat sends a mention", ErrInvalid)
 		}
 	case OpSeverity:
 		if !a.Severity.Valid() {
@@ -97,27 +99,41 @@ func (a Action) check() error {
 	return nil
 }
 
-// when resolves the action's moment against the incident's start and now.
+// when resolves the action's moment (typed in the configured zone) against
+// now. A moment typed within the detection's minute but before it is the
+// detection itself: times are typed to the minute, and the story should not
+// start before its first entry by seconds.
 func (s *Service) when(inc *Incident, a Action) (time.Time, error) {
 	now := s.Now()
-	if a.When != "" {
-		return ParseWhen(a.When, inc.DetectedAt, now)
-	}
-	if a.At.IsZero() {
+	var t time.Time
+	var err error
+	switch {
+	case a.When != "":
+		t, err = ParseWhen(a.When, s.zone, now)
+	case a.At.IsZero():
 		return now, nil
+	default:
+		t, err = CheckWhen(a.At, now)
 	}
-	return CheckWhen(a.At, inc.DetectedAt, now)
+	if err != nil {
+		return t, err
+	}
+	if start := inc.DetectedAt; t.Before(start) && !t.Before(start.Truncate(time.Minute)) {
+		t = start
+	}
+	return t, nil
 }
 
 func applyOp(inc *Incident, a Action, at time.Time) (*TimelineEntry, error) {
 	who, text := a.Actor, strings.TrimSpace(a.Text)
+	by := Mention(who)
 	switch a.Op {
 	case OpAck:
 		if inc.AcknowledgedAt != nil {
-			return nil, fmt.Errorf("%w: %s was already acknowledged by %s at %s", ErrConflict, inc.Key(), inc.AcknowledgedBy, inc.AcknowledgedAt.Format("15:04 UTC"))
+			return nil, fmt.Errorf("%w: %s was already acknowledged by %s at %s", ErrConflict, inc.Key(), Mention(inc.AcknowledgedBy), inc.AcknowledgedAt.Format("15:04 UTC"))
 		}
 		inc.AcknowledgedAt, inc.AcknowledgedBy = &at, who
-		return entry(KindAcknowledged, at, who, "acknowledged by %s", who), nil
+		return entry(KindAcknowledged, at, who, "acknowledged by %s", by), nil
 	case OpSeverity:
 		if inc.Severity == a.Severity {
 			return nil, fmt.Errorf("%w: %s is already %s", ErrConflict, inc.Key(), a.Severity)
@@ -128,8 +144,8 @@ func applyOp(inc *Incident, a Action, at time.Time) (*TimelineEntry, error) {
 	case OpStatus:
 		return setStatus(inc, a.Status, at, who, text)
 	case OpLead:
-		inc.Lead = text
-		return entry(KindLead, at, who, "%s is the incident lead", text), nil
+		inc.Lead = PersonID(text)
+		return entry(KindLead, at, who, "%s is the incident lead", Mention(inc.Lead)), nil
 	case OpNote:
 		return entry(KindNote, at, who, "%s", text), nil
 	case OpImpact:
@@ -148,7 +164,7 @@ func applyOp(inc *Incident, a Action, at time.Time) (*TimelineEntry, error) {
 			return nil, fmt.Errorf("%w: %s is not resolved", ErrConflict, inc.Key())
 		}
 		inc.Status, inc.ResolvedAt, inc.ResolvedBy = StatusInvestigating, nil, ""
-		return entry(KindReopened, at, who, "%s reopened by %s", inc.Key(), who), nil
+		return entry(KindReopened, at, who, "%s reopened by %s", inc.Key(), by), nil
 	case OpRunbookStep, OpRunbookSkip, OpRunbookUndo:
 		return markStep(inc, a, at)
 	case OpPin:
@@ -167,9 +183,9 @@ func setStatus(inc *Incident, st Status, at time.Time, who, text string) (*Timel
 	if st == StatusResolved {
 		resolve(inc, at, who, text)
 		if text != "" {
-			return entry(KindResolved, at, who, "%s resolved by %s: %s", inc.Key(), who, text), nil
+			return entry(KindResolved, at, who, "%s resolved by %s: %s", inc.Key(), Mention(who), text), nil
 		}
-		return entry(KindResolved, at, who, "%s resolved by %s", inc.Key(), who), nil
+		return entry(KindResolved, at, who, "%s resolved by %s", inc.Key(), Mention(who)), nil
 	}
 	old := inc.Status
 	inc.Status = st
@@ -193,9 +209,17 @@ func resolve(inc *Incident, at time.Time, who, summary string) {
 }
 
 // Declare opens an incident by hand, with a title and a severity (SEV3 when
-// zero), detected now or at the given moment.
+// zero), detected now or at the given moment. The declarer leads it unless
+// lead names someone else. Declaring does not acknowledge: acknowledging
+// is what stops paging, and a declarer may want people paged.
 func (s *Service) Declare(ctx context.Context, title string, sev Severity, actor string, at time.Time) (*Incident, error) {
-	title = strings.TrimSpace(title)
+	return s.DeclareLed(ctx, title, sev, actor, "", at)
+}
+
+// DeclareLed is Declare with a lead other than the declarer ("" means the
+// declarer).
+func (s *Service) DeclareLed(ctx context.Context, title string, sev Severity, actor, lead string, at time.Time) (*Incident, error) {
+	title = OneLine(CleanText(title))
 	if title == "" {
 		return nil, fmt.Errorf("%w: declare needs a title", ErrInvalid)
 	}
@@ -216,15 +240,23 @@ func (s *Service) Declare(ctx context.Context, title string, sev Severity, actor
 		return nil, fmt.Errorf("%w: %s is in the future", ErrInvalid, at.UTC().Format(time.RFC3339))
 	}
 	at = at.UTC()
+	actor = Person(strings.TrimSpace(actor))
+	if lead == "" {
+		lead = actor
+	}
+	lead = PersonID(lead)
 	var inc *Incident
 	err := s.store.Update(ctx, func(tx Tx) error {
 		inc = &Incident{Title: title, Severity: sev, SeverityByHand: true, Status: StatusInvestigating,
-			DeclaredBy: actor, CreatedAt: now, DetectedAt: at}
+			DeclaredBy: actor, CreatedAt: now, DetectedAt: at, Lead: lead}
 		if err := tx.CreateIncident(inc); err != nil {
 			return err
 		}
-		e := entry(KindOpened, at, actor, "%s declared by %s: %s (%s)", inc.Key(), actor, title, sev)
-		return s.record(tx, inc, true, []*TimelineEntry{e})
+		entries := []*TimelineEntry{entry(KindOpened, at, actor, "%s declared by %s: %s (%s)", inc.Key(), Mention(actor), title, sev)}
+		if lead != "" {
+			entries = append(entries, entry(KindLead, at, actor, "%s is the incident lead", Mention(lead)))
+		}
+		return s.record(tx, inc, true, entries)
 	})
 	if err != nil {
 		return nil, err

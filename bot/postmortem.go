@@ -33,6 +33,9 @@ type Postmortem struct {
 	StepsDone   []StepDone      `json:"steps_done"`
 	ActionItems []ActionItem    `json:"action_items"`
 	ExportedAt  time.Time       `json:"exported_at"`
+	// Names are how people are written in the draft, by user ID
+	// ("Alice Example (@alice)"); someone missing is written by ID.
+	Names map[string]string `json:"names,omitempty"`
 	// URL is the incident's page in the web view, set by callers that know
 	// incidentbot's public URL; "" leaves the link out.
 	URL string `json:"url,omitempty"`
@@ -75,9 +78,10 @@ func (s *Service) Postmortem(ctx context.Context, id int64, loc *time.Location) 
 	if err != nil {
 		return nil, err
 	}
-	pm := Draft(inc, tl, loc, s.Now())
-	pm.PublicURL = s.publicURL
-	return pm, nil
+	p := Draft(inc, tl, loc, s.Now())
+	p.PublicURL = s.publicURL
+	p.Names = ResolveNames(ctx, s.directory, p.People())
+	return p, nil
 }
 
 // Draft builds the postmortem from an incident and its timeline (sorted as
@@ -89,7 +93,7 @@ func Draft(inc *Incident, timeline []TimelineEntry, loc *time.Location, now time
 	}
 	p := &Postmortem{
 		Incident: inc.ID, Key: inc.Key(), Title: inc.Title, Severity: inc.Severity, Status: inc.Status,
-		Lead: inc.Lead, Zone: loc.String(), Impact: inc.Impact, RootCause: inc.Cause, Resolution: inc.Resolution,
+		Lead: PersonID(inc.Lead), Zone: loc.String(), Impact: inc.Impact, RootCause: inc.Cause, Resolution: inc.Resolution,
 		Timeline: storyOf(timeline), Alerts: inc.Alerts, StepsDone: inc.StepsDone, ActionItems: inc.ActionItems,
 		ExportedAt: now.UTC(), loc: loc,
 	}
@@ -106,15 +110,19 @@ func Draft(inc *Incident, timeline []TimelineEntry, loc *time.Location, now time
 	return p
 }
 
-// plumbing are the entries about the bot's own work in the chat. They stay
-// on the timeline, but the postmortem tells the incident's story.
-var plumbing = map[Kind]bool{KindChannelCreated: true, KindRespondersInvited: true, KindRunbookPosted: true,
-	KindPostmortemExported: true, KindDeliveryFailed: true}
+// notStory are the entries the draft's timeline leaves out: the bot's own
+// work in the chat, and the facts about the incident that the draft shows
+// in their own sections (impact, cause, action items). They stay on the
+// timeline itself, but the postmortem's timeline tells the story.
+var notStory = map[Kind]bool{KindChannelCreated: true, KindRespondersInvited: true, KindRunbookPosted: true,
+	KindPostmortemExported: true, KindDeliveryFailed: true, KindImpact: true, KindCause: true, KindActionItem: true}
 
+// storyOf keeps the entries the draft's timeline tells: not struck, not
+// plumbing, not the facts shown elsewhere.
 func storyOf(timeline []TimelineEntry) []TimelineEntry {
 	out := make([]TimelineEntry, 0, len(timeline))
 	for _, e := range timeline {
-		if !plumbing[e.Kind] {
+		if !notStory[e.Kind] && !e.Struck {
 			out = append(out, e)
 		}
 	}
@@ -167,19 +175,53 @@ func HumanDuration(d time.Duration) string {
 
 // respondersOf lists the people who acted on the incident, in the order
 // they first did, without the bot and Alertmanager.
+// Each person appears once, by user ID, however they were written.
 func respondersOf(inc *Incident, timeline []TimelineEntry) []string {
-	seen := map[string]bool{"": true, ActorAlertmanager: true, ActorBot: true}
+	seen := map[string]bool{}
 	var out []string
 	add := func(who string) {
-		if !seen[who] {
-			seen[who] = true
-			out = append(out, who)
+		if id := PersonID(who); id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
 		}
 	}
 	for _, e := range timeline {
-		add(e.Actor)
+		if !e.Struck {
+			add(e.Actor)
+		}
 	}
 	add(inc.Lead)
+	return out
+}
+
+// People lists everyone the draft names, by user ID, each once: the
+// responders, the lead, and people mentioned in what it quotes.
+func (p *Postmortem) People() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(ids ...string) {
+		for _, id := range ids {
+			if id = PersonID(id); id != "" && !seen[id] {
+				seen[id] = true
+				out = append(out, id)
+			}
+		}
+	}
+	add(p.Responders...)
+	add(p.Lead)
+	for _, e := range p.Timeline {
+		add(MentionedPeople(e.Text)...)
+	}
+	for _, a := range p.ActionItems {
+		add(a.By)
+		add(MentionedPeople(a.Text)...)
+	}
+	for _, t := range []string{p.Impact, p.RootCause, p.Resolution} {
+		add(MentionedPeople(t)...)
+	}
+	for _, st := range p.StepsDone {
+		add(st.By)
+	}
 	return out
 }
 

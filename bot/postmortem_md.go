@@ -9,21 +9,27 @@ import (
 // Markdown renders the draft in the house format of
 // reference/postmortem-payment-meltdown-2024.md, plus what that report
 // lacked: key metrics, the alerts, the runbook steps done, the responders,
-// and the flow diagram as Mermaid.
+// and the flow diagram as Mermaid. People are written by name (Names),
+// never as chat mentions; every section only people can write keeps a
+// marked prompt.
 func (p *Postmortem) Markdown() string {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	w("# Postmortem Report: %s %s\n\n", p.Key, oneLine(p.Title))
+	w("# Postmortem Report: %s %s\n\n", p.Key, p.line(p.Title))
 	w("*Draft exported by incidentbot on %s from the incident timeline. Everything marked **%s** is for the team to write; nothing here is guessed.*\n\n", p.long(p.ExportedAt), Placeholder)
 	if p.URL != "" {
 		w("*The incident's page, with the latest version of this draft: <%s>*\n\n", p.URL)
 	}
 	w("---\n\n## Issue Summary\n\n")
 	w("**Duration of Outage:** %s\n\n", p.Duration)
-	w("**Impact:** %s\n\n", orTodo(p.Impact, "who was affected, how, and how many (record it with `/incident impact`)."))
-	w("**Root Cause:** %s\n\n", orTodo(p.RootCause, "what caused it (record it with `/incident cause`)."))
-	w("**Severity:** %s · **Status:** %s · **Lead:** %s\n\n", p.Severity, p.Status, orDash(p.Lead))
-	w("**Responders:** %s\n\n", orDash(strings.Join(p.Responders, ", ")))
+	w("**Impact:** %s\n\n", p.orTodo(p.Impact, "who was affected, how, and how many (record it with `/incident impact`)."))
+	w("**Root Cause:** %s\n\n", p.orTodo(p.RootCause, "what caused it, in one line (record it with `/incident cause`)."))
+	w("**Severity:** %s · **Status:** %s · **Lead:** %s\n\n", p.Severity, p.Status, orDash(p.person(p.Lead)))
+	names := make([]string, len(p.Responders))
+	for i, id := range p.Responders {
+		names[i] = p.person(id)
+	}
+	w("**Responders:** %s\n\n", orDash(strings.Join(names, ", ")))
 	p.writeMetrics(&b)
 	p.writeGraph(&b)
 	w("---\n\n## Timeline\n\n")
@@ -32,11 +38,19 @@ func (p *Postmortem) Markdown() string {
 		w("- %s: nothing was recorded.\n", Placeholder)
 	}
 	for _, e := range p.Timeline {
-		w("- **%s:** %s%s\n", p.clock(e.At, days), oneLine(e.Text), byline(e))
+		mark := ""
+		if p.beforeDetection(e.At) {
+			mark = " *(before detection)*"
+		}
+		w("- **%s:** %s%s%s\n", p.clock(e.At, days), p.line(e.Text), p.byline(e), mark)
 	}
 	w("\n---\n\n## Root Cause and Resolution\n\n")
-	w("**Root Cause:** %s\n\n", orTodo(p.RootCause, "the chain of events, from the first trigger to the outage."))
-	w("**Resolution:** %s\n\n", orTodo(p.Resolution, "what restored service, and how the fix was verified (`/incident resolve <summary>`)."))
+	cause := "the chain of events, from the first trigger to the outage, and why it was not caught earlier."
+	if strings.TrimSpace(p.RootCause) != "" {
+		cause += " Recorded in one line during the incident: " + p.line(p.RootCause)
+	}
+	w("**Root Cause:** %s: %s\n\n", Placeholder, cause)
+	w("**Resolution:** %s\n\n", p.orTodo(p.Resolution, "what restored service, and how the fix was verified (`/incident resolve <summary>`)."))
 	w("---\n\n## Corrective and Preventative Measures\n\n")
 	w("**Improvements:**\n%s: what to do better in code review, monitoring and testing.\n\n", Placeholder)
 	w("**Task List:**\n")
@@ -44,13 +58,41 @@ func (p *Postmortem) Markdown() string {
 		w("- [ ] %s: no action items yet (add them with `/incident action <text>`).\n", Placeholder)
 	}
 	for _, a := range p.ActionItems {
-		w("- [ ] %s (%s, %s)\n", oneLine(a.Text), a.By, p.clock(a.At, days))
+		w("- [ ] %s (%s, %s)\n", p.line(a.Text), p.person(a.By), p.clock(a.At, days))
 	}
 	p.writeAlerts(&b)
 	p.writeSteps(&b, days)
 	w("\n---\n\n## Incident Flow Diagram\n\n")
 	p.writeDiagram(&b)
 	return b.String()
+}
+
+// person writes someone for readers outside the chat: their name from
+// Names, else their ID; a bot actor as is.
+func (p *Postmortem) person(who string) string {
+	id := PersonID(who)
+	if id == "" {
+		return MarkdownLine(who)
+	}
+	if n, ok := p.Names[id]; ok {
+		return MarkdownLine(n)
+	}
+	return id
+}
+
+// line writes text people or alerts wrote as one Markdown line, mentions
+// replaced with names.
+func (p *Postmortem) line(s string) string {
+	return MarkdownLine(ReplaceMentions(s, func(id, label string) string {
+		if _, ok := p.Names[id]; !ok && label != "" {
+			return "@" + label
+		}
+		return p.person(id)
+	}))
+}
+
+func (p *Postmortem) beforeDetection(t time.Time) bool {
+	return !p.Metrics.DetectedAt.IsZero() && t.Before(p.Metrics.DetectedAt.Truncate(time.Minute))
 }
 
 func (p *Postmortem) writeMetrics(b *strings.Builder) {
@@ -80,8 +122,7 @@ func (p *Postmortem) writeAlerts(b *strings.Builder) {
 		if a.EndsAt != nil {
 			resolved = p.long(*a.EndsAt)
 		}
-		labels := strings.ReplaceAll(LabelString(a.Labels, "alertname"), "|", `\|`)
-		fmt.Fprintf(b, "| %s | `%s` | %s | %s |\n", a.Name(), labels, p.long(a.StartsAt), resolved)
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", MarkdownCell(a.Name()), MarkdownCode(LabelString(a.Labels, "alertname")), p.long(a.StartsAt), resolved)
 	}
 }
 
@@ -93,12 +134,12 @@ func (p *Postmortem) writeSteps(b *strings.Builder, days bool) {
 	for _, s := range p.StepsDone {
 		text := ""
 		if s.Text != "" {
-			text = ": " + oneLine(s.Text)
+			text = ": " + p.line(s.Text)
 		}
 		if s.Skipped {
 			text += " (skipped: not applicable)"
 		}
-		fmt.Fprintf(b, "- **%s:** %s step %d%s (%s)\n", p.clock(s.At, days), s.Runbook, s.N, text, s.By)
+		fmt.Fprintf(b, "- **%s:** %s step %d%s (%s)\n", p.clock(s.At, days), MarkdownLine(s.Runbook), s.N, text, p.person(s.By))
 	}
 }
 
@@ -127,18 +168,20 @@ func (p *Postmortem) writeDiagram(b *strings.Builder) {
 	fmt.Fprintf(b, "    detected --> acknowledged --> mitigated --> resolved\n```\n")
 }
 
-func byline(e TimelineEntry) string {
-	if e.Actor == "" || e.Actor == ActorAlertmanager || e.Actor == ActorBot || strings.Contains(e.Text, e.Actor) {
+// byline names who wrote an entry, unless its text already names them.
+func (p *Postmortem) byline(e TimelineEntry) string {
+	id := PersonID(e.Actor)
+	if id == "" || contains(MentionedPeople(e.Text), id) {
 		return ""
 	}
-	return " (" + e.Actor + ")"
+	return " — " + p.person(id)
 }
 
-func orTodo(s, what string) string {
+func (p *Postmortem) orTodo(s, what string) string {
 	if strings.TrimSpace(s) == "" {
 		return Placeholder + ": " + what
 	}
-	return oneLine(s)
+	return p.line(s)
 }
 
 func orDash(s string) string {
@@ -146,11 +189,4 @@ func orDash(s string) string {
 		return "—"
 	}
 	return s
-}
-
-// oneLine keeps user text from breaking the Markdown structure: newlines
-// become spaces, and a leading "#" or "-" cannot start a heading or list.
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	return strings.TrimLeft(s, "#")
 }

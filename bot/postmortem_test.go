@@ -43,13 +43,13 @@ func TestDraftAcrossMidnightAndZones(t *testing.T) {
 	}{
 		{"utc spans two days", "testdata/midnight-utc.golden.md", time.UTC, []string{
 			"**Duration of Outage:** June 20, 2024, 23:40 UTC to June 21, 2024, 01:15 UTC",
-			"- **June 20, 23:44 UTC:** acknowledged by <@U1>",
+			"- **June 20, 23:44 UTC:** acknowledged by U1",
 			"- **June 21, 00:10 UTC:** p99 of /search",
 			"| Resolved | June 21, 2024, 01:15 UTC | 1h 35m |",
 		}},
 		{"berlin is one day", "testdata/midnight-berlin.golden.md", berlin, []string{
 			"**Duration of Outage:** June 21, 2024, 01:40 CEST to June 21, 2024, 03:15 CEST",
-			"- **01:44 CEST:** acknowledged by <@U1>",
+			"- **01:44 CEST:** acknowledged by U1",
 			"- **02:10 CEST:** p99 of /search",
 		}},
 	}

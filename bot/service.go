@@ -22,10 +22,12 @@ type Service struct {
 	log    *slog.Logger
 	// chat is true when a chat adapter delivers the outbox; without one,
 	// nothing is enqueued (an outbox nobody drains would only grow).
-	chat     bool
-	onIngest func(n *Notification, res IngestResult, err error)
-	oncall   *OnCall
-	silencer Silencer
+	chat      bool
+	zone      *time.Location
+	directory Directory
+	onIngest  func(n *Notification, res IngestResult, err error)
+	oncall    *OnCall
+	silencer  Silencer
 	// onTimers is called after a committed change that added a timer.
 	onTimers func()
 	// keepSilences leaves silences running when their incident resolves.
@@ -46,6 +48,12 @@ type Options struct {
 	// incident's ID; a call whose context carries a logger (WithLogger)
 	// logs there instead, with the caller's attributes. nil discards.
 	Log *slog.Logger
+	// Zone is the time zone people type and read times in (the config's
+	// timezone): "HH:MM" in a command is a wall-clock time there. nil means UTC.
+	Zone *time.Location
+	// Directory names people in the postmortem draft; nil leaves them as
+	// user IDs.
+	Directory Directory
 	// Chat enables the outbox: each change also enqueues the chat
 	// deliveries that announce it.
 	Chat bool
@@ -81,9 +89,12 @@ type Options struct {
 
 // NewService returns a Service over store.
 func NewService(store Store, o Options) *Service {
-	s := &Service{store: store, policy: o.Policy.withDefaults(), now: o.Now, log: o.Log, chat: o.Chat, onIngest: o.OnIngest,
-		oncall: o.OnCall, silencer: o.Silencer, keepSilences: o.KeepSilences,
+	s := &Service{store: store, policy: o.Policy.withDefaults(), now: o.Now, log: o.Log, chat: o.Chat, zone: o.Zone,
+		directory: o.Directory, onIngest: o.OnIngest, oncall: o.OnCall, silencer: o.Silencer, keepSilences: o.KeepSilences,
 		grapher: o.Grapher, publicURL: o.PublicURL, profiler: o.Profiler, blobs: o.ProfileBlobs, targetsFor: o.ProfileTargets}
+	if s.zone == nil {
+		s.zone = time.UTC
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -104,6 +115,9 @@ func NewService(store Store, o Options) *Service {
 // ChatEnabled reports whether changes are announced in the chat (the
 // outbox is on).
 func (s *Service) ChatEnabled() bool { return s.chat }
+
+// Zone returns the time zone people type and read times in.
+func (s *Service) Zone() *time.Location { return s.zone }
 
 // Now returns the service clock's current time in UTC.
 func (s *Service) Now() time.Time { return s.now().UTC() }
@@ -186,7 +200,7 @@ func (s *Service) record(tx Tx, inc *Incident, opened bool, entries []*TimelineE
 		return err
 	}
 	if s.chat {
-		for _, d := range announce(inc, opened, entries, now) {
+		for _, d := range announce(inc, opened, entries, now, s.zone) {
 			if err := tx.Enqueue(d); err != nil {
 				return err
 			}

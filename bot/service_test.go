@@ -3,6 +3,7 @@ package bot_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -168,7 +169,8 @@ func TestApplyRules(t *testing.T) {
 	}{
 		{"ack", bot.Action{Op: bot.OpAck, Actor: "<@U1>", When: "14:05"}, nil},
 		{"ack twice", bot.Action{Op: bot.OpAck, Actor: "<@U2>"}, bot.ErrConflict},
-		{"before the start", bot.Action{Op: bot.OpNote, Actor: "<@U1>", When: "2024-06-20T13:00:00Z", Text: "x"}, bot.ErrInvalid},
+		{"before detection is kept", bot.Action{Op: bot.OpNote, Actor: "<@U1>", When: "2024-06-20T13:00:00Z", Text: "deploy 4411"}, nil},
+		{"lead must be a person", bot.Action{Op: bot.OpLead, Actor: "<@U1>", Text: "bob"}, bot.ErrInvalid},
 		{"in the future", bot.Action{Op: bot.OpNote, Actor: "<@U1>", When: "2024-06-20T18:00:00Z", Text: "x"}, bot.ErrInvalid},
 		{"note without text", bot.Action{Op: bot.OpNote, Actor: "<@U1>"}, bot.ErrInvalid},
 		{"no actor", bot.Action{Op: bot.OpAck}, bot.ErrInvalid},
@@ -195,7 +197,7 @@ func TestApplyRules(t *testing.T) {
 		}
 	}
 	inc, _ := s.Incident(ctx, 1)
-	if inc.AcknowledgedBy != "<@U1>" || !inc.AcknowledgedAt.Equal(t0.Add(5*time.Minute)) || !inc.MitigatedAt.Equal(t0.Add(2*time.Hour)) ||
+	if inc.AcknowledgedBy != "U1" || !inc.AcknowledgedAt.Equal(t0.Add(5*time.Minute)) || !inc.MitigatedAt.Equal(t0.Add(2*time.Hour)) ||
 		inc.ResolvedAt != nil || inc.Status != bot.StatusInvestigating || !inc.SeverityByHand {
 		t.Errorf("incident after the sequence = %+v", inc)
 	}
@@ -227,18 +229,28 @@ func TestDeclare(t *testing.T) {
 // reference/postmortem-payment-meltdown-2024.md and checks the draft
 // against a golden file (go test ./bot -update rewrites it).
 func TestReferencePostmortem(t *testing.T) {
-	s, _ := newService(t, bot.Policy{})
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "bot.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	now := t0.Add(3 * time.Hour)
+	dir := fakeDirectory{"U0CAPTAIN": "Captain Debug (@captain)", "U0ATEAM": "Ada Team (@ateam)"}
+	s := bot.NewService(st, bot.Options{Now: func() time.Time { return now }, Directory: dir})
 	ctx := context.Background()
 	mustIngest(t, s, notification(leakAlert("pg-1", 0, -1)))
-	captain, ateam := "<@U0CAPTAIN>", "<@U0ATEAM>"
+	// Slack sends mentions as <@U|name> or <@U>, and actors as bare IDs:
+	// all name one person.
+	captain, ateam := "U0CAPTAIN", "<@U0ATEAM|ateam>"
 	steps := []bot.Action{
+		{Op: bot.OpNote, Actor: captain, When: "2024-06-20 13:10", Text: "Deploy 4411 of the payment gateway went out."},
 		{Op: bot.OpAck, Actor: captain, When: "14:05"},
 		{Op: bot.OpNote, Actor: captain, When: "14:10", Text: "Initial thought: traffic spike. Traffic is normal for a weekday."},
 		{Op: bot.OpNote, Actor: captain, When: "14:20", Text: "Traffic logs reviewed, no suspicious activity."},
-		{Op: bot.OpNote, Actor: captain, When: "14:30", Text: "Server logs show high memory usage on the payment gateway hosts."},
-		{Op: bot.OpLead, Actor: captain, When: "14:40", Text: ateam},
-		{Op: bot.OpNote, Actor: ateam, When: "15:00", Text: "Recent deployments checked: all clear."},
-		{Op: bot.OpNote, Actor: ateam, When: "15:20", Text: "Detailed memory profiling of the payment gateway module begins."},
+		{Op: bot.OpNote, Actor: "<@U0CAPTAIN>", When: "14:30", Text: "Server logs show high memory usage on the payment gateway hosts."},
+		{Op: bot.OpLead, Actor: "<@U0CAPTAIN|captain>", When: "14:40", Text: ateam},
+		{Op: bot.OpNote, Actor: "U0ATEAM", When: "15:00", Text: "Recent deployments checked: all clear."},
+		{Op: bot.OpNote, Actor: ateam, When: "15:20", Text: "Detailed memory profiling of the payment gateway module begins with <@U0CAPTAIN|captain>."},
 		{Op: bot.OpStatus, Actor: ateam, When: "15:40", Status: bot.StatusIdentified},
 		{Op: bot.OpCause, Actor: ateam, When: "15:40", Text: "A memory leak in the payment gateway integration module: each transaction kept its buffers."},
 		{Op: bot.OpImpact, Actor: captain, When: "15:45", Text: "75% of users saw slow page loads and failed payments."},
@@ -247,6 +259,7 @@ func TestReferencePostmortem(t *testing.T) {
 		{Op: bot.OpAction, Actor: ateam, When: "16:10", Text: "Add monitoring on server memory for all critical modules"},
 		{Op: bot.OpAction, Actor: ateam, When: "16:10", Text: "Deploy automated tests that catch memory leaks"},
 		{Op: bot.OpResolve, Actor: captain, When: "16:30", Text: "Patch released memory after each transaction; verified in staging, then deployed."},
+		{Op: bot.OpImpact, Actor: captain, Text: "75% of users saw slow page loads and failed payments for 2.5 hours."},
 	}
 	for _, a := range steps {
 		if _, err := s.Apply(ctx, 1, a); err != nil {
@@ -261,17 +274,38 @@ func TestReferencePostmortem(t *testing.T) {
 	md := p.Markdown()
 	for _, want := range []string{
 		"**Duration of Outage:** June 20, 2024, 14:00 UTC to June 20, 2024, 16:30 UTC",
-		"- **14:05 UTC:** acknowledged by <@U0CAPTAIN>",
+		"- **13:10 UTC:** Deploy 4411 of the payment gateway went out. — Captain Debug (@captain) *(before detection)*",
+		"- **14:05 UTC:** acknowledged by Captain Debug (@captain)",
+		"- **14:40 UTC:** Ada Team (@ateam) is the incident lead — Captain Debug (@captain)",
+		"**Responders:** Captain Debug (@captain), Ada Team (@ateam)\n",
+		"**Impact:** 75% of users saw slow page loads and failed payments for 2.5 hours.",
 		"| Acknowledged | June 20, 2024, 14:05 UTC | 5m |",
 		"| Resolved | June 20, 2024, 16:30 UTC | 2h 30m |",
-		"- [ ] Deploy automated tests that catch memory leaks",
+		"- [ ] Deploy automated tests that catch memory leaks (Ada Team (@ateam), 16:10 UTC)",
+		"**Root Cause:** TODO: the chain of events",
+		"**Improvements:**\nTODO:",
 		"```mermaid",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("draft lacks %q", want)
 		}
 	}
+	for _, bad := range []string{"<@", "U0CAPTAIN", "impact: ", "cause: ", "action item: "} {
+		if strings.Contains(md, bad) {
+			t.Errorf("draft contains %q: raw mentions, IDs or facts stamped as events", bad)
+		}
+	}
 	bot.Golden(t, "testdata/reference.golden.md", md)
+}
+
+// fakeDirectory names people from a map; others are unknown.
+type fakeDirectory map[string]string
+
+func (d fakeDirectory) DisplayName(_ context.Context, id string) (string, error) {
+	if n, ok := d[id]; ok {
+		return n, nil
+	}
+	return "", fmt.Errorf("%w: user %s", bot.ErrNotFound, id)
 }
 
 // TestRepeatsDoNotCommit guards the cheap path of most Alertmanager

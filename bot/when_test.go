@@ -2,69 +2,114 @@ package bot
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
 
 func TestParseWhen(t *testing.T) {
-	start := time.Date(2024, 6, 20, 14, 0, 30, 0, time.UTC)
-	now := time.Date(2024, 6, 21, 9, 0, 0, 0, time.UTC)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skipf("no time zone database: %v", err)
+	}
+	utc := func(y int, mo time.Month, d, h, m int) time.Time { return time.Date(y, mo, d, h, m, 0, 0, time.UTC) }
+	// Berlin moved its clocks from 02:00 to 03:00 on 2024-03-31 and from
+	// 03:00 back to 02:00 on 2024-10-27.
 	tests := []struct {
 		name, in string
+		loc      *time.Location
+		now      time.Time
 		want     time.Time
-		err      bool
+		err      string
 	}{
-		{"same day", "14:05", time.Date(2024, 6, 20, 14, 5, 0, 0, time.UTC), false},
-		{"start minute is start itself", "14:00", start, false},
-		{"before start means next day", "13:59", time.Date(2024, 6, 21, 13, 59, 0, 0, time.UTC), true},
-		{"after midnight", "02:10", time.Date(2024, 6, 21, 2, 10, 0, 0, time.UTC), false},
-		{"single digit hour", "9:00", time.Date(2024, 6, 21, 9, 0, 0, 0, time.UTC), false},
-		{"future", "09:01", time.Time{}, true},
-		{"rfc3339", "2024-06-20T16:30:00Z", time.Date(2024, 6, 20, 16, 30, 0, 0, time.UTC), false},
-		{"rfc3339 offset", "2024-06-20T18:30:00+02:00", time.Date(2024, 6, 20, 16, 30, 0, 0, time.UTC), false},
-		{"rfc3339 before start", "2024-06-20T13:00:00Z", time.Time{}, true},
-		{"rfc3339 future", "2030-01-01T00:00:00Z", time.Time{}, true},
-		{"hour out of range", "24:00", time.Time{}, true},
-		{"minute out of range", "12:60", time.Time{}, true},
-		{"one digit minute", "12:5", time.Time{}, true},
-		{"signed", "+1:00", time.Time{}, true},
-		{"garbage", "noon", time.Time{}, true},
-		{"empty", "", time.Time{}, true},
+		{"earlier today", "14:05", time.UTC, utc(2024, 6, 20, 17, 0), utc(2024, 6, 20, 14, 5), ""},
+		{"this very minute", "17:00", time.UTC, utc(2024, 6, 20, 17, 0), utc(2024, 6, 20, 17, 0), ""},
+		{"later today means yesterday", "17:01", time.UTC, utc(2024, 6, 20, 17, 0), utc(2024, 6, 19, 17, 1), ""},
+		{"across midnight", "23:50", time.UTC, utc(2024, 6, 21, 0, 10), utc(2024, 6, 20, 23, 50), ""},
+		{"after midnight", "00:05", time.UTC, utc(2024, 6, 21, 0, 10), utc(2024, 6, 21, 0, 5), ""},
+		{"single digit hour", "9:00", time.UTC, utc(2024, 6, 21, 9, 30), utc(2024, 6, 21, 9, 0), ""},
+		{"in the configured zone", "14:05", berlin, utc(2024, 6, 20, 17, 0), utc(2024, 6, 20, 12, 5), ""},
+		{"zone's midnight is not UTC's", "01:30", berlin, utc(2024, 6, 20, 0, 0), utc(2024, 6, 19, 23, 30), ""},
+		{"zone's yesterday", "03:00", berlin, utc(2024, 6, 20, 0, 0), utc(2024, 6, 19, 1, 0), ""},
+		{"spring forward: skipped time is yesterday's", "02:30", berlin, utc(2024, 3, 31, 10, 0), utc(2024, 3, 30, 1, 30), ""},
+		{"spring forward: after the change", "03:30", berlin, utc(2024, 3, 31, 10, 0), utc(2024, 3, 31, 1, 30), ""},
+		{"spring forward: before the change", "01:30", berlin, utc(2024, 3, 31, 10, 0), utc(2024, 3, 31, 0, 30), ""},
+		{"fall back: the later 02:30 once passed", "02:30", berlin, utc(2024, 10, 27, 10, 0), utc(2024, 10, 27, 1, 30), ""},
+		{"fall back: only the first 02:30 passed", "02:30", berlin, utc(2024, 10, 27, 0, 45), utc(2024, 10, 27, 0, 30), ""},
+		{"date and time", "2024-06-20 14:05", time.UTC, utc(2024, 6, 21, 9, 0), utc(2024, 6, 20, 14, 5), ""},
+		{"date and time in the zone", "2024-06-20 14:05", berlin, utc(2024, 6, 21, 9, 0), utc(2024, 6, 20, 12, 5), ""},
+		{"date and time skipped by the zone", "2024-03-31 02:30", berlin, utc(2024, 6, 21, 9, 0), time.Time{}, "did not exist"},
+		{"date and time in the future", "2024-06-21 09:01", time.UTC, utc(2024, 6, 21, 9, 0), time.Time{}, "in the future"},
+		{"long ago is fine", "2023-01-01 00:00", time.UTC, utc(2024, 6, 21, 9, 0), utc(2023, 1, 1, 0, 0), ""},
+		{"rfc3339", "2024-06-20T16:30:00Z", time.UTC, utc(2024, 6, 21, 9, 0), utc(2024, 6, 20, 16, 30), ""},
+		{"rfc3339 offset", "2024-06-20T18:30:00+02:00", berlin, utc(2024, 6, 21, 9, 0), utc(2024, 6, 20, 16, 30), ""},
+		{"rfc3339 future", "2030-01-01T00:00:00Z", time.UTC, utc(2024, 6, 21, 9, 0), time.Time{}, "in the future"},
+		{"hour out of range", "24:00", time.UTC, utc(2024, 6, 21, 9, 0), time.Time{}, "write HH:MM"},
+		{"minute out of range", "12:60", time.UTC, utc(2024, 6, 21, 9, 0), time.Time{}, "write HH:MM"},
+		{"one digit minute", "12:5", time.UTC, utc(2024, 6, 21, 9, 0), time.Time{}, "write HH:MM"},
+		{"signed", "+1:00", time.UTC, utc(2024, 6, 21, 9, 0), time.Time{}, "write HH:MM"},
+		{"garbage", "noon", time.UTC, utc(2024, 6, 21, 9, 0), time.Time{}, "write HH:MM"},
+		{"empty", "", time.UTC, utc(2024, 6, 21, 9, 0), time.Time{}, "write HH:MM"},
 	}
 	for _, tt := range tests {
-		got, err := ParseWhen(tt.in, start, now)
-		if (err != nil) != tt.err {
-			t.Errorf("%s: ParseWhen(%q) err = %v, want error %v", tt.name, tt.in, err, tt.err)
-			continue
-		}
-		if err != nil {
-			if !errors.Is(err, ErrInvalid) {
-				t.Errorf("%s: ParseWhen(%q) err = %v, want ErrInvalid", tt.name, tt.in, err)
+		got, err := ParseWhen(tt.in, tt.loc, tt.now)
+		if tt.err != "" {
+			if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%s: ParseWhen(%q, %s, %s) = %v, %v; want ErrInvalid containing %q", tt.name, tt.in, tt.loc, tt.now, got, err, tt.err)
 			}
 			continue
 		}
-		if !got.Equal(tt.want) || got.Location() != time.UTC {
-			t.Errorf("%s: ParseWhen(%q) = %v, want %v (UTC)", tt.name, tt.in, got, tt.want)
+		if err != nil || !got.Equal(tt.want) || got.Location() != time.UTC {
+			t.Errorf("%s: ParseWhen(%q, %s, %s) = %v, %v; want %v (UTC)", tt.name, tt.in, tt.loc, tt.now, got, err, tt.want)
+		}
+	}
+}
+
+func TestBeforeDetection(t *testing.T) {
+	start := time.Date(2024, 6, 20, 14, 0, 30, 0, time.UTC)
+	inc := &Incident{DetectedAt: start}
+	for _, tt := range []struct {
+		at   time.Time
+		want bool
+	}{
+		{start.Add(-time.Hour), true},
+		{start.Add(-31 * time.Second), true},
+		{start.Truncate(time.Minute), false}, // typed "14:00": the detection's own minute
+		{start, false},
+		{start.Add(time.Hour), false},
+	} {
+		if got := inc.BeforeDetection(tt.at); got != tt.want {
+			t.Errorf("BeforeDetection(%s) with detection at %s = %v, want %v", tt.at, start, got, tt.want)
 		}
 	}
 }
 
 func FuzzParseWhen(f *testing.F) {
-	for _, s := range []string{"14:05", "00:00", "23:59", "2024-06-20T16:30:00Z", "9:7", "", "99:99", "2024-13-40T99:00:00Z"} {
+	for _, s := range []string{"14:05", "00:00", "23:59", "2024-06-20T16:30:00Z", "2024-06-20 14:05", "2024-03-31 02:30", "9:7", "", "99:99", "2024-13-40T99:00:00Z"} {
 		f.Add(s)
 	}
-	start := time.Date(2024, 6, 20, 14, 0, 0, 0, time.UTC)
-	now := start.Add(48 * time.Hour)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		berlin = time.UTC
+	}
+	now := time.Date(2024, 3, 31, 1, 15, 0, 0, time.UTC) // just after Berlin's clocks sprang forward
 	f.Fuzz(func(t *testing.T, s string) {
-		got, err := ParseWhen(s, start, now)
-		if err != nil {
-			if !errors.Is(err, ErrInvalid) {
-				t.Fatalf("ParseWhen(%q): error %v does not wrap ErrInvalid", s, err)
+		for _, loc := range []*time.Location{time.UTC, berlin} {
+			got, err := ParseWhen(s, loc, now)
+			if err != nil {
+				if !errors.Is(err, ErrInvalid) {
+					t.Fatalf("ParseWhen(%q): error %v does not wrap ErrInvalid", s, err)
+				}
+				continue
 			}
-			return
-		}
-		if got.Before(start) || got.After(now) {
-			t.Fatalf("ParseWhen(%q) = %v, outside [%v, %v]", s, got, start, now)
+			if got.After(now) || got.Location() != time.UTC {
+				t.Fatalf("ParseWhen(%q, %s) = %v, after now %v or not UTC", s, loc, got, now)
+			}
+			if h, m, ok := clock(strings.TrimSpace(s)); ok {
+				if l := got.In(loc); l.Hour() != h || l.Minute() != m || now.Sub(got) > 48*time.Hour {
+					t.Fatalf("ParseWhen(%q, %s) = %v (%v local), not the latest %02d:%02d", s, loc, got, l, h, m)
+				}
+			}
 		}
 	})
 }

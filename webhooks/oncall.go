@@ -62,7 +62,7 @@ func (s *Server) override(ctx context.Context, c bot.OnCallCommand, actor string
 	if err != nil {
 		return s.failed(ctx, err, "")
 	}
-	return inChannel("%s made <@%s> on call for %s/%s until %s", actor, o.User, o.Team, o.Schedule, s.when(o.End))
+	return inChannel("%s made <@%s> on call for %s/%s until %s", bot.Mention(actor), o.User, o.Team, o.Schedule, s.when(o.End))
 }
 
 func teamList(oc *bot.OnCall) string {
@@ -119,7 +119,7 @@ func (s *Server) pageCommand(ctx context.Context, inc *bot.Incident, text, actor
 	if user != "" {
 		target = "<@" + user + ">"
 	}
-	return inChannel("%s is paging %s for %s", actor, target, inc.Key())
+	return inChannel("%s is paging %s for %s", bot.Mention(actor), target, inc.Key())
 }
 
 // pageAck handles a page DM's Acknowledge button.

@@ -221,7 +221,7 @@ func TestPageCommandAckLinkAndPages(t *testing.T) {
 	if w := post(path); w.Code != 200 || !strings.Contains(w.Body.String(), "INC-1 acknowledged") {
 		t.Fatalf("POST ack link: %d %s", w.Code, w.Body)
 	}
-	if got := e.incident(inc.ID); got.AcknowledgedBy != "<@U0ALICE>" {
+	if got := e.incident(inc.ID); got.AcknowledgedBy != "U0ALICE" {
 		t.Errorf("acknowledged by %q, want the person paged", got.AcknowledgedBy)
 	}
 	if w := post(path); w.Code != http.StatusConflict {
@@ -279,7 +279,7 @@ func TestPageAckButton(t *testing.T) {
 		t.Fatalf("interaction: %d %s", w.Code, w.Body)
 	}
 	// interactionForm clicks as U0BOB: the DM is only seen by the person paged.
-	if got := e.incident(inc.ID); got.AcknowledgedBy != "<@U0BOB>" {
+	if got := e.incident(inc.ID); got.AcknowledgedBy != "U0BOB" {
 		t.Errorf("acknowledged by %q\n%s", got.AcknowledgedBy, e.logs.String())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/incidentbot/incidentbot/bot"
+	botslack "github.com/incidentbot/incidentbot/bot/slack"
 )
 
 // Reply is the answer to a slash command, in Slack's response format.
@@ -50,16 +51,16 @@ func (s *Server) Command(ctx context.Context, cmd slack.SlashCommand) Reply {
 	if cmd.UserID == "" || cmd.ChannelID == "" {
 		return ephemeral("the command arrived without a user or channel; try again")
 	}
-	actor := "<@" + cmd.UserID + ">"
+	actor := cmd.UserID
 	switch c.Verb {
 	case "help":
-		return ephemeral("%s", helpText())
+		return ephemeral("%s", helpText(s.svc.Zone().String()))
 	case "declare":
 		inc, err := s.svc.Declare(ctx, c.Text, c.Severity, actor, time.Time{})
 		if err != nil {
 			return s.failed(ctx, err, c.Verb)
 		}
-		return inChannel("%s declared %s: %s (%s)", actor, inc.Key(), inc.Title, inc.Severity)
+		return inChannel("%s declared %s: %s (%s); %s leads it", bot.Mention(actor), inc.Key(), botslack.Said(inc.Title), inc.Severity, bot.Mention(inc.Lead))
 	case "list":
 		return s.listOpen(ctx)
 	}
@@ -98,13 +99,16 @@ func (s *Server) change(ctx context.Context, inc *bot.Incident, c bot.Command, a
 		return s.failed(ctx, err, c.Verb)
 	}
 	at := ""
-	switch {
-	case strings.Contains(c.When, "T"):
-		at = " (at " + c.When + ")"
-	case c.When != "":
-		at = " (at " + c.When + " UTC)"
+	if c.When != "" {
+		if t, err := bot.ParseWhen(c.When, s.svc.Zone(), s.svc.Now()); err == nil {
+			at = " (at " + bot.Stamp(t, s.svc.Zone())
+			if inc.BeforeDetection(t) {
+				at += ", before detection"
+			}
+			at += ")"
+		}
 	}
-	reply := inChannel("%s%s", describeChange(inc, c, actor), at)
+	reply := inChannel("%s%s", describeChange(inc, c, bot.Mention(actor)), at)
 	if s.svc.ChatEnabled() {
 		// The bot posts the change into the channel itself (durably, from
 		// the outbox), so the typist alone gets the confirmation.
@@ -116,6 +120,7 @@ func (s *Server) change(ctx context.Context, inc *bot.Incident, c bot.Command, a
 // describeChange says what a lifecycle command did, for the channel.
 func describeChange(inc *bot.Incident, c bot.Command, actor string) string {
 	key := inc.Key()
+	c.Text = botslack.Said(bot.NormalizeMentions(c.Text))
 	switch c.Verb {
 	case "ack":
 		return fmt.Sprintf("%s acknowledged %s", actor, key)
@@ -124,7 +129,7 @@ func describeChange(inc *bot.Incident, c bot.Command, actor string) string {
 	case "status":
 		return fmt.Sprintf("%s set the status of %s to %s", actor, key, inc.Status)
 	case "lead":
-		return fmt.Sprintf("%s made %s the lead of %s", actor, c.Text, key)
+		return fmt.Sprintf("%s made %s the lead of %s", actor, bot.Mention(inc.Lead), key)
 	case "note":
 		return fmt.Sprintf("%s noted on %s: %s", actor, key, c.Text)
 	case "impact":

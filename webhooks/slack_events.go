@@ -38,7 +38,7 @@ func (s *Server) Event(ctx context.Context, ev slackevents.EventsAPIEvent) error
 	if cb, ok := ev.Data.(*slackevents.EventsAPICallbackEvent); ok {
 		eventID = cb.EventID
 	}
-	fresh, err := s.svc.RequestOnce(ctx, eventID, inc.ID, bot.DeliveryPin, r.Item.Timestamp, "<@"+r.User+">")
+	fresh, err := s.svc.RequestOnce(ctx, eventID, inc.ID, bot.DeliveryPin, r.Item.Timestamp, r.User)
 	if err == nil && !fresh {
 		log.Info("slack event already handled", "event_id", eventID)
 		return nil

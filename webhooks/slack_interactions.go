@@ -33,7 +33,7 @@ func (s *Server) interact(ctx context.Context, cb slack.InteractionCallback) str
 	}
 	ctx, cancel := budget(ctx)
 	defer cancel()
-	actor := "<@" + cb.User.ID + ">"
+	actor := cb.User.ID
 	for _, act := range cb.ActionCallback.BlockActions {
 		if act.ActionID == bot.ActionPageAck { // a page DM's button: oncall.go
 			if text := s.pageAck(ctx, act.Value, actor); text != "" {

@@ -65,7 +65,7 @@ func TestSlackButtons(t *testing.T) {
 		wantReply string // "" means no reply
 		check     func(inc *bot.Incident) bool
 	}{
-		{name: "ack", actionID: bot.ActionAck, value: "1", check: func(i *bot.Incident) bool { return i.AcknowledgedBy == "<@U0BOB>" }},
+		{name: "ack", actionID: bot.ActionAck, value: "1", check: func(i *bot.Incident) bool { return i.AcknowledgedBy == "U0BOB" }},
 		{name: "ack again", actionID: bot.ActionAck, value: "1", wantReply: "INC-1 was already acknowledged by <@U0BOB>"},
 		{name: "ack of a missing incident", actionID: bot.ActionAck, value: "99", wantReply: "not found"},
 		{name: "ack with a bad value", actionID: bot.ActionAck, value: "one", wantReply: `value "one" is not an incident number`},
@@ -75,7 +75,7 @@ func TestSlackButtons(t *testing.T) {
 		{name: "runbook step bad value", actionID: bot.ActionRunbookStep, value: "1:x", wantReply: "want <incident>:<runbook>:<step>"},
 		{name: "someone else's button", actionID: "open_dashboard", value: "x"},
 		{name: "not block_actions", typ: "view_closed", actionID: bot.ActionResolve, value: "1", check: func(i *bot.Incident) bool { return i.Open() }},
-		{name: "resolve", actionID: bot.ActionResolve, value: "1", check: func(i *bot.Incident) bool { return !i.Open() && i.ResolvedBy == "<@U0BOB>" }},
+		{name: "resolve", actionID: bot.ActionResolve, value: "1", check: func(i *bot.Incident) bool { return !i.Open() && i.ResolvedBy == "U0BOB" }},
 	}
 	for _, tt := range tests {
 		form := interactionForm(orDefault(tt.typ, "block_actions"), tt.actionID, tt.value, rc.srv.URL+"/actions/T1/2/xyz")
@@ -182,8 +182,8 @@ func TestSlackEvents(t *testing.T) {
 			t.Errorf("%s: %d pin requests, want %d: %+v", tt.name, len(got), tt.pins, got)
 		}
 	}
-	if p := pins(e); len(p) > 0 && (p[0].Ref != "1718895500.000100" || p[0].Actor != "<@U0BOB>" || p[0].IncidentID != 1) {
-		t.Errorf("pin request: got %+v, want the message ts, <@U0BOB>, incident 1", p[0])
+	if p := pins(e); len(p) > 0 && (p[0].Ref != "1718895500.000100" || p[0].Actor != "U0BOB" || p[0].IncidentID != 1) {
+		t.Errorf("pin request: got %+v, want the message ts, U0BOB, incident 1", p[0])
 	}
 	e.store.fail.Store(true)
 	w := e.serve(slackRequest("/slack/events", "application/json", eventBody("Ev09", "reaction_added", "pushpin", "message", testChannel), e.now))

@@ -53,20 +53,20 @@ func TestChecklistButtons(t *testing.T) {
 		wantReply string // "" means none
 		wantMarks string
 	}{
-		{name: "done", actionID: bot.ActionRunbookStep, value: "1:memory-leak:1", wantMarks: "memory-leak:1:done:<@U0BOB>:Check the dashboard"},
+		{name: "done", actionID: bot.ActionRunbookStep, value: "1:memory-leak:1", wantMarks: "memory-leak:1:done:U0BOB:Check the dashboard"},
 		{name: "skip", actionID: bot.ActionRunbookSkip, value: "1:memory-leak:2",
-			wantMarks: "memory-leak:1:done:<@U0BOB>:Check the dashboard memory-leak:2:skipped:<@U0BOB>:Roll back"},
-		{name: "undo the done", actionID: bot.ActionRunbookUndo, value: "1:memory-leak:1", wantMarks: "memory-leak:2:skipped:<@U0BOB>:Roll back"},
+			wantMarks: "memory-leak:1:done:U0BOB:Check the dashboard memory-leak:2:skipped:U0BOB:Roll back"},
+		{name: "undo the done", actionID: bot.ActionRunbookUndo, value: "1:memory-leak:1", wantMarks: "memory-leak:2:skipped:U0BOB:Roll back"},
 		{name: "undo a step not marked", actionID: bot.ActionRunbookUndo, value: "1:memory-leak:1", wantReply: "step 1 of memory-leak is not marked",
-			wantMarks: "memory-leak:2:skipped:<@U0BOB>:Roll back"},
+			wantMarks: "memory-leak:2:skipped:U0BOB:Roll back"},
 		{name: "step the runbook does not have", actionID: bot.ActionRunbookStep, value: "1:memory-leak:99999",
-			wantReply: "runbook memory-leak has no step 99999 (it has 2)", wantMarks: "memory-leak:2:skipped:<@U0BOB>:Roll back"},
+			wantReply: "runbook memory-leak has no step 99999 (it has 2)", wantMarks: "memory-leak:2:skipped:U0BOB:Roll back"},
 		{name: "runbook that does not exist", actionID: bot.ActionRunbookSkip, value: "1:no-such-runbook:1",
-			wantReply: `there is no runbook "no-such-runbook"`, wantMarks: "memory-leak:2:skipped:<@U0BOB>:Roll back"},
+			wantReply: `there is no runbook "no-such-runbook"`, wantMarks: "memory-leak:2:skipped:U0BOB:Roll back"},
 		{name: "runbook the incident does not have", actionID: bot.ActionRunbookStep, value: "1:disk-full:1",
-			wantReply: `INC-1 has no runbook "disk-full"`, wantMarks: "memory-leak:2:skipped:<@U0BOB>:Roll back"},
+			wantReply: `INC-1 has no runbook "disk-full"`, wantMarks: "memory-leak:2:skipped:U0BOB:Roll back"},
 		{name: "incident that does not exist", actionID: bot.ActionRunbookStep, value: "99:memory-leak:1",
-			wantReply: "not found", wantMarks: "memory-leak:2:skipped:<@U0BOB>:Roll back"},
+			wantReply: "not found", wantMarks: "memory-leak:2:skipped:U0BOB:Roll back"},
 	}
 	for _, tt := range tests {
 		entries := len(e.timeline(1))

@@ -16,18 +16,18 @@ const maxReplyText = 3500
 // maxListed bounds `/incident list`.
 const maxListed = 50
 
-// verbOrder is the order of `/incident help`, as in SPEC.md.
-var verbOrder = []string{"declare", "list", "help", "ack", "sev", "status", "lead", "note", "impact",
-	"cause", "action", "runbook", "timeline", "postmortem", "resolve", "reopen", "page", "silence", "unsilence", "profile"}
-
-func helpText() string {
+// helpText lists bot.Verbs, the one table of `/incident` verbs.
+func helpText(zone string) string {
 	var b strings.Builder
 	b.WriteString("*/incident* commands (`declare`, `list` and `help` work anywhere; the others in an incident's channel):\n```\n")
-	for _, v := range verbOrder {
-		b.WriteString(bot.Usage(v))
-		b.WriteString("\n")
+	width := 0
+	for _, v := range bot.Verbs {
+		width = max(width, len(v.Usage()))
 	}
-	b.WriteString("```\n`HH:MM` (UTC) or an RFC 3339 time records something that happened earlier.")
+	for _, v := range bot.Verbs {
+		fmt.Fprintf(&b, "%-*s  %s\n", width, v.Usage(), v.Help)
+	}
+	fmt.Fprintf(&b, "```\nA leading time records something that happened earlier: `HH:MM` (%s; the most recent such moment), `YYYY-MM-DD HH:MM` or RFC 3339. Times before detection are kept and marked.", zone)
 	return b.String()
 }
 
@@ -56,8 +56,9 @@ func (s *Server) listOpen(ctx context.Context) Reply {
 	return ephemeral("%s", b.String())
 }
 
-// timeline lists the incident's entries, oldest first; when they do not
-// fit, the latest ones are shown.
+// timeline lists the incident's newest entries (oldest of them first),
+// as many as fit a reply, each saying who and when like the channel posts;
+// the full timeline is a link away. Struck entries show struck.
 func (s *Server) timeline(ctx context.Context, inc *bot.Incident) Reply {
 	entries, err := s.svc.Timeline(ctx, inc.ID)
 	if err != nil {
@@ -66,20 +67,20 @@ func (s *Server) timeline(ctx context.Context, inc *bot.Incident) Reply {
 	if len(entries) == 0 {
 		return ephemeral("%s has nothing on its timeline yet.", inc.Key())
 	}
-	days := entries[0].At.Format("2006-01-02") != entries[len(entries)-1].At.Format("2006-01-02")
+	now, zone := s.svc.Now(), s.svc.Zone()
 	lines := make([]string, 0, len(entries))
 	size := 0
 	for i := len(entries) - 1; i >= 0 && size < maxReplyText; i-- {
-		line := "• `" + clockText(entries[i], days) + "` " + entryText(entries[i]) + byActor(entries[i])
+		line := "• " + botslack.Said(bot.PostLine(inc, entries[i], now, zone))
+		if entries[i].Struck {
+			line = "• ~" + strings.TrimPrefix(line, "• ") + "~ (struck)"
+		}
 		lines = append(lines, line)
 		size += len(line) + 1
 	}
+	full := orDefault(s.link("/api/v1/incidents/%d/timeline", inc.ID), fmt.Sprintf("/api/v1/incidents/%d/timeline", inc.ID))
 	var b strings.Builder
-	fmt.Fprintf(&b, "*Timeline of %s* (UTC):", inc.Key())
-	if hidden := len(entries) - len(lines); hidden > 0 {
-		fmt.Fprintf(&b, "\n_%d earlier entries not shown; the full timeline is at %s_", hidden,
-			orDefault(s.link("/api/v1/incidents/%d/timeline", inc.ID), "/api/v1/incidents/"+fmt.Sprint(inc.ID)+"/timeline"))
-	}
+	fmt.Fprintf(&b, "*Timeline of %s*, newest %d of %d entries (full: %s):", inc.Key(), len(lines), len(entries), full)
 	for i := len(lines) - 1; i >= 0; i-- {
 		b.WriteString("\n")
 		b.WriteString(lines[i])
@@ -87,38 +88,8 @@ func (s *Server) timeline(ctx context.Context, inc *bot.Incident) Reply {
 	return ephemeral("%s", b.String())
 }
 
-func clockText(e bot.TimelineEntry, days bool) string {
-	if days {
-		return e.At.UTC().Format("Jan 2 15:04")
-	}
-	return e.At.UTC().Format("15:04")
-}
-
-// entryText is an entry's text for Slack. Text from alerts is escaped;
-// text people typed came through Slack, which escaped it already and whose
-// mentions must keep working.
-func entryText(e bot.TimelineEntry) string {
-	if e.Actor == bot.ActorAlertmanager {
-		return botslack.Escape(oneLine(e.Text))
-	}
-	return oneLine(e.Text)
-}
-
-// titleText is an incident's title for Slack, escaped when it came from
-// alerts (see entryText).
-func titleText(inc *bot.Incident) string {
-	if inc.GroupKey != "" {
-		return botslack.Escape(inc.Title)
-	}
-	return inc.Title
-}
-
-func byActor(e bot.TimelineEntry) string {
-	if e.Actor == "" || e.Actor == bot.ActorAlertmanager || e.Actor == bot.ActorBot || strings.Contains(e.Text, e.Actor) {
-		return ""
-	}
-	return " — " + e.Actor
-}
+// titleText is an incident's title for Slack.
+func titleText(inc *bot.Incident) string { return botslack.Said(inc.Title) }
 
 // runbookList names the runbooks matching the incident's alerts, then all.
 func runbookList(rb bot.Runbooks, inc *bot.Incident) string {

@@ -47,7 +47,7 @@ func TestSocketModeRouting(t *testing.T) {
 			Data: slack.SlashCommand{Command: "/incident", Text: "note from socket mode", UserID: testUser, ChannelID: testChannel}},
 			wantAck: true, wantReply: "noted on INC-1: from socket mode"},
 		{name: "button", ev: socketmode.Event{Type: socketmode.EventTypeInteractive, Request: envelope("e3"), Data: ack},
-			wantAck: true, check: func() bool { return e.incident(1).AcknowledgedBy == "<@U0BOB>" }},
+			wantAck: true, check: func() bool { return e.incident(1).AcknowledgedBy == "U0BOB" }},
 		{name: "pushpin", ev: socketmode.Event{Type: socketmode.EventTypeEventsAPI, Request: envelope("e4"), Data: pin},
 			wantAck: true, check: func() bool { return len(pins(e)) == 1 }},
 		{name: "pushpin redelivered", ev: socketmode.Event{Type: socketmode.EventTypeEventsAPI, Request: envelope("e5"), Data: pin},

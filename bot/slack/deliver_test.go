@@ -2,6 +2,7 @@ package slack_test
 
 import (
 	"context"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -93,7 +94,7 @@ func TestRefreshEditsOnlyWhatChanged(t *testing.T) {
 	if m := msgs[0]; m.Edits != 1 || strings.Contains(m.Blocks, `"incident_ack"`) {
 		t.Errorf("incident message after ack: %d edits, blocks %s", m.Edits, m.Blocks)
 	}
-	if last := msgs[len(msgs)-1].Text; last != "• acknowledged by <@U100>" {
+	if last := msgs[len(msgs)-1].Text; !regexp.MustCompile(`^• acknowledged by <@U100> — \d\d:\d\d UTC$`).MatchString(last) {
 		t.Errorf("change post: got %q", last)
 	}
 
@@ -203,7 +204,7 @@ func TestPinRecordsMessages(t *testing.T) {
 			got = append(got, en.Actor+" "+en.Text)
 		}
 	}
-	want := []string{"<@U100> <@U200>: rolling back to v41", "<@U200> <@U300>: error rate is back to normal"}
+	want := []string{"U100 <@U200>: rolling back to v41", "U200 <@U300>: error rate is back to normal"}
 	if !slices.Equal(got, want) {
 		t.Errorf("pinned entries: got %q, want %q", got, want)
 	}

@@ -239,10 +239,17 @@ func (e *env) fire(alertname, service string, n int) int64 {
 }
 
 // messages returns the texts of a channel's messages, oldest first.
+// messages returns the texts of a channel's messages, change posts
+// without their attribution (" — <@U100> · 14:10 UTC"), which
+// TestChangePostSaysWhoAndWhen checks.
 func (e *env) messages(channel string) []string {
 	var out []string
 	for _, m := range e.slack.Messages(channel) {
-		out = append(out, m.Text)
+		text := m.Text
+		if strings.HasPrefix(text, "• ") {
+			text, _, _ = strings.Cut(text, " — ")
+		}
+		out = append(out, text)
 	}
 	return out
 }

@@ -27,10 +27,15 @@ func (c *Client) post(ctx context.Context, inc *bot.Incident, d bot.Delivery) (b
 
 var mentionRE = regexp.MustCompile(`<[@#][UWC][A-Z0-9]+(\|[^<>|]*)?>`)
 
-// said escapes text people or alerts wrote for mrkdwn, keeping mentions
-// of people and channels but not special mentions (<!channel>, <!here>)
-// or links: a note or an alert summary cannot page the workspace.
+// Said is the one way text people or alerts wrote reaches Slack's
+// mrkdwn: control characters removed, &, < and > escaped, mentions of
+// people and channels kept, but not special mentions (<!channel>, <!here>)
+// nor links: a note or an alert summary cannot page the workspace or
+// disguise a link.
+func Said(s string) string { return said(s) }
+
 func said(s string) string {
+	s = bot.CleanText(s)
 	var b strings.Builder
 	last := 0
 	for _, m := range mentionRE.FindAllStringIndex(s, -1) {
