@@ -97,6 +97,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	botUser string
+	names   nameCache
 }
 
 var _ bot.Chat = (*Client)(nil)

@@ -44,6 +44,14 @@ func newChat(st *settings, cfg *config, books *runbooks.Set, log *slog.Logger, m
 	return &chatRuntime{st: st, client: client, log: log, cfg: cfg, m: m}, nil
 }
 
+// directory names people for drafts through Slack; nil with Slack off.
+func (c *chatRuntime) directory() bot.Directory {
+	if c == nil {
+		return nil
+	}
+	return c.client
+}
+
 // wake pokes the worker after a commit; nil until start.
 func (c *chatRuntime) wake() {
 	if c == nil {
@@ -62,7 +70,7 @@ func (c *chatRuntime) start(ctx context.Context, store bot.Store, srv *webhooks.
 		close(done)
 		return done
 	}
-	worker := bot.NewWorker(store, c.client, bot.WorkerOptions{Location: c.cfg.Zone, Log: c.log.With("component", "outbox"),
+	worker := bot.NewWorker(store, c.client, bot.WorkerOptions{Location: c.cfg.Zone, Directory: c.client, Log: c.log.With("component", "outbox"),
 		OnChannel: c.m.observeChannel, Grapher: c.grapher, PublicURL: c.st.PublicURL, Blobs: c.blobs})
 	c.worker.Store(worker)
 	stopped := make(chan struct{}, 2)

@@ -64,7 +64,7 @@ func entriesBy(t *testing.T, b *botProc, id int64, user string) int {
 	b.getJSON(t, fmt.Sprintf("/api/v1/incidents/%d/timeline", id), "", &tl)
 	n := 0
 	for _, e := range tl {
-		if e.Actor == "<@"+user+">" {
+		if e.Actor == user {
 			n++
 		}
 	}
@@ -116,6 +116,8 @@ func TestReferenceIncidentThroughSlack(t *testing.T) {
 	}
 	slack := slacktesting.New()
 	defer slack.Close()
+	slack.AddUser(slacktesting.User{ID: "U0CAPTAIN", Name: "captain", RealName: "Captain Debug"})
+	slack.AddUser(slacktesting.User{ID: "U0ATEAM", Name: "ateam", RealName: "Ada Team"})
 	announce := slack.AddChannel("incidents", false)
 	const token = "wh-token-slack"
 	env := map[string]string{
@@ -171,25 +173,25 @@ func TestReferenceIncidentThroughSlack(t *testing.T) {
 	}
 
 	captain, ateam := "U0CAPTAIN", "U0ATEAM"
-	command(t, b, 1, captain, channel, "14:05 ack")
+	command(t, b, 1, captain, channel, "2024-06-20 14:05 ack")
 	for _, c := range []struct{ user, text string }{
-		{captain, "note 14:10 Initial thought: traffic spike. But it is a quiet day in traffic land."},
-		{captain, "note 14:20 Traffic logs reviewed, no suspicious activity."},
-		{captain, "note 14:30 Server logs reveal high memory usage."},
-		{captain, "lead 14:40 <@U0ATEAM>"},
-		{ateam, "note 15:00 Recent deployments checked: all clear."},
-		{ateam, "note 15:20 Detailed memory profiling begins on the payment gateway module."},
-		{ateam, "status 15:40 identified"},
-		{ateam, "cause 15:40 A memory leak in the payment gateway integration: each transaction left memory behind."},
-		{captain, "impact 15:45 75% of users saw slow page loads and failed payment processing."},
-		{ateam, "status 16:00 monitoring"},
-		{ateam, "note 16:00 Quick patch: servers restarted to kick out the rogue memory hog."},
-		{ateam, "action 16:10 Patch Nginx server configuration to better handle memory usage"},
-		{ateam, "action 16:10 Add monitoring on server memory for all critical modules"},
-		{ateam, "action 16:10 Review and refactor the payment gateway code"},
-		{ateam, "action 16:10 Deploy automated tests that catch memory leaks"},
-		{ateam, "action 16:10 Update the incident response plan for memory leaks"},
-		{captain, "resolve 16:30 Memory released after each transaction; fix tested in staging, then deployed."},
+		{captain, "note 2024-06-20 14:10 Initial thought: traffic spike. But it is a quiet day in traffic land."},
+		{captain, "note 2024-06-20 14:20 Traffic logs reviewed, no suspicious activity."},
+		{captain, "note 2024-06-20 14:30 Server logs reveal high memory usage."},
+		{captain, "lead 2024-06-20 14:40 <@U0ATEAM>"},
+		{ateam, "note 2024-06-20 15:00 Recent deployments checked: all clear."},
+		{ateam, "note 2024-06-20 15:20 Detailed memory profiling begins on the payment gateway module."},
+		{ateam, "status 2024-06-20 15:40 identified"},
+		{ateam, "cause 2024-06-20 15:40 A memory leak in the payment gateway integration: each transaction left memory behind."},
+		{captain, "impact 2024-06-20 15:45 75% of users saw slow page loads and failed payment processing."},
+		{ateam, "status 2024-06-20 16:00 monitoring"},
+		{ateam, "note 2024-06-20 16:00 Quick patch: servers restarted to kick out the rogue memory hog."},
+		{ateam, "action 2024-06-20 16:10 Patch Nginx server configuration to better handle memory usage"},
+		{ateam, "action 2024-06-20 16:10 Add monitoring on server memory for all critical modules"},
+		{ateam, "action 2024-06-20 16:10 Review and refactor the payment gateway code"},
+		{ateam, "action 2024-06-20 16:10 Deploy automated tests that catch memory leaks"},
+		{ateam, "action 2024-06-20 16:10 Update the incident response plan for memory leaks"},
+		{captain, "resolve 2024-06-20 16:30 Memory released after each transaction; fix tested in staging, then deployed."},
 	} {
 		command(t, b, 1, c.user, channel, c.text)
 	}
@@ -245,8 +247,10 @@ func checkReferenceDraft(t *testing.T, md string) {
 		"**Duration of Outage:** June 20, 2024, 14:00 UTC to June 20, 2024, 16:30 UTC",
 		"**Impact:** 75% of users saw slow page loads",
 		"**Root Cause:** A memory leak in the payment gateway integration",
+		"**Root Cause:** TODO: the chain of events",
+		"**Responders:** Captain Debug (@captain), Ada Team (@ateam)\n",
 		"## Timeline",
-		"- **14:05 UTC:** acknowledged by <@U0CAPTAIN>",
+		"- **14:05 UTC:** acknowledged by Captain Debug (@captain)",
 		"- **15:20 UTC:** Detailed memory profiling begins",
 		"- **16:00 UTC:** Quick patch: servers restarted",
 		"## Root Cause and Resolution",
@@ -272,6 +276,11 @@ func checkReferenceDraft(t *testing.T, md string) {
 			t.Errorf("timeline entry %s is out of order", o)
 		}
 		last = i
+	}
+	for _, bad := range []string{"<@", "U0CAPTAIN", "U0ATEAM", "action item:"} {
+		if strings.Contains(md, bad) {
+			t.Errorf("the draft contains %q: a raw mention, an ID, or a fact stamped as an event", bad)
+		}
 	}
 	if t.Failed() {
 		t.Logf("draft:\n%s", md)
@@ -354,8 +363,8 @@ func TestSlackButtonsRunbookAndPin(t *testing.T) {
 	}
 	var inc map[string]any
 	b.getJSON(t, "/api/v1/incidents/1", "", &inc)
-	if inc["acknowledged_by"] != "<@U0ATEAM>" || inc["status"] != "resolved" {
-		t.Errorf("incident acknowledged_by %v status %v, want <@U0ATEAM> and resolved", inc["acknowledged_by"], inc["status"])
+	if inc["acknowledged_by"] != "U0ATEAM" || inc["status"] != "resolved" {
+		t.Errorf("incident acknowledged_by %v status %v, want U0ATEAM and resolved", inc["acknowledged_by"], inc["status"])
 	}
 	waitFor(t, 15*time.Second, "the incident message edited in place", func() bool {
 		msgs := slack.Messages(channel)

@@ -157,6 +157,7 @@ func (s *Server) methods() map[string]method {
 		"bookmarks.add":                s.bookmark,
 		"files.getUploadURLExternal":   s.uploadURL,
 		"files.completeUploadExternal": s.completeUpload,
+		"users.info":                   s.usersInfo,
 	}
 }
 

@@ -89,6 +89,7 @@ type Server struct {
 	buckets  map[string]*tokens
 	ims      map[string]*Channel // user ID -> the bot's DM with them (im.go)
 	groups   map[string][]string // user group ID -> its members (im.go)
+	users    map[string]User
 }
 
 // New starts a fake Slack; Close stops it.
