@@ -304,6 +304,20 @@ func (tx *memTx) Timeline(id int64) ([]TimelineEntry, error) {
 	return slices.Clone(tx.st.timeline[id]), nil
 }
 
+func (tx *memTx) ReplaceEntry(e *TimelineEntry) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	list := tx.st.timeline[e.IncidentID]
+	for i := range list {
+		if list[i].ID == e.ID {
+			list[i] = *e
+			return nil
+		}
+	}
+	return fmt.Errorf("entry %d: %w", e.ID, ErrNotFound)
+}
+
 func (tx *memTx) Enqueue(d *Delivery) error {
 	if !tx.write {
 		return errReadOnly

@@ -150,13 +150,13 @@ func applyOp(inc *Incident, a Action, at time.Time) (*TimelineEntry, error) {
 		return entry(KindNote, at, who, "%s", text), nil
 	case OpImpact:
 		inc.Impact = text
-		return entry(KindImpact, at, who, "impact: %s", text), nil
+		return entry(KindImpact, at, who, impactPrefix+"%s", text), nil
 	case OpCause:
 		inc.Cause = text
-		return entry(KindCause, at, who, "cause: %s", text), nil
+		return entry(KindCause, at, who, causePrefix+"%s", text), nil
 	case OpAction:
 		inc.ActionItems = append(inc.ActionItems, ActionItem{Text: text, By: who, At: at})
-		return entry(KindActionItem, at, who, "action item: %s", text), nil
+		return entry(KindActionItem, at, who, actionPrefix+"%s", text), nil
 	case OpResolve:
 		return setStatus(inc, StatusResolved, at, who, text)
 	case OpReopen:

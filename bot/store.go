@@ -199,6 +199,12 @@ type Tx interface {
 	AddOverride(o *Override) error
 	// Overrides returns every stored override, by ID.
 	Overrides() ([]Override, error)
+
+	// ReplaceEntry replaces the stored timeline entry that has e's
+	// IncidentID and ID with e, in its place in the append order: a
+	// correction (the caller keeps the earlier version in e.History).
+	// ErrNotFound if absent. Idempotent.
+	ReplaceEntry(e *TimelineEntry) error
 }
 
 // DeliveryKind names what a delivery does in the chat.

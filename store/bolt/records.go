@@ -67,6 +67,26 @@ func (t *tx) Timeline(incidentID int64) ([]bot.TimelineEntry, error) {
 	return out, nil
 }
 
+// ReplaceEntry implements bot.Tx.
+func (t *tx) ReplaceEntry(e *bot.TimelineEntry) error {
+	if err := t.writable("ReplaceEntry"); err != nil {
+		return err
+	}
+	b := t.btx.Bucket(bucketTimeline)
+	key := binary.BigEndian.AppendUint64(incidentKey(e.IncidentID), e.ID)
+	if b.Get(key) == nil {
+		return fmt.Errorf("timeline entry %d of incident %d: %w", e.ID, e.IncidentID, bot.ErrNotFound)
+	}
+	v, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode timeline entry %d: %w", e.ID, err)
+	}
+	if err := b.Put(key, v); err != nil {
+		return fmt.Errorf("bolt: store timeline entry: %w", err)
+	}
+	return nil
+}
+
 // Enqueue implements bot.Tx.
 func (t *tx) Enqueue(d *bot.Delivery) error {
 	if err := t.writable("Enqueue"); err != nil {
