@@ -57,7 +57,9 @@ func TestCorrectKeepsHistoryAndRefolds(t *testing.T) {
 		{"strike the later cause: the earlier one counts", causes[1].ID, bot.Correction{Struck: ptr(true), By: "U3"}, nil,
 			func(inc *bot.Incident, e *bot.TimelineEntry) bool { return e.Struck && inc.Cause == "DNS" }},
 		{"restore it", causes[1].ID, bot.Correction{Struck: ptr(false), By: "U3"}, nil,
-			func(inc *bot.Incident, e *bot.TimelineEntry) bool { return !e.Struck && inc.Cause == "a memory leak" && len(e.History) == 2 }},
+			func(inc *bot.Incident, e *bot.TimelineEntry) bool {
+				return !e.Struck && inc.Cause == "a memory leak" && len(e.History) == 2
+			}},
 		{"strike an action item", action.ID, bot.Correction{Struck: ptr(true), By: "U3"}, nil,
 			func(inc *bot.Incident, _ *bot.TimelineEntry) bool { return len(inc.ActionItems) == 0 }},
 		{"before detection is fine", note.ID, bot.Correction{When: "2024-06-20 13:00", By: "U3"}, nil,
