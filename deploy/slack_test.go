@@ -27,6 +27,7 @@ var scopeOf = map[string]string{
 	"AddBookmarkContext":               "bookmarks:write",
 	"UploadFileContext":                "files:write",
 	"UpdateUserGroupMembersContext":    "usergroups:write",
+	"GetUserInfoContext":               "users:read",
 }
 
 type slackManifest struct {

@@ -268,7 +268,8 @@ func checkCrashSlack(t *testing.T, slack *slacktesting.Server, announce string, 
 		for _, text := range changePosts(timelines[inc.ID]) {
 			n := 0
 			for _, m := range msgs {
-				if strings.Contains(m.Text, "• "+text+"\n") || strings.HasSuffix(m.Text, "• "+text) {
+				// A change post's line is "• <text> — <who> · <when>".
+				if strings.Contains(m.Text, "• "+text+" — ") {
 					n++
 				}
 			}
