@@ -53,11 +53,11 @@ func markStep(inc *Incident, a Action, at time.Time) (*TimelineEntry, error) {
 		}
 		was := inc.StepsDone[i]
 		inc.StepsDone = append(inc.StepsDone[:i:i], inc.StepsDone[i+1:]...)
-		return entry(KindRunbookStep, at, a.Actor, "%s undone (was %s by %s)%s", label, was.mark(), was.By, suffix), nil
+		return entry(KindRunbookStep, at, a.Actor, "%s undone (was %s by %s)%s", label, was.mark(), Mention(was.By), suffix), nil
 	}
 	if i >= 0 {
 		d := inc.StepsDone[i]
-		return nil, fmt.Errorf("%w: step %d of %s was already %s by %s", ErrConflict, a.Step, a.Runbook, d.mark(), d.By)
+		return nil, fmt.Errorf("%w: step %d of %s was already %s by %s", ErrConflict, a.Step, a.Runbook, d.mark(), Mention(d.By))
 	}
 	d := StepDone{Runbook: a.Runbook, N: a.Step, Text: a.Text, By: a.Actor, At: at, Skipped: a.Op == OpRunbookSkip}
 	inc.StepsDone = append(inc.StepsDone, d)

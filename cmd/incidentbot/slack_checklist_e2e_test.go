@@ -115,11 +115,11 @@ func TestRunbookChecklistThroughSlack(t *testing.T) {
 		}
 	}
 	want := []string{
-		"<@U0ANNA> memory-leak step 1 done: Rule out traffic in two minutes: compare the request rate with the same time last week.",
-		"<@U0BEN> memory-leak step 2 done: Confirm memory is climbing toward the limit and pods are being OOM-killed.",
-		"<@U0ANNA> memory-leak step 1 undone (was done by <@U0ANNA>): Rule out traffic in two minutes: compare the request rate with the same time last week.",
-		"<@U0BEN> memory-leak step 6 skipped (not applicable): Not Go? Take the same two snapshots with your runtime's tools and compare them.",
-		"<@U0ANNA> memory-leak step 3 done: Measure the growth rate and work out the time left before the next OOM kill.",
+		"U0ANNA memory-leak step 1 done: Rule out traffic in two minutes: compare the request rate with the same time last week.",
+		"U0BEN memory-leak step 2 done: Confirm memory is climbing toward the limit and pods are being OOM-killed.",
+		"U0ANNA memory-leak step 1 undone (was done by <@U0ANNA>): Rule out traffic in two minutes: compare the request rate with the same time last week.",
+		"U0BEN memory-leak step 6 skipped (not applicable): Not Go? Take the same two snapshots with your runtime's tools and compare them.",
+		"U0ANNA memory-leak step 3 done: Measure the growth rate and work out the time left before the next OOM kill.",
 	}
 	if strings.Join(ticks, "\n") != strings.Join(want, "\n") {
 		t.Errorf("timeline ticks:\n got %q\nwant %q", ticks, want)
