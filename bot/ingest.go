@@ -87,6 +87,15 @@ type plan struct {
 // read fills p from tx: the group, its latest incident's header, and the
 // incoming alerts that differ from what the incident has.
 func (p *plan) read(tx Tx, in *incoming) error {
+	if err := p.readGroup(tx, in); err != nil {
+		return err
+	}
+	return p.readAlerts(tx, in)
+}
+
+// readGroup reads the group and its latest incident's header: enough to
+// tell an exact repeat.
+func (p *plan) readGroup(tx Tx, in *incoming) error {
 	*p = plan{}
 	g, err := tx.Group(in.n.Receiver, in.n.GroupKey)
 	switch {
@@ -103,6 +112,12 @@ func (p *plan) read(tx Tx, in *incoming) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// readAlerts reads which incoming alerts differ from the stored ones, and
+// the stored copies of those.
+func (p *plan) readAlerts(tx Tx, in *incoming) error {
 	if p.latest == nil {
 		p.changed = make([]int, len(in.alerts))
 		for i := range p.changed {
@@ -166,23 +181,30 @@ func (s *Service) ingest(ctx context.Context, n *Notification) (IngestResult, er
 		return IngestResult{}, err
 	}
 	in := s.prepare(n)
-	if len(in.alerts) <= readAhead {
-		return s.commit(ctx, in, nil, now)
-	}
 	read := new(plan)
-	if err := s.store.View(ctx, func(tx Tx) error { return read.read(tx, in) }); err != nil {
+	if err := s.store.View(ctx, func(tx Tx) error {
+		if len(in.alerts) <= readAhead {
+			return read.readGroup(tx, in) // enough to answer a repeat
+		}
+		return read.read(tx, in)
+	}); err != nil {
 		return IngestResult{}, err
 	}
 	if read.repeat(in) {
 		return read.repeatResult(), nil
 	}
+	if len(in.alerts) <= readAhead {
+		return s.commit(ctx, in, nil, now)
+	}
 	return s.commit(ctx, in, read, now)
 }
 
-// readAhead is the size of notification above which ingest reads what it
-// needs in a View before taking the writer. Below it the reads cost less
-// than a second transaction (and its snapshot, which keeps freed pages
-// from being reused while it is open), so they are done by the writer.
+// readAhead is the size of notification above which ingest reads the
+// stored alerts in a View before taking the writer. Below it the View
+// reads only the group (two lookups: enough to answer an exact repeat,
+// most of Alertmanager's traffic, without the writer), and the writer
+// reads the alerts: they cost less than keeping a snapshot open longer,
+// which keeps freed pages from being reused.
 const readAhead = 256
 
 // commit applies in with the writer, using what read saw when it is still
