@@ -3,7 +3,6 @@ package bot
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"hash"
 	"slices"
 	"time"
 )
@@ -23,28 +22,24 @@ func (d Digest) IsZero() bool { return d == Digest{} }
 // beside the alert (PutAlerts) and compute it with this function for
 // alerts they receive any other way.
 func AlertDigest(a *Alert) Digest {
-	h := digester{h: sha256.New()}
-	h.alert(a)
-	return h.sum()
+	var d digester
+	return d.alertDigest(a)
 }
 
-// digester feeds values to a hash with their lengths, so that no two
-// different sequences of values feed the same bytes.
+// digester encodes values with their lengths, so that no two different
+// sequences of values give the same bytes, into a buffer it hashes at
+// once; one digester reused for many alerts allocates next to nothing.
 type digester struct {
-	h   hash.Hash
-	buf []byte
+	buf  []byte
+	keys []string
 }
 
 func (d *digester) str(s string) {
-	d.buf = binary.AppendUvarint(d.buf[:0], uint64(len(s)))
-	d.h.Write(d.buf)
-	d.h.Write([]byte(s))
+	d.buf = binary.AppendUvarint(d.buf, uint64(len(s)))
+	d.buf = append(d.buf, s...)
 }
 
-func (d *digester) num(n uint64) {
-	d.buf = binary.AppendUvarint(d.buf[:0], n)
-	d.h.Write(d.buf)
-}
+func (d *digester) num(n uint64) { d.buf = binary.AppendUvarint(d.buf, n) }
 
 func (d *digester) time(t time.Time) {
 	d.num(uint64(t.Unix()))
@@ -52,19 +47,20 @@ func (d *digester) time(t time.Time) {
 }
 
 func (d *digester) labels(m map[string]string) {
-	keys := make([]string, 0, len(m))
+	d.keys = d.keys[:0]
 	for k := range m {
-		keys = append(keys, k)
+		d.keys = append(d.keys, k)
 	}
-	slices.Sort(keys)
-	d.num(uint64(len(keys)))
-	for _, k := range keys {
+	slices.Sort(d.keys)
+	d.num(uint64(len(d.keys)))
+	for _, k := range d.keys {
 		d.str(k)
 		d.str(m[k])
 	}
 }
 
-func (d *digester) alert(a *Alert) {
+func (d *digester) alertDigest(a *Alert) Digest {
+	d.buf = d.buf[:0]
 	d.str(a.Fingerprint)
 	d.str(string(a.Status))
 	d.time(a.StartsAt)
@@ -77,11 +73,13 @@ func (d *digester) alert(a *Alert) {
 	d.str(a.GeneratorURL)
 	d.labels(a.Labels)
 	d.labels(a.Annotations)
+	return d.sum()
 }
 
 func (d *digester) sum() Digest {
+	full := sha256.Sum256(d.buf)
 	var out Digest
-	copy(out[:], d.h.Sum(nil))
+	copy(out[:], full[:])
 	if out.IsZero() {
 		out[0] = 1 // never the zero Digest, which means "none"
 	}
@@ -94,13 +92,13 @@ func (d *digester) sum() Digest {
 // (under another policy, perhaps) never makes a notification look like a
 // repeat.
 func notificationDigest(seed []byte, n *Notification, alerts []Digest) Digest {
-	h := digester{h: sha256.New()}
-	h.h.Write(seed)
-	h.str(n.ExternalURL)
-	h.num(uint64(n.TruncatedAlerts))
-	h.num(uint64(len(alerts)))
+	d := digester{buf: make([]byte, 0, len(seed)+len(n.ExternalURL)+16+len(alerts)*len(Digest{}))}
+	d.buf = append(d.buf, seed...)
+	d.str(n.ExternalURL)
+	d.num(uint64(n.TruncatedAlerts))
+	d.num(uint64(len(alerts)))
 	for i := range alerts {
-		h.h.Write(alerts[i][:])
+		d.buf = append(d.buf, alerts[i][:]...)
 	}
-	return h.sum()
+	return d.sum()
 }

@@ -63,10 +63,11 @@ type incoming struct {
 func (s *Service) prepare(n *Notification) *incoming {
 	in := &incoming{n: n, alerts: make([]Alert, len(n.Alerts)), fingerprints: make([]string, len(n.Alerts)),
 		digests: make([]Digest, len(n.Alerts))}
+	var d digester
 	for i := range n.Alerts {
 		in.alerts[i] = cloneAlert(n.Alerts[i])
 		in.fingerprints[i] = in.alerts[i].Fingerprint
-		in.digests[i] = AlertDigest(&in.alerts[i])
+		in.digests[i] = d.alertDigest(&in.alerts[i])
 	}
 	in.digest = notificationDigest(s.seed[:], n, in.digests)
 	return in

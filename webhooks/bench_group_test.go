@@ -12,9 +12,9 @@ import (
 	"github.com/incidentbot/incidentbot/bot"
 )
 
-// bigGroup is a firing notification of n alerts in one group, about 200
+// bigGroup is a firing notification of n alerts in one group, about 270
 // bytes an alert (a kube-state-metrics storm without max_alerts: 100,000
-// alerts are 19 MiB). Alert bump (when >= 0) starts again at start+round
+// alerts are 26 MiB, under the default 32 MiB limit). Alert bump (when >= 0) starts again at start+round
 // seconds, a new episode, so that each round changes exactly one alert.
 func bigGroup(start time.Time, n, bump, round int) []byte {
 	b := make([]byte, 0, 220*n+512)
@@ -29,11 +29,11 @@ func bigGroup(start time.Time, n, bump, round int) []byte {
 		}
 		b = append(b, `{"status":"firing","labels":{"alertname":"KubePodNotReady","namespace":"prod","pod":"web-`...)
 		b = strconv.AppendInt(b, int64(i), 10)
-		b = append(b, `","severity":"warning"},"annotations":{"summary":"Pod prod/web-`...)
+		b = append(b, `","severity":"warning"},"annotations":{"summary":"web-`...)
 		b = strconv.AppendInt(b, int64(i), 10)
-		b = append(b, ` has been not ready for 15 minutes"},"startsAt":"`...)
+		b = append(b, ` not ready"},"startsAt":"`...)
 		b = at.AppendFormat(b, time.RFC3339Nano)
-		b = append(b, `","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus:9090/graph","fingerprint":"`...)
+		b = append(b, `","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prom:9090/g","fingerprint":"`...)
 		b = fmt.Appendf(b, "%016x", 0xb16000000+i)
 		b = append(b, `"}`...)
 	}
