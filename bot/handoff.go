@@ -81,11 +81,30 @@ func (e *Engine) seedHandOffs(ctx context.Context) error {
 	})
 }
 
-// handOff fires a hand-off timer: it tells the chat who is on call now
-// (the Slack work first, so that a crash repeats it rather than losing it),
-// then, in one transaction, deletes the timer and, for the chain's timer,
-// schedules the team's next hand-off.
+// handOff fires a hand-off timer in the background, like a page send, so
+// that a slow chat never holds up escalation timers: the timer first moves
+// to the end of a lease (a process that dies mid-way repeats the hand-off
+// then), the chat is told who is on call now, and then, in one
+// transaction, the timer is deleted and, for the chain's timer, the
+// team's next hand-off is scheduled. At least once: a crash may repeat the
+// note, never lose the user group's update.
 func (e *Engine) handOff(ctx context.Context, t Timer) error {
+	lease := t
+	lease.Due = e.o.Now().Add(e.lease())
+	if err := e.s.store.Update(ctx, func(tx Tx) error { return tx.SaveTimer(&lease) }); err != nil {
+		return err
+	}
+	e.wg.Go(func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.o.SendTimeout)
+		defer cancel()
+		if err := e.doHandOff(sctx, t); err != nil {
+			e.o.Log.Error("timer engine: hand-off failed; its lease brings it back", "team", t.Team, "err", err)
+		}
+	})
+	return nil
+}
+
+func (e *Engine) doHandOff(ctx context.Context, t Timer) error {
 	team, err := e.s.oncall.Team(t.Team)
 	if err != nil || !team.handsOff() || e.handOffer == nil {
 		return e.s.store.Update(ctx, func(tx Tx) error { return tx.DeleteTimer(t.ID) })

@@ -250,6 +250,15 @@ teams:
 		t.Errorf("%d DMs in all, want 2 (nobody paged twice)", n)
 	}
 
+	// The people paged were invited into the incident's channel.
+	waitFor(t, 10*time.Second, "U0ALICE and U0BOB in the incident channel", func() bool {
+		var full map[string]any
+		b.getJSON(t, "/api/v1/incidents/1", "", &full)
+		id, _ := full["slack_channel_id"].(string)
+		ch, ok := slack.Channel(id)
+		return ok && containsStr(ch.Members, "U0ALICE") && containsStr(ch.Members, "U0BOB")
+	})
+
 	var pages []map[string]any
 	b.getJSON(t, "/api/v1/incidents/1/pages", "", &pages)
 	var got []string
