@@ -20,6 +20,12 @@ const (
 	ActionRunbookStep = "runbook_step"
 )
 
+// The action IDs of the incident message's buttons added for issue 9.
+const (
+	// ActionReopen reopens a resolved incident; the value is the incident ID.
+	ActionReopen = "incident_reopen"
+)
+
 // StepValue is the value of a runbook step's Done button,
 // "<incident id>:<runbook name>:<step n>".
 func StepValue(id int64, runbook string, n int) string {

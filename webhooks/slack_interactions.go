@@ -61,15 +61,12 @@ func (s *Server) interact(ctx context.Context, cb slack.InteractionCallback) str
 // action IDs and values are bot's contract with the chat adapter.
 func (s *Server) buttonAction(act *slack.BlockAction, actor string) (id int64, a bot.Action, ok bool, err error) {
 	switch act.ActionID {
-	case bot.ActionAck, bot.ActionResolve:
+	case bot.ActionAck, bot.ActionResolve, bot.ActionReopen:
 		id, err = parseID(act.Value)
 		if err != nil {
 			return 0, a, false, invalid("button %s: value %q is not an incident number", act.ActionID, act.Value)
 		}
-		op := bot.OpAck
-		if act.ActionID == bot.ActionResolve {
-			op = bot.OpResolve
-		}
+		op := map[string]bot.Op{bot.ActionAck: bot.OpAck, bot.ActionResolve: bot.OpResolve, bot.ActionReopen: bot.OpReopen}[act.ActionID]
 		return id, bot.Action{Op: op, Actor: actor}, true, nil
 	case bot.ActionRunbookStep, bot.ActionRunbookSkip, bot.ActionRunbookUndo:
 		return s.stepAction(act, actor)

@@ -76,6 +76,8 @@ func TestSlackButtons(t *testing.T) {
 		{name: "someone else's button", actionID: "open_dashboard", value: "x"},
 		{name: "not block_actions", typ: "view_closed", actionID: bot.ActionResolve, value: "1", check: func(i *bot.Incident) bool { return i.Open() }},
 		{name: "resolve", actionID: bot.ActionResolve, value: "1", check: func(i *bot.Incident) bool { return !i.Open() && i.ResolvedBy == "U0BOB" }},
+		{name: "reopen", actionID: bot.ActionReopen, value: "1", check: func(i *bot.Incident) bool { return i.Open() && i.ResolvedAt == nil }},
+		{name: "reopen while open", actionID: bot.ActionReopen, value: "1", wantReply: "INC-1 is not resolved"},
 	}
 	for _, tt := range tests {
 		form := interactionForm(orDefault(tt.typ, "block_actions"), tt.actionID, tt.value, rc.srv.URL+"/actions/T1/2/xyz")

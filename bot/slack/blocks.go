@@ -79,7 +79,7 @@ func (v view) facts(inc *bot.Incident) []*slackgo.TextBlockObject {
 		field("Status", string(inc.Status)),
 		field("Lead", lead),
 		field("Acknowledged", ack),
-		field("Detected", v.when(inc.DetectedAt)),
+		field("Detected", v.when(inc.DetectedAt)+since(inc)),
 	}
 	if sil := lastSilence(inc); sil != nil {
 		fields = append(fields, field("Silenced", "🔕 until "+v.when(sil.EndsAt)))
@@ -102,6 +102,16 @@ func lastSilence(inc *bot.Incident) *bot.Silence {
 		}
 	}
 	return nil
+}
+
+// since shows how long ago the incident was detected, while it is open, as
+// a Slack date token: each reader's client counts it ("3 hours ago"),
+// so the message stays the same (and is not edited) as time passes.
+func since(inc *bot.Incident) string {
+	if !inc.Open() || inc.DetectedAt.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf(" (<!date^%d^{ago}|%s>)", inc.DetectedAt.Unix(), inc.DetectedAt.UTC().Format("2006-01-02 15:04 UTC"))
 }
 
 // story is what people wrote about the incident so far.
@@ -224,10 +234,13 @@ func matchers(labels map[string]string) string {
 // actions are the buttons; their action IDs and values are the contract
 // with the inbound adapter (bot.ActionAck, bot.ActionResolve).
 func actions(inc *bot.Incident) slackgo.Block {
-	if !inc.Open() {
-		return nil
-	}
 	id := strconv.FormatInt(inc.ID, 10)
+	if !inc.Open() {
+		reopen := slackgo.NewButtonBlockElement(bot.ActionReopen, id, plain("Reopen"))
+		reopen.Confirm = slackgo.NewConfirmationBlockObject(plain("Reopen "+inc.Key()+"?"),
+			plain("Set it back to investigating; the timeline says who reopened it."), plain("Reopen"), plain("Cancel"))
+		return slackgo.NewActionBlock("incident_actions", reopen)
+	}
 	var els []slackgo.BlockElement
 	if inc.AcknowledgedAt == nil {
 		els = append(els, slackgo.NewButtonBlockElement(bot.ActionAck, id, plain("Acknowledge")).WithStyle(slackgo.StylePrimary))

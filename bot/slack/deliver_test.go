@@ -59,9 +59,12 @@ func TestOpenSetsUpTheChannel(t *testing.T) {
 		t.Errorf("bookmarks: got %+v", ch.Bookmarks)
 	}
 	want := []string{"conversations.create", "conversations.setTopic", "conversations.invite",
-		"chat.postMessage", "chat.postMessage", "bookmarks.add", "chat.postMessage", "chat.postMessage"}
+		"chat.postMessage", "pins.add", "chat.postMessage", "bookmarks.add", "chat.postMessage", "chat.postMessage"}
 	if got := methods(e.slack.Calls()); !slices.Equal(got, want) {
 		t.Errorf("calls: got %v, want %v", got, want)
+	}
+	if pins := e.slack.OK("pins.add"); len(pins) != 1 || pins[0].Params.Get("timestamp") != inc.SlackMessageTS {
+		t.Errorf("pins: got %+v, want the incident message %s pinned", pins, inc.SlackMessageTS)
 	}
 	for kind, want := range map[bot.Kind][]string{
 		bot.KindChannelCreated:    {"channel #inc-1-high-error-rate-on-checkout created"},

@@ -21,6 +21,7 @@ const (
 	stepInvite   = "invite"
 	stepHeadline = "headline"
 	stepBookmark = "bookmark"
+	stepPin      = "pin"
 )
 
 // open sets up the incident's channel, in this order, one step per call:
@@ -28,7 +29,7 @@ const (
 // matching runbooks. Each step is recorded before the next, so a retry or
 // a restart resumes where the last attempt stopped.
 func (c *Client) open(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
-	return firstStep(ctx, inc, d, c.channel, c.topic, c.invite, c.message, c.headline, c.bookmark, c.runbookNotes, c.matchedRunbooks, c.syncRunbooks)
+	return firstStep(ctx, inc, d, c.channel, c.topic, c.invite, c.message, c.pinMessage, c.headline, c.bookmark, c.runbookNotes, c.matchedRunbooks, c.syncRunbooks)
 }
 
 // refresh edits what shows the incident (message, headline, topic,
@@ -207,6 +208,27 @@ func (c *Client) message(ctx context.Context, inc *bot.Incident, d bot.Delivery)
 		return warn(st, "update the incident message", err)
 	}
 	return bot.ChatResult{State: st}, err == nil, err
+}
+
+// pinMessage pins the incident message in its channel once, when opening,
+// so that it stays at hand however long the channel grows. It is optional:
+// without pins:write the incident goes on unpinned, with a warning.
+func (c *Client) pinMessage(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
+	if d.Kind != bot.DeliveryOpen || inc.SlackMessageTS == "" || inc.Chat.Did(stepPin) {
+		return bot.ChatResult{}, false, nil
+	}
+	st := state(inc)
+	st.Steps = append(st.Steps, stepPin)
+	err := c.call(ctx, "pins.add", inc.SlackChannelID, func(ctx context.Context) error {
+		return c.api.AddPinContext(ctx, inc.SlackChannelID, slackgo.ItemRef{Channel: inc.SlackChannelID, Timestamp: inc.SlackMessageTS})
+	})
+	switch {
+	case err == nil || errorCode(err) == "already_pinned":
+		return bot.ChatResult{State: st}, true, nil
+	case optional(err):
+		return warn(st, "pin the incident message", err)
+	}
+	return bot.ChatResult{}, false, err
 }
 
 // headline posts the incident's headline in the announcement channel when
