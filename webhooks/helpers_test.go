@@ -205,14 +205,21 @@ func readTestdata(t testing.TB, name string) []byte {
 }
 
 // slackRequest signs body with the test secret at ts, as Slack does.
+// slackRequest signs a request as Slack does, at ts on the tests' clock
+// (testNow): slack-go's verifier compares the signature's timestamp with
+// the wall clock, so ts is moved by the same amount from the real now.
 func slackRequest(path, contentType, body string, ts time.Time) *http.Request {
 	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
 	req.Header.Set("Content-Type", contentType)
-	stamp := strconv.FormatInt(ts.Unix(), 10)
+	stamp := strconv.FormatInt(wallStamp(ts), 10)
 	req.Header.Set("X-Slack-Request-Timestamp", stamp)
 	req.Header.Set("X-Slack-Signature", sign(testSecret, stamp, body))
 	return req
 }
+
+// wallStamp is ts moved from the tests' clock to the wall clock, in unix
+// seconds.
+func wallStamp(ts time.Time) int64 { return time.Now().Add(ts.Sub(testNow())).Unix() }
 
 func sign(secret, stamp, body string) string {
 	mac := hmac.New(sha256.New, []byte(secret))
