@@ -133,9 +133,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.Se
 
 // Close stops the workers that post replies to Slack, after they have sent
 // what is queued. Call it after the HTTP server and Socket Mode have stopped.
-func (s *Server) Close() {
+func (s *Server) Close() { s.Shutdown(context.Background()) }
+
+// Shutdown is Close within ctx's deadline: replies to Slack not sent by
+// then are dropped rather than holding the process.
+func (s *Server) Shutdown(ctx context.Context) {
 	s.bg.wait()
-	s.replies.close()
+	s.replies.close(ctx)
 }
 
 func (s *Server) routes() *gin.Engine {

@@ -2,6 +2,7 @@ package webhooks
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // The reply workers: a fixed pool and a bounded queue, so that a burst of
@@ -31,7 +33,15 @@ type responder struct {
 	mu     sync.RWMutex
 	closed bool
 	wg     sync.WaitGroup
+	// ctx bounds every reply; it is cancelled when the shutdown grace runs
+	// out, so that a slow Slack cannot hold the process.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
+
+// replyTimeout bounds one reply: Slack answers a response_url in well
+// under a second.
+const replyTimeout = 5 * time.Second
 
 type slackReply struct {
 	url  string
@@ -40,6 +50,7 @@ type slackReply struct {
 
 func newResponder(client *http.Client, log *slog.Logger) *responder {
 	r := &responder{client: client, log: log, queue: make(chan slackReply, replyQueue), allow: slackHost}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
 	for range replyWorkers {
 		r.wg.Go(func() {
 			for m := range r.queue {
@@ -89,7 +100,9 @@ func (r *responder) post(m slackReply) {
 		ReplaceOriginal bool   `json:"replace_original"`
 		Text            string `json:"text"`
 	}{Ephemeral, false, m.text})
-	req, err := http.NewRequest(http.MethodPost, m.url, bytes.NewReader(body))
+	ctx, cancel := context.WithTimeout(r.ctx, replyTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.url, bytes.NewReader(body))
 	if err != nil {
 		r.log.Warn("slack reply not sent", "err", "bad request")
 		return
@@ -113,13 +126,24 @@ func isTimeout(err error) bool {
 	return ok && t.Timeout()
 }
 
-// close stops accepting replies and waits until the queued ones are sent.
-func (r *responder) close() {
+// close stops accepting replies and waits until the queued ones are sent
+// or ctx is done; then the replies still queued or in flight are dropped
+// (each with a log line), so shutdown keeps its deadline.
+func (r *responder) close(ctx context.Context) {
 	r.mu.Lock()
 	if !r.closed {
 		r.closed = true
 		close(r.queue)
 	}
 	r.mu.Unlock()
-	r.wg.Wait()
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		r.log.Warn("shutdown grace over: dropping the Slack replies still queued")
+		r.cancel()
+		<-done
+	}
+	r.cancel()
 }

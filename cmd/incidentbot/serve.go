@@ -125,7 +125,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	waitOrTimeout(shutCtx, workDone, log)
 	waitOrTimeout(shutCtx, timersDone, log)
 	waitOrTimeout(shutCtx, retentionDone, log) // a sweep stops between two small transactions
-	srv.Close()                                // replies to Slack still queued go out before the store closes
+	srv.Shutdown(shutCtx)                      // replies to Slack still queued go out, within the grace, before the store closes
 	if cerr := store.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close store: %w", cerr)
 	}
