@@ -119,7 +119,12 @@ func (s *Server) pageCommand(ctx context.Context, inc *bot.Incident, text, actor
 	if user != "" {
 		target = "<@" + user + ">"
 	}
-	return inChannel("%s is paging %s for %s", bot.Mention(actor), target, inc.Key())
+	reply := inChannel("%s is paging %s for %s", bot.Mention(actor), target, inc.Key())
+	if s.svc.ChatEnabled() {
+		// The bot posts the escalation's start into the channel itself.
+		reply.ResponseType = Ephemeral
+	}
+	return reply
 }
 
 // pageAck handles a page DM's Acknowledge button.
