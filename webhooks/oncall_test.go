@@ -61,7 +61,7 @@ type oncallEnv struct {
 
 // newOnCallEnv is newEnv with teams, and a running timer engine paging
 // by a recording "email" pager.
-func newOnCallEnv(t *testing.T, apiToken string) *oncallEnv {
+func newOnCallEnv(t *testing.T, apiToken string, chat ...bool) *oncallEnv {
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "incidentbot.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func newOnCallEnv(t *testing.T, apiToken string) *oncallEnv {
 	clock := func() time.Time { return now }
 	flaky := &flakyStore{Store: st}
 	var eng *bot.Engine
-	svc := bot.NewService(flaky, bot.Options{Now: clock, OnCall: testTeams(), OnTimers: func() {
+	svc := bot.NewService(flaky, bot.Options{Now: clock, OnCall: testTeams(), Chat: len(chat) > 0 && chat[0], OnTimers: func() {
 		if eng != nil {
 			eng.Wake()
 		}
@@ -281,5 +281,28 @@ func TestPageAckButton(t *testing.T) {
 	// interactionForm clicks as U0BOB: the DM is only seen by the person paged.
 	if got := e.incident(inc.ID); got.AcknowledgedBy != "U0BOB" {
 		t.Errorf("acknowledged by %q\n%s", got.AcknowledgedBy, e.logs.String())
+	}
+}
+
+func TestPageCommandWithChat(t *testing.T) {
+	e := newOnCallEnv(t, "", true)
+	inc := e.openIncident()
+	// The bot posts the escalation's start into the channel: the typist
+	// alone gets the confirmation.
+	if r := e.command(testChannel, "page <@U0ERIN|erin> look"); r.ResponseType != Ephemeral || !strings.Contains(r.Text, "is paging <@U0ERIN> for INC-1") {
+		t.Errorf("/incident page @erin = %+v", r)
+	}
+	// A team without steps cannot be paged, and says so.
+	if r := e.command(testChannel, "page search"); r.ResponseType != Ephemeral || !strings.Contains(r.Text, "team search has no escalation steps") {
+		t.Errorf("/incident page search = %+v", r)
+	}
+	var posted bool
+	for _, d := range e.pending() {
+		if d.IncidentID == inc.ID && d.Kind == bot.DeliveryPost && strings.Contains(d.Text, "escalation of <@U0ERIN> started by") {
+			posted = true
+		}
+	}
+	if !posted {
+		t.Errorf("no channel post announces the page: %+v", e.pending())
 	}
 }
