@@ -116,9 +116,9 @@ func TestWorkerRetriesStoreWhenRecording(t *testing.T) {
 	h := newHarness(t, WorkerOptions{})
 	a := h.incident("a")
 	h.chat.fn = func(context.Context, *Incident, Delivery) (ChatResult, error) {
-		h.store.mu.Lock()
+		h.store.mu <- struct{}{}
 		h.store.failUpdates = 2
-		h.store.mu.Unlock()
+		<-h.store.mu
 		return ChatResult{ChannelID: "C1", ChannelName: "inc-1-a"}, nil
 	}
 	h.enqueue(Delivery{IncidentID: a, Kind: DeliveryOpen})

@@ -8,14 +8,15 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 	"time"
 )
 
 // memStore is an in-memory Store for tests. Each Update works on a copy
 // that replaces the state only when fn succeeds, as a real transaction.
 type memStore struct {
-	mu sync.Mutex
+	// mu is a one-slot semaphore rather than a sync.Mutex so that an
+	// Update waiting for another gives up when its ctx ends.
+	mu chan struct{}
 	st memState
 	// failUpdates makes the next n Updates fail with ErrUnavailable.
 	failUpdates int
@@ -46,7 +47,7 @@ type memAlert struct {
 }
 
 func newMemStore() *memStore {
-	return &memStore{st: memState{incidents: map[int64][]byte{}, alerts: map[int64]map[string]memAlert{},
+	return &memStore{mu: make(chan struct{}, 1), st: memState{incidents: map[int64][]byte{}, alerts: map[int64]map[string]memAlert{},
 		groups: map[[2]string]GroupState{}, timeline: map[int64][]TimelineEntry{},
 		outbox: map[uint64]Delivery{}, events: map[string]time.Time{}}}
 }
@@ -73,8 +74,10 @@ func (m *memStore) Update(ctx context.Context, fn func(tx Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.unlock()
 	if m.failUpdates > 0 {
 		m.failUpdates--
 		return fmt.Errorf("%w: disk on fire", ErrUnavailable)
@@ -92,11 +95,24 @@ func (m *memStore) View(ctx context.Context, fn func(tx Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.unlock()
 	st := m.st.clone()
 	return fn(&memTx{st: &st})
 }
+
+func (m *memStore) lock(ctx context.Context) error {
+	select {
+	case m.mu <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	}
+}
+
+func (m *memStore) unlock() { <-m.mu }
 
 type memTx struct {
 	st    *memState
@@ -373,6 +389,11 @@ func (tx *memTx) MarkEvent(id string, now time.Time, keep time.Duration) (bool, 
 	if !tx.write {
 		return false, errReadOnly
 	}
+	for old, at := range tx.st.events {
+		if at.Before(now.Add(-keep)) {
+			delete(tx.st.events, old)
+		}
+	}
 	if _, ok := tx.st.events[id]; ok {
 		return false, nil
 	}
@@ -404,6 +425,23 @@ func (tx *memTx) DeleteIncident(id int64, max int) (bool, error) {
 	inc, err := tx.IncidentHeader(id)
 	if err != nil {
 		return true, nil
+	}
+	// Up to max alerts and entries per call, like the real stores, so
+	// that the retention loop's paging is exercised here too.
+	n := 0
+	for fp := range tx.st.alerts[id] {
+		if max > 0 && n == max {
+			return false, nil
+		}
+		delete(tx.st.alerts[id], fp)
+		n++
+	}
+	for len(tx.st.timeline[id]) > 0 {
+		if max > 0 && n == max {
+			return false, nil
+		}
+		tx.st.timeline[id] = tx.st.timeline[id][1:]
+		n++
 	}
 	delete(tx.st.alerts, id)
 	delete(tx.st.timeline, id)

@@ -187,9 +187,9 @@ func TestEngineStepsAtTheirDelays(t *testing.T) {
 			t.Errorf("page %+v: want sent at the first attempt", p)
 		}
 	}
-	h.store.mu.Lock()
+	h.store.mu <- struct{}{}
 	left := len(h.store.st.oc.timers)
-	h.store.mu.Unlock()
+	<-h.store.mu
 	if left != 0 {
 		t.Errorf("%d timers left after the policy ended", left)
 	}

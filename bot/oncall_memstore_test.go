@@ -110,7 +110,7 @@ func (tx *memTx) SaveEscalation(e *EscalationRun) error {
 	if !tx.write {
 		return errReadOnly
 	}
-	if _, ok := tx.st.oc.escalations[e.ID]; !ok {
+	if old, ok := tx.st.oc.escalations[e.ID]; !ok || old.IncidentID != e.IncidentID {
 		return ErrNotFound
 	}
 	e.FiredAt = slices.Clone(e.FiredAt)
@@ -193,6 +193,11 @@ func (tx *memTx) AddOverride(o *Override) error {
 	}
 	o.ID = tx.next()
 	tx.st.oc.overrides[o.ID] = *o
+	for id, old := range tx.st.oc.overrides {
+		if old.End.Before(o.CreatedAt.Add(-7 * 24 * time.Hour)) {
+			delete(tx.st.oc.overrides, id)
+		}
+	}
 	return nil
 }
 

@@ -8,7 +8,24 @@ import (
 // Store keeps incidents, their timelines and the Slack outbox durably.
 //
 // Implementations live in store/...; every one must pass the conformance
-// suite in store/storetest.
+// suite in store/storetest (the in-memory store of bot's own tests too).
+//
+// The contract, for stores with one writer (bbolt) and with many
+// (PostgreSQL, several replicas):
+//   - Isolation: every Update is serializable. Its reads see the state as
+//     of its start plus its own writes, and its result is the same as if
+//     the committed Updates had run one at a time in some order; a
+//     read-modify-write never loses a concurrent one. A store gets there
+//     with one writer, or by detecting conflicts and running fn again.
+//   - fn may run more than once, and then only its last run counts.
+//   - Incident numbers are 1, 2, 3... in commit order, with no gap a user
+//     can see: an Update that fails or is cancelled gives its number back,
+//     which makes concurrent opens wait for each other (they are rare).
+//     Other IDs (timeline entries, deliveries, timers, pages...) are only
+//     unique and increasing per the method's doc; they may have gaps.
+//   - Duplicates are impossible by construction, not by luck: one event ID
+//     is fresh once, one page Key is claimed once, whichever replica asks.
+//   - A View sees one consistent state (a snapshot) and cannot write.
 type Store interface {
 	// Update runs fn in a read-write transaction and returns once the
 	// transaction is durably committed (or has failed). If fn returns an

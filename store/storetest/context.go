@@ -16,8 +16,12 @@ import (
 // prompt before calling it stuck.
 const patience = 5 * time.Second
 
-// block starts an Update whose fn waits until release is called, so that
-// the Updates after it have to wait. release returns the blocked Update's
+// block starts an Update that opens an incident and then waits, inside
+// fn, until release is called, so that the Updates after it that open
+// incidents have to wait: behind a single writer, or for the number the
+// blocked one holds (a store with concurrent writers must keep numbers
+// without gaps, so a second open cannot take a number before the first
+// commits or gives its number back). release returns the blocked Update's
 // result. If the test ends first, the fn is let go so the store can close.
 func block(t *testing.T, s bot.Store) (release func() error) {
 	t.Helper()
@@ -25,9 +29,12 @@ func block(t *testing.T, s bot.Store) (release func() error) {
 	var start, open sync.Once
 	go func() {
 		done <- s.Update(context.Background(), func(tx bot.Tx) error {
+			if err := tx.CreateIncident(minimal("blocker")); err != nil {
+				return err
+			}
 			start.Do(func() { close(started) })
 			<-gate
-			return tx.CreateIncident(minimal("blocker"))
+			return nil
 		})
 	}()
 	letGo := func() { open.Do(func() { close(gate) }) }

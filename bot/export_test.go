@@ -1,0 +1,6 @@
+package bot
+
+// NewMemStore hands the external tests (package bot_test) the in-memory
+// store the worker and engine tests run on, so that it runs the
+// conformance suite in store/storetest like every other store.
+func NewMemStore() Store { return newMemStore() }
