@@ -211,6 +211,46 @@ teams:
 	}
 	shot(t, ctx, "incident")
 
+	// Strike the pg-2 alert's entry out: struck on the page, gone from the
+	// draft's timeline, kept with its history in the API.
+	draftHas := func() bool {
+		return eval(t, ctx, "draft", chromedp.Evaluate[bool](`document.querySelector(".draft .rendered").textContent.includes("memory grows 40 MB/min on pg-2")`))
+	}
+	if !draftHas() {
+		t.Fatal("the draft does not list the pg-2 alert before the strike")
+	}
+	li := eval(t, ctx, "find the entry", chromedp.Evaluate[string](
+		`[...document.querySelectorAll("li.entry.k-alert_fired")].find(li => li.textContent.includes("on pg-2")).id`))
+	do(t, ctx, "strike it", chromedp.Click("#"+li+` form.strike button`), chromedp.WaitVisible("#"+li+".struck"))
+	if draftHas() {
+		t.Error("the struck entry is still in the rendered draft")
+	}
+	if struck := eval(t, ctx, "struck text", chromedp.Evaluate[string]("document.querySelector('#"+li+" s').textContent")); !strings.Contains(struck, "on pg-2") {
+		t.Errorf("struck text %q", struck)
+	}
+	var tl []struct {
+		ID      uint64 `json:"id"`
+		Struck  bool   `json:"struck"`
+		History []struct {
+			By string `json:"by"`
+		} `json:"history"`
+	}
+	bot.getJSON(t, fmt.Sprintf("/api/v1/incidents/%d/timeline", leakID), apiToken, &tl)
+	struck := 0
+	for _, e := range tl {
+		if e.Struck {
+			struck++
+			if fmt.Sprintf("e-%d", e.ID) != li || len(e.History) != 1 || e.History[0].By != "web" {
+				t.Errorf("struck entry %+v, want %s with its earlier version, by web", e, li)
+			}
+		}
+	}
+	if struck != 1 {
+		t.Errorf("%d entries struck, want 1", struck)
+	}
+	do(t, ctx, "scroll to the timeline", chromedp.ScrollIntoView("#tl-h"))
+	shot(t, ctx, "incident-struck", true)
+
 	do(t, ctx, "open on call", chromedp.Click(`nav a[href="/oncall"]`), chromedp.WaitVisible("table.calendar"))
 	main = eval(t, ctx, "read on call", chromedp.Text("main"))
 	for _, want := range []string{"payments", "checkout", "primary", "secondary", "The next two weeks", "Calendar feed"} {

@@ -134,12 +134,7 @@ func proxyUser(v string) (string, bool) {
 func userOf(c *gin.Context) string { return c.GetString(userKey) }
 
 // actorOf is who a change made on a page is recorded as.
-func actorOf(c *gin.Context) string {
-	if u := userOf(c); u != "" {
-		return u
-	}
-	return "web"
-}
+func actorOf(c *gin.Context) string { return webActor(userOf(c)) }
 
 func (a *auth) checkToken(given string) bool {
 	got := sha256.Sum256([]byte(given))

@@ -25,6 +25,10 @@ type incidentData struct {
 	Pages     []bot.Page
 	// Graph is true when the alerts carry an expression to draw.
 	Graph bool
+	// Correct is true when entries can be struck here (the pages have a
+	// sign-in).
+	Correct bool
+	people
 }
 
 type alertView struct {
@@ -60,8 +64,9 @@ func incidentID(c *gin.Context) (int64, error) {
 	return id, nil
 }
 
-// load reads one incident, its timeline and its draft.
-func (h *Handler) load(c *gin.Context) (*bot.Incident, []bot.TimelineEntry, *bot.Postmortem, error) {
+// load reads one incident, its timeline and its draft, with the names of
+// the people the draft mentions (and extra, such as those paged).
+func (h *Handler) load(c *gin.Context, extra func(inc *bot.Incident) []string) (*bot.Incident, []bot.TimelineEntry, *bot.Postmortem, error) {
 	id, err := incidentID(c)
 	if err != nil {
 		return nil, nil, nil, err
@@ -75,10 +80,32 @@ func (h *Handler) load(c *gin.Context) (*bot.Incident, []bot.TimelineEntry, *bot
 		return nil, nil, nil, notFound(err, id, h.cfg.StatusOf)
 	}
 	pm := bot.Draft(inc, tl, h.cfg.Zone, h.cfg.Now())
+	ids := pm.People()
+	for _, e := range tl {
+		ids = append(ids, e.Actor)
+	}
+	ids = append(ids, inc.AcknowledgedBy, inc.ResolvedBy, inc.DeclaredBy)
+	if extra != nil {
+		ids = append(ids, extra(inc)...)
+	}
+	pm.Names = h.svc.Names(ctx(c), personIDs(ids))
 	if pub := strings.TrimRight(h.cfg.PublicURL, "/"); pub != "" {
 		pm.URL = pub + "/incidents/" + strconv.FormatInt(id, 10)
 	}
 	return inc, tl, pm, nil
+}
+
+// personIDs keeps the user IDs among who, once each.
+func personIDs(who []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, w := range who {
+		if id := bot.PersonID(w); id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func notFound(err error, id int64, statusOf func(error) int) error {
@@ -89,21 +116,66 @@ func notFound(err error, id int64, statusOf func(error) int) error {
 }
 
 func (h *Handler) incident(c *gin.Context) {
-	inc, tl, pm, err := h.load(c)
+	var pages []bot.Page
+	var perr error
+	inc, tl, pm, err := h.load(c, func(inc *bot.Incident) []string {
+		pages, perr = h.svc.Pages(ctx(c), inc.ID)
+		var ids []string
+		for _, p := range pages {
+			ids = append(ids, p.Target)
+		}
+		return ids
+	})
+	if err == nil {
+		err = perr
+	}
 	if err != nil {
 		h.fail(c, err)
 		return
 	}
 	d := incidentData{Inc: inc, Metrics: pm.Metrics, Teams: teamsOf(inc, h.svc.OnCallConfig()), Timeline: tl,
-		Draft: pm.Markdown(), Runbooks: h.runbooksOf(inc), Truncated: inc.TruncatedAlerts, Graph: h.svc.Graphable(inc)}
-	if d.Pages, err = h.svc.Pages(ctx(c), inc.ID); err != nil {
-		h.fail(c, err)
-		return
-	}
+		Draft: pm.Markdown(), Runbooks: h.runbooksOf(inc), Truncated: inc.TruncatedAlerts, Graph: h.svc.Graphable(inc),
+		Pages: pages, people: people(pm.Names), Correct: !h.auth.open()}
 	for _, a := range inc.Alerts {
 		d.Alerts = append(d.Alerts, alertView{Alert: a, Source: safeLink(a.GeneratorURL), Alertmanager: alertmanagerLink(inc.ExternalURL, a.Labels)})
 	}
 	h.render(c, http.StatusOK, "incident", page{Title: inc.Key() + " " + inc.Title, Nav: "incidents", Data: d})
+}
+
+// strike strikes a timeline entry out, or restores it (struck=false),
+// through the same correction as the PATCH route and Slack: the earlier
+// version is kept, struck entries leave the draft, and the channel is
+// told. Like the API, it needs the pages to have a sign-in: open pages
+// let anyone who reaches the port read, not rewrite the record.
+func (h *Handler) strike(c *gin.Context) {
+	if h.auth.open() {
+		h.render(c, http.StatusForbidden, "error", page{Title: "Not allowed",
+			Data: "Correcting the timeline here needs INCIDENTBOT_API_TOKEN or INCIDENTBOT_AUTH_PROXY_HEADER to be set: open pages are for reading."})
+		return
+	}
+	id, err := incidentID(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	entry, err := strconv.ParseUint(c.Param("entry"), 10, 64)
+	if err != nil || entry == 0 {
+		h.fail(c, errorf("entry %q: want a positive entry number", c.Param("entry")))
+		return
+	}
+	var struck bool
+	switch v := c.PostForm("struck"); v {
+	case "true", "false":
+		struck = v == "true"
+	default:
+		h.fail(c, errorf("struck %q: want true or false", v))
+		return
+	}
+	if _, err := h.svc.Correct(ctx(c), id, entry, bot.Correction{Struck: &struck, By: actorOf(c)}); err != nil {
+		h.fail(c, notFound(err, id, h.cfg.StatusOf))
+		return
+	}
+	c.Redirect(http.StatusSeeOther, fmt.Sprintf("/incidents/%d#e-%d", id, entry))
 }
 
 // alertmanagerLink is the Alertmanager UI's list of alerts with exactly
@@ -169,7 +241,7 @@ func (h *Handler) runbooksOf(inc *bot.Incident) []runbookView {
 
 // postmortemMarkdown downloads the draft as a .md file.
 func (h *Handler) postmortemMarkdown(c *gin.Context) {
-	inc, _, pm, err := h.load(c)
+	inc, _, pm, err := h.load(c, nil)
 	if err != nil {
 		h.fail(c, err)
 		return

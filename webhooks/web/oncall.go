@@ -14,6 +14,7 @@ const calendarDays = 14
 
 type oncallData struct {
 	Teams []teamView
+	people
 }
 
 type teamView struct {
@@ -59,6 +60,7 @@ func (h *Handler) oncallData(c *gin.Context) (*oncallData, error) {
 	first := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, h.cfg.Zone)
 	end := first.AddDate(0, 0, calendarDays)
 	d := &oncallData{}
+	var ids []string
 	for _, t := range teams {
 		shifts, err := h.svc.TeamShifts(ctx(c), t.Team, first, end)
 		if err != nil {
@@ -81,7 +83,16 @@ func (h *Handler) oncallData(c *gin.Context) (*oncallData, error) {
 		}
 		tv.Days = h.calendar(first, tv.Names, shifts, now)
 		d.Teams = append(d.Teams, tv)
+		for _, s := range t.Schedules {
+			ids = append(ids, s.OnCall, s.Next)
+		}
+		for _, list := range shifts {
+			for _, sh := range list {
+				ids = append(ids, sh.User, sh.OverrideBy)
+			}
+		}
 	}
+	d.people = people(h.svc.Names(ctx(c), personIDs(ids)))
 	return d, nil
 }
 

@@ -115,6 +115,7 @@ func (h *Handler) Mount(r gin.IRouter) {
 	pages.GET("/incidents/:id", h.incident)
 	pages.GET("/incidents/:id/postmortem.md", h.postmortemMarkdown)
 	pages.GET("/incidents/:id/graph.png", h.graph)
+	pages.POST("/incidents/:id/timeline/:entry/strike", h.checkCSRF, h.strike)
 	pages.GET("/oncall", h.oncall)
 	pages.GET("/trends", h.trends)
 }

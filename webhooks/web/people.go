@@ -1,0 +1,56 @@
+package web
+
+import (
+	"strings"
+
+	"github.com/incidentbot/incidentbot/bot"
+)
+
+// people writes the people a page shows by name: the chat's display names
+// where the directory knows them, else their user IDs; bot actors
+// (alertmanager, incidentbot, api, web) as they are.
+type people map[string]string
+
+// Who writes one person or actor.
+func (n people) Who(who string) string {
+	id := bot.PersonID(who)
+	if id == "" {
+		return who
+	}
+	if name, ok := n[id]; ok {
+		return name
+	}
+	return id
+}
+
+// Text writes text with its mentions ("<@U123>") as "@name".
+func (n people) Text(s string) string {
+	return bot.ReplaceMentions(s, func(id, label string) string {
+		if name, ok := n[id]; ok {
+			return "@" + name
+		}
+		if label != "" {
+			return "@" + label
+		}
+		return "@" + id
+	})
+}
+
+// webActor is who a change made on a page is recorded as: "web", or
+// "web:<user>" for a user named by the auth proxy, kept to characters
+// that cannot become markup or a mention in the chat.
+func webActor(user string) string {
+	var b strings.Builder
+	for _, r := range user {
+		if b.Len() >= 64 {
+			break
+		}
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@._+-", r) {
+			b.WriteRune(r)
+		}
+	}
+	if b.Len() == 0 {
+		return "web"
+	}
+	return "web:" + b.String()
+}
