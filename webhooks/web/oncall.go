@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -68,7 +69,7 @@ func (h *Handler) oncallData(c *gin.Context) (*oncallData, error) {
 		}
 		tv := teamView{Name: t.Team, Schedules: t.Schedules}
 		if h.cfg.FeedToken != nil {
-			tv.Feed = "/api/v1/oncall/" + t.Team + ".ics"
+			tv.Feed = "/api/v1/oncall/" + url.PathEscape(t.Team) + ".ics"
 			if tok := h.cfg.FeedToken(t.Team); tok != "" {
 				tv.Feed += "?token=" + tok
 			}

@@ -39,7 +39,7 @@ func TestOnCallPage(t *testing.T) {
 	if now == nil || now[1] != "U0ALICE" || now[2] != "U0DAVE" || !strings.Contains(now[0], "2024-06-21 10:00 UTC") {
 		t.Fatalf("on call now/next = %q, want U0ALICE until 10:00 tomorrow, then U0DAVE", now)
 	}
-	rows := regexp.MustCompile(`(?s)<tr( class="today" aria-current="date")?>\s*<th scope="row"><time[^>]*>([^<]+)</time>.*?</th>\s*(.*?)</tr>`).FindAllStringSubmatch(strings.Split(page, `id="team-storage"`)[0], -1)
+	rows := regexp.MustCompile(`(?s)<tr( class="today" aria-current="date")?>\s*<th scope="row"><time[^>]*>([^<]+)</time>.*?</th>\s*(.*?)</tr>`).FindAllStringSubmatch(strings.Split(page, `class="team-storage"`)[0], -1)
 	if len(rows) != 14 {
 		t.Fatalf("calendar has %d days, want 14", len(rows))
 	}
@@ -60,7 +60,7 @@ func TestOnCallPage(t *testing.T) {
 		t.Error("the override is not listed")
 	}
 	// A team without schedules is listed, empty.
-	if !strings.Contains(page, `id="team-storage"`) {
+	if !strings.Contains(page, `<h2 id="team-1">storage</h2>`) {
 		t.Error("team storage is missing")
 	}
 }
@@ -88,5 +88,23 @@ func TestIncidentListTeamFilter(t *testing.T) {
 	page := e.mustGet("/incidents?team=payments", nil)
 	if !strings.Contains(page, `<span class="team">payments</span>`) || !strings.Contains(page, `<option selected>payments</option>`) {
 		t.Errorf("the list filtered by team does not show it")
+	}
+}
+
+// The feed link carries the team's read-only token, and opens the feed
+// without a session, as a calendar app uses it.
+func TestOnCallFeedLink(t *testing.T) {
+	e := newEnvWith(t, payments, withToken)
+	page := e.mustGet("/oncall", nil, "Authorization", "Bearer "+testToken)
+	m := regexp.MustCompile(`href="(/api/v1/oncall/payments\.ics\?token=[0-9a-f]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no feed link with a token")
+	}
+	if strings.Contains(m[1], testToken) {
+		t.Fatal("the feed link holds the API token")
+	}
+	cal := e.mustGet(m[1], nil)
+	if !strings.Contains(cal, "BEGIN:VCALENDAR") {
+		t.Errorf("the feed: %.200s", cal)
 	}
 }
