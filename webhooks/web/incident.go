@@ -27,7 +27,8 @@ type incidentData struct {
 	Graph bool
 	// Correct is true when entries can be struck here (the pages have a
 	// sign-in).
-	Correct bool
+	Correct  bool
+	Silences []silenceView
 	people
 }
 
@@ -35,8 +36,16 @@ type alertView struct {
 	bot.Alert
 	// Source is the generatorURL when it is an http(s) link (Prometheus).
 	Source string
-	// Silence is the Alertmanager page of alerts with the same labels.
+	// Alertmanager is the Alertmanager page of alerts with these labels.
 	Alertmanager string
+}
+
+// silenceView is a silence made for the incident, with its Alertmanager
+// page when that is an http(s) URL.
+type silenceView struct {
+	bot.Silence
+	Active bool
+	Link   string
 }
 
 type runbookView struct {
@@ -138,6 +147,14 @@ func (h *Handler) incident(c *gin.Context) {
 		Pages: pages, people: people(pm.Names), Correct: !h.auth.open()}
 	for _, a := range inc.Alerts {
 		d.Alerts = append(d.Alerts, alertView{Alert: a, Source: safeLink(a.GeneratorURL), Alertmanager: alertmanagerLink(inc.ExternalURL, a.Labels)})
+	}
+	now := h.cfg.Now()
+	for _, si := range inc.Silences {
+		v := silenceView{Silence: si, Active: si.Active(now)}
+		if base := safeLink(si.Alertmanager); base != "" {
+			v.Link = strings.TrimRight(base, "/") + "/#/silences/" + url.PathEscape(si.ID)
+		}
+		d.Silences = append(d.Silences, v)
 	}
 	h.render(c, http.StatusOK, "incident", page{Title: inc.Key() + " " + inc.Title, Nav: "incidents", Data: d})
 }
