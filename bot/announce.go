@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -42,17 +43,21 @@ func announce(inc *Incident, opened bool, entries []*TimelineEntry, now time.Tim
 		return []*Delivery{{IncidentID: inc.ID, Kind: DeliveryRefresh, CreatedAt: now}}
 	}
 	lines := make([]string, 0, min(len(entries), maxPostLines+1))
+	ids := make([]string, 0, min(len(entries), maxPostLines))
 	for i, e := range entries {
 		if i == maxPostLines {
 			lines = append(lines, fmt.Sprintf("…and %d more changes (see /incident timeline)", len(entries)-maxPostLines))
 			break
 		}
 		lines = append(lines, "• "+PostLine(inc, *e, now, loc))
+		ids = append(ids, strconv.FormatUint(e.ID, 10))
 	}
 	actor := entries[0].Actor
 	return []*Delivery{
 		{IncidentID: inc.ID, Kind: DeliveryRefresh, CreatedAt: now},
-		{IncidentID: inc.ID, Kind: DeliveryPost, Text: strings.Join(lines, "\n"), Actor: actor, CreatedAt: now},
+		// Ref lists the entries of the first lines, so that the chat can
+		// give each its menu to correct it (PostEntries reads it back).
+		{IncidentID: inc.ID, Kind: DeliveryPost, Text: strings.Join(lines, "\n"), Ref: strings.Join(ids, ","), Actor: actor, CreatedAt: now},
 	}
 }
 
@@ -118,3 +123,21 @@ func ClockIn(t, now time.Time, loc *time.Location) string {
 // OneLine folds text onto one line: runs of whitespace, newlines included,
 // become one space.
 func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// PostEntries reads the entry IDs a change post's Ref lists, one per line
+// from the first; nil when it lists none (a post that is not about
+// entries, or one written before posts had menus).
+func PostEntries(d Delivery) []uint64 {
+	if d.Kind != DeliveryPost || d.Ref == "" {
+		return nil
+	}
+	var out []uint64
+	for _, f := range strings.Split(d.Ref, ",") {
+		id, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return nil
+		}
+		out = append(out, id)
+	}
+	return out
+}

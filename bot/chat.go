@@ -24,7 +24,32 @@ const (
 const (
 	// ActionReopen reopens a resolved incident; the value is the incident ID.
 	ActionReopen = "incident_reopen"
+	// ActionEntryMenu is the overflow menu of a timeline entry's line in
+	// a change post; each option's value is EntryValue's.
+	ActionEntryMenu = "timeline_entry"
+	// CallbackCorrect is the callback ID of the modal that corrects an
+	// entry; its private metadata is EntryValue's with the op "edit".
+	CallbackCorrect = "timeline_correct"
 )
+
+// EntryValue names a timeline entry and what to do with it,
+// "<incident id>:<entry id>:<op>", op being "edit" or "strike".
+func EntryValue(incident int64, entry uint64, op string) string {
+	return strconv.FormatInt(incident, 10) + ":" + strconv.FormatUint(entry, 10) + ":" + op
+}
+
+// ParseEntryValue reads EntryValue's format. Errors wrap ErrInvalid.
+func ParseEntryValue(v string) (incident int64, entry uint64, op string, err error) {
+	parts := strings.Split(v, ":")
+	if len(parts) == 3 {
+		incident, err1 := strconv.ParseInt(parts[0], 10, 64)
+		entry, err2 := strconv.ParseUint(parts[1], 10, 64)
+		if err1 == nil && err2 == nil && incident > 0 && entry > 0 && (parts[2] == "edit" || parts[2] == "strike") {
+			return incident, entry, parts[2], nil
+		}
+	}
+	return 0, 0, "", fmt.Errorf("%w: timeline entry %s: want <incident>:<entry>:edit|strike", ErrInvalid, Quote(v))
+}
 
 // StepValue is the value of a runbook step's Done button,
 // "<incident id>:<runbook name>:<step n>".

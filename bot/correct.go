@@ -220,3 +220,27 @@ func describeCorrection(old, e TimelineEntry, now time.Time, loc *time.Location)
 	}
 	return "“" + OneLine(clip(e.Text, 300)) + "” (" + strings.Join(parts, "; ") + ")"
 }
+
+// Entry returns incident id and its timeline entry entryID, or an error
+// wrapping ErrNotFound.
+func (s *Service) Entry(ctx context.Context, id int64, entryID uint64) (*Incident, TimelineEntry, error) {
+	var inc *Incident
+	var e TimelineEntry
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if inc, err = tx.Incident(id); err != nil {
+			return err
+		}
+		tl, err := tx.Timeline(id)
+		if err != nil {
+			return err
+		}
+		i := entryIndex(tl, entryID)
+		if i < 0 {
+			return fmt.Errorf("%w: %s has no timeline entry %d", ErrNotFound, inc.Key(), entryID)
+		}
+		e = tl[i]
+		return nil
+	})
+	return inc, e, err
+}

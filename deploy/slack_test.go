@@ -28,6 +28,7 @@ var scopeOf = map[string]string{
 	"UploadFileContext":                "files:write",
 	"UpdateUserGroupMembersContext":    "usergroups:write",
 	"GetUserInfoContext":               "users:read",
+	"OpenViewContext":                  "", // views.open needs a trigger_id, no scope
 }
 
 type slackManifest struct {

@@ -54,6 +54,9 @@ type Config struct {
 	Metrics http.Handler
 	// Runbooks lists runbooks for `/incident runbook`; nil means none.
 	Runbooks bot.Runbooks
+	// Views opens Slack modals (the correction of a timeline entry); nil
+	// means Slack is off and the entry menus answer that they cannot.
+	Views ViewOpener
 	// HTTPClient posts replies to Slack's response_url; nil means a client
 	// with a 5 s timeout.
 	HTTPClient *http.Client

@@ -113,7 +113,10 @@ func (s *Server) slackInteraction(c *gin.Context) {
 		abort(c, http.StatusBadRequest, "payload: not an interaction callback: "+err.Error())
 		return
 	}
-	s.Interaction(c.Request.Context(), cb)
+	if resp := s.Interaction(c.Request.Context(), cb); resp != nil {
+		c.JSON(http.StatusOK, resp)
+		return
+	}
 	c.Status(http.StatusOK)
 }
 

@@ -15,10 +15,18 @@ import (
 // already acknowledged, goes back to the user as an ephemeral message
 // through the callback's response_url, in the background. Both the HTTP
 // endpoint and Socket Mode call it.
-func (s *Server) Interaction(ctx context.Context, cb slack.InteractionCallback) {
+//
+// A view_submission (the correction modal) is answered in the response
+// itself: the returned value, when not nil, is the JSON body to send
+// (Slack shows its errors beside the modal's fields).
+func (s *Server) Interaction(ctx context.Context, cb slack.InteractionCallback) any {
+	if cb.Type == slack.InteractionTypeViewSubmission {
+		return s.viewSubmission(ctx, cb)
+	}
 	if text := s.interact(ctx, cb); text != "" {
 		s.replies.send(s.logger(ctx), cb.ResponseURL, text)
 	}
+	return nil
 }
 
 // interact applies the callback's actions and returns what to tell the
@@ -35,6 +43,12 @@ func (s *Server) interact(ctx context.Context, cb slack.InteractionCallback) str
 	defer cancel()
 	actor := cb.User.ID
 	for _, act := range cb.ActionCallback.BlockActions {
+		if act.ActionID == bot.ActionEntryMenu { // corrections: slack_correct.go
+			if text := s.entryMenu(ctx, cb, act); text != "" {
+				return text
+			}
+			continue
+		}
 		if act.ActionID == bot.ActionPageAck { // a page DM's button: oncall.go
 			if text := s.pageAck(ctx, act.Value, actor); text != "" {
 				return text

@@ -86,7 +86,9 @@ func (s *Server) socketEvent(ctx context.Context, ev socketmode.Event) (payload 
 		return s.Command(ctx, cmd), hasEnvelope(ev)
 	case socketmode.EventTypeInteractive:
 		if cb, ok := ev.Data.(slack.InteractionCallback); ok {
-			s.Interaction(ctx, cb)
+			if resp := s.Interaction(ctx, cb); resp != nil {
+				return resp, hasEnvelope(ev)
+			}
 		}
 		return nil, hasEnvelope(ev)
 	case socketmode.EventTypeEventsAPI:

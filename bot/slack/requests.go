@@ -17,7 +17,7 @@ func (c *Client) post(ctx context.Context, inc *bot.Incident, d bot.Delivery) (b
 	if inc.SlackChannelID == "" || strings.TrimSpace(d.Text) == "" {
 		return bot.ChatResult{}, nil
 	}
-	_, err := c.postMessage(ctx, inc.SlackChannelID, clip(said(d.Text), 3900), nil)
+	_, err := c.postMessage(ctx, inc.SlackChannelID, clip(said(d.Text), 3900), entryBlocks(inc, d))
 	if channelGone(err) {
 		c.log.Info("slack: not posting into a gone channel", "incident", inc.ID, "err", err)
 		return bot.ChatResult{}, nil

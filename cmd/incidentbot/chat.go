@@ -52,6 +52,14 @@ func (c *chatRuntime) directory() bot.Directory {
 	return c.client
 }
 
+// views opens Slack modals; nil with Slack off.
+func (c *chatRuntime) views() webhooks.ViewOpener {
+	if c == nil {
+		return nil
+	}
+	return c.client
+}
+
 // wake pokes the worker after a commit; nil until start.
 func (c *chatRuntime) wake() {
 	if c == nil {

@@ -80,7 +80,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	m.watchStore(store)
 	srv := webhooks.New(webhooks.Config{
 		Service: svc, WebhookToken: st.WebhookToken, APIToken: st.APIToken, SigningSecret: st.SlackSigningSecret,
-		MaxWebhookBody: st.MaxWebhookBody, Ready: store.Ping, Metrics: m.handler(), Runbooks: books, Log: log,
+		MaxWebhookBody: st.MaxWebhookBody, Ready: store.Ping, Metrics: m.handler(), Runbooks: books, Views: chat.views(), Log: log,
 		PublicURL: st.PublicURL, Zone: cfg.Zone, OnWebhook: m.observeWebhook, AuthProxyHeader: st.AuthProxy,
 	})
 

@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -191,10 +193,18 @@ func TestReferenceIncidentThroughSlack(t *testing.T) {
 		{ateam, "action 2024-06-20 16:10 Review and refactor the payment gateway code"},
 		{ateam, "action 2024-06-20 16:10 Deploy automated tests that catch memory leaks"},
 		{ateam, "action 2024-06-20 16:10 Update the incident response plan for memory leaks"},
+		{ateam, "note 2024-06-20 13:10 Deploy 4411 of the payment gateway went out."},
+		{ateam, "note 2024-06-20 15:05 Heap profile compared with <@U0CAPTAIN|captain>: transaction buffers are never released."},
+		{captain, "note 2024-06-20 15:30 It was DNS."},
 		{captain, "resolve 2024-06-20 16:30 Memory released after each transaction; fix tested in staging, then deployed."},
 	} {
 		command(t, b, 1, c.user, channel, c.text)
 	}
+
+	// Corrections through Slack: each change post's menu opens the modal;
+	// the profile comparison happened at 15:25, and "It was DNS" is struck.
+	correct(t, b, slack, channel, ateam, "Heap profile compared", "2024-06-20 15:25", "", false)
+	correct(t, b, slack, channel, captain, "It was DNS", "", "", true)
 
 	// The alert resolves in Alertmanager at 16:30 too.
 	end := start.Add(150 * time.Minute)
@@ -235,6 +245,104 @@ func TestReferenceIncidentThroughSlack(t *testing.T) {
 	res.Body.Close()
 	checkReferenceDraft(t, draft)
 	checkReferenceDraft(t, string(apiDraft))
+	golden(t, "testdata/reference-slack.golden.md", draft)
+}
+
+var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// golden compares a draft with the file at path, the export time left
+// out; go test ./cmd/incidentbot -run TestReferenceIncidentThroughSlack
+// -update rewrites it.
+func golden(t *testing.T, path, md string) {
+	t.Helper()
+	md = regexp.MustCompile(`exported by incidentbot on [^*]* from`).ReplaceAllString(md, "exported by incidentbot on (time of export) from")
+	if *updateGolden {
+		if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if md != string(want) {
+		t.Errorf("the draft differs from %s; review with -update and git diff:\n%s", path, md)
+	}
+}
+
+// correct corrects the timeline entry whose text contains match the way a
+// responder does in Slack: the entry's menu in its change post opens the
+// modal (views.open), and the modal is submitted with a new time, text or
+// the strike box ticked.
+func correct(t *testing.T, b *botProc, slack *slacktesting.Server, channel, user, match, when, text string, strike bool) {
+	t.Helper()
+	var tl []entryJSON
+	b.getJSON(t, "/api/v1/incidents/1/timeline", "", &tl)
+	var e entryJSON
+	for _, x := range tl {
+		if strings.Contains(x.Text, match) {
+			e = x
+		}
+	}
+	if e.ID == 0 {
+		t.Fatalf("no entry %q on the timeline", match)
+	}
+	value := fmt.Sprintf("1:%d:edit", e.ID)
+	waitFor(t, 60*time.Second, "the entry's menu in its change post (posts are paced at 1 a second)", func() bool { return anyMessage(slack.Messages(channel), value) })
+	opened := len(slack.Views())
+	payload, _ := json.Marshal(map[string]any{
+		"type": "block_actions", "user": map[string]string{"id": user}, "channel": map[string]string{"id": channel},
+		"response_url": "http://127.0.0.1:1/unused", "trigger_id": "1.2.3",
+		"actions": []map[string]any{{"action_id": "timeline_entry", "type": "overflow", "block_id": "b",
+			"selected_option": map[string]any{"value": value, "text": map[string]string{"type": "plain_text", "text": "Edit time or text"}}}},
+	})
+	if status, body := slackPost(t, b.URL, "/slack/interactions", url.Values{"payload": {string(payload)}}, 0, signingSecret); status != 200 {
+		t.Fatalf("menu: HTTP %d %s", status, body)
+	}
+	views := slack.Views()
+	if len(views) != opened+1 {
+		t.Fatalf("the menu opened %d modals, want 1", len(views)-opened)
+	}
+	var view struct {
+		PrivateMetadata string `json:"private_metadata"`
+		Blocks          []struct {
+			BlockID string `json:"block_id"`
+			Element struct {
+				InitialValue string `json:"initial_value"`
+			} `json:"element"`
+		} `json:"blocks"`
+	}
+	if err := json.Unmarshal([]byte(views[len(views)-1].JSON), &view); err != nil {
+		t.Fatal(err)
+	}
+	initial := map[string]string{}
+	for _, bl := range view.Blocks {
+		initial[bl.BlockID] = bl.Element.InitialValue
+	}
+	if when == "" {
+		when = initial["when"]
+	}
+	if text == "" {
+		text = initial["text"]
+	}
+	var selected []any
+	if strike {
+		selected = []any{map[string]any{"value": "struck", "text": map[string]string{"type": "plain_text", "text": "Strike"}}}
+	}
+	payload, _ = json.Marshal(map[string]any{
+		"type": "view_submission", "user": map[string]string{"id": user},
+		"view": map[string]any{"callback_id": "timeline_correct", "private_metadata": view.PrivateMetadata, "state": map[string]any{"values": map[string]any{
+			"when":   map[string]any{"when": map[string]any{"type": "plain_text_input", "value": when}},
+			"text":   map[string]any{"text": map[string]any{"type": "plain_text_input", "value": text}},
+			"strike": map[string]any{"strike": map[string]any{"type": "checkboxes", "selected_options": selected}},
+		}}},
+	})
+	if status, body := slackPost(t, b.URL, "/slack/interactions", url.Values{"payload": {string(payload)}}, 0, signingSecret); status != 200 || body != "" {
+		t.Fatalf("submitting the correction: HTTP %d %s", status, body)
+	}
+	waitFor(t, 60*time.Second, "the correction posted in the channel", func() bool {
+		return anyMessage(slack.Messages(channel), "corrected an entry")
+	})
 }
 
 // checkReferenceDraft checks the exported draft against the reference's
@@ -248,7 +356,7 @@ func checkReferenceDraft(t *testing.T, md string) {
 		"**Impact:** 75% of users saw slow page loads",
 		"**Root Cause:** A memory leak in the payment gateway integration",
 		"**Root Cause:** TODO: the chain of events",
-		"**Responders:** Captain Debug (@captain), Ada Team (@ateam)\n",
+		"**Responders:** Ada Team (@ateam), Captain Debug (@captain)\n",
 		"## Timeline",
 		"- **14:05 UTC:** acknowledged by Captain Debug (@captain)",
 		"- **15:20 UTC:** Detailed memory profiling begins",
@@ -277,7 +385,18 @@ func checkReferenceDraft(t *testing.T, md string) {
 		}
 		last = i
 	}
-	for _, bad := range []string{"<@", "U0CAPTAIN", "U0ATEAM", "action item:"} {
+	for _, w := range []string{
+		"- **13:10 UTC:** Deploy 4411 of the payment gateway went out. — Ada Team (@ateam) *(before detection)*",
+		"- **15:25 UTC:** Heap profile compared with Captain Debug (@captain): transaction buffers are never released. — Ada Team (@ateam)",
+	} {
+		if !strings.Contains(md, w) {
+			t.Errorf("the draft lacks %q", w)
+		}
+	}
+	if n := strings.Count(md, "Ada Team (@ateam)"); strings.Count(md, "**Responders:** Ada Team (@ateam), Captain Debug (@captain)\n") != 1 || n < 2 {
+		t.Errorf("responders are not each named once")
+	}
+	for _, bad := range []string{"<@", "U0CAPTAIN", "U0ATEAM", "action item:", "It was DNS", "15:05"} {
 		if strings.Contains(md, bad) {
 			t.Errorf("the draft contains %q: a raw mention, an ID, or a fact stamped as an event", bad)
 		}

@@ -158,6 +158,7 @@ func (s *Server) methods() map[string]method {
 		"files.getUploadURLExternal":   s.uploadURL,
 		"files.completeUploadExternal": s.completeUpload,
 		"users.info":                   s.usersInfo,
+		"views.open":                   s.viewsOpen,
 	}
 }
 

@@ -90,6 +90,7 @@ type Server struct {
 	ims      map[string]*Channel // user ID -> the bot's DM with them (im.go)
 	groups   map[string][]string // user group ID -> its members (im.go)
 	users    map[string]User
+	views    []View
 }
 
 // New starts a fake Slack; Close stops it.

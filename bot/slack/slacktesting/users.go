@@ -1,6 +1,9 @@
 package slacktesting
 
-import "net/url"
+import (
+	"fmt"
+	"net/url"
+)
 
 // User is a workspace member users.info knows.
 type User struct {
@@ -28,4 +31,30 @@ func (s *Server) usersInfo(p url.Values) (map[string]any, string) {
 		"id": u.ID, "name": u.Name, "real_name": u.RealName, "deleted": u.Deleted,
 		"profile": map[string]any{"real_name": u.RealName, "display_name": u.DisplayName},
 	}}, ""
+}
+
+// View is a modal opened with views.open.
+type View struct {
+	TriggerID string
+	// JSON is the view as sent.
+	JSON string
+}
+
+// Views returns the modals opened, in order.
+func (s *Server) Views() []View {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]View(nil), s.views...)
+}
+
+// viewsOpen records the view; like Slack, it wants a trigger_id and a view.
+func (s *Server) viewsOpen(p url.Values) (map[string]any, string) {
+	switch {
+	case p.Get("trigger_id") == "":
+		return nil, "invalid_trigger_id"
+	case p.Get("view") == "":
+		return nil, "invalid_arguments"
+	}
+	s.views = append(s.views, View{TriggerID: p.Get("trigger_id"), JSON: p.Get("view")})
+	return map[string]any{"view": map[string]any{"id": fmt.Sprintf("V%04d", len(s.views))}}, ""
 }
