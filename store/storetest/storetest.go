@@ -46,8 +46,10 @@ func Run(t *testing.T, open func(t *testing.T) bot.Store) {
 		{"CancelledWhileWaiting", testCancelledWhileWaiting},
 		{"CancelledDuringUpdate", testCancelledDuring},
 		{"CancellationsAreTruthful", testCancellationsAreTruthful},
-		{"OnCall", testOnCall},             // oncall.go
-		{"ReplaceEntry", testReplaceEntry}, // corrections.go
+		{"OnCall", testOnCall},                           // oncall.go
+		{"ReplaceEntry", testReplaceEntry},               // corrections.go
+		{"LostUpdates", testLostUpdates},                 // concurrency.go
+		{"OneIncidentPerGroup", testOneIncidentPerGroup}, // concurrency.go
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, open(t)) })

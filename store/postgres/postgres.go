@@ -1,0 +1,181 @@
+// Package postgres is a bot.Store in PostgreSQL, for running several
+// replicas of incidentbot against one database.
+//
+// Every Update is one SERIALIZABLE transaction; when PostgreSQL reports a
+// serialization failure or a deadlock (40001, 40P01) fn runs again in a new
+// transaction, as the bot.Store contract allows. Incident numbers come
+// from a counter row taken in the same transaction, so they stay 1, 2,
+// 3... without gaps: concurrent opens wait for each other. Unique keys make
+// duplicates impossible whichever replica writes: one group row per
+// (receiver, group key), one event row per event ID, one page per key.
+//
+// The schema is embedded (migrations/*.sql) and applied by Open under an
+// advisory lock, so replicas starting together apply it once.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/incidentbot/incidentbot/bot"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+var _ bot.Store = (*Store)(nil)
+
+// Options tune a Store; the zero value is fine.
+type Options struct {
+	// Schema, when set, is the schema the store's tables live in (created
+	// if absent), instead of the URL's search_path.
+	Schema string
+	// NoMigrate leaves the schema as it is: for operators who run
+	// `incidentbot migrate up` as a separate step. Open then fails when
+	// the schema is behind this build.
+	NoMigrate bool
+}
+
+// Store is a bot.Store over a pgx pool.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// maxAttempts bounds how often fn runs for one Update when transactions
+// keep conflicting.
+const maxAttempts = 100
+
+// Open connects to url, applies the embedded migrations and returns the
+// store. The URL is a PostgreSQL connection string (postgres://...).
+func Open(ctx context.Context, url string, o Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w: %w", bot.ErrInvalid, err)
+	}
+	if o.Schema != "" {
+		cfg.ConnConfig.RuntimeParams["search_path"] = o.Schema
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w: %w", bot.ErrUnavailable, err)
+	}
+	s := &Store{pool: pool}
+	if o.Schema != "" {
+		if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{o.Schema}.Sanitize()); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("postgres: create schema %q: %w: %w", o.Schema, bot.ErrUnavailable, err)
+		}
+	}
+	if o.NoMigrate {
+		err = s.checkSchema(ctx)
+	} else {
+		_, err = s.Migrate(ctx)
+	}
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the pool's connections.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// Ping reports whether the database answers: for /readyz.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: %w: %w", bot.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// Pool is the store's connection pool, for the lease and for tools.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// retryable reports whether a transaction failed only because it lost a
+// race with another: then running it again is right.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// Update implements bot.Store.
+func (s *Store) Update(ctx context.Context, fn func(tx bot.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres: %w: %w", bot.ErrUnavailable, err)
+	}
+	for attempt := 1; ; attempt++ {
+		err, again := s.attempt(ctx, fn)
+		if !again {
+			return err
+		}
+		if attempt == maxAttempts {
+			return fmt.Errorf("postgres: %w: gave up after %d conflicting attempts: %w", bot.ErrUnavailable, attempt, err)
+		}
+		// A short random pause lets the winner finish.
+		wait := time.Duration(rand.Int64N(int64(min(attempt, 20)) * int64(time.Millisecond)))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("postgres: %w: %w", bot.ErrUnavailable, ctx.Err())
+		case <-time.After(wait):
+		}
+	}
+}
+
+// attempt runs fn in one transaction; again reports a conflict worth a
+// new attempt.
+func (s *Store) attempt(ctx context.Context, fn func(tx bot.Tx) error) (err error, again bool) {
+	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	if err != nil {
+		return unavailable(ctx, err), false
+	}
+	t := &tx{ctx: ctx, tx: ptx, write: true}
+	ferr := fn(t)
+	if t.failed != nil || ferr != nil {
+		// Rolling back needs no answer: a dropped connection rolls back too.
+		_ = ptx.Rollback(context.WithoutCancel(ctx))
+		if t.failed != nil {
+			return unavailable(ctx, t.failed), retryable(t.failed)
+		}
+		return ferr, false
+	}
+	// The commit is not cancelled with ctx: Update's answer must be the
+	// truth, and a COMMIT cut off mid-way leaves it unknown.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := ptx.Commit(cctx); err != nil {
+		return unavailable(ctx, err), retryable(err)
+	}
+	return nil, false
+}
+
+func unavailable(ctx context.Context, err error) error {
+	if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		err = fmt.Errorf("%w (%w)", err, ctx.Err())
+	}
+	return fmt.Errorf("postgres: %w: %w", bot.ErrUnavailable, err)
+}
+
+// View implements bot.Store: a read-only snapshot.
+func (s *Store) View(ctx context.Context, fn func(tx bot.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres: %w: %w", bot.ErrUnavailable, err)
+	}
+	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return unavailable(ctx, err)
+	}
+	defer func() { _ = ptx.Rollback(context.WithoutCancel(ctx)) }()
+	t := &tx{ctx: ctx, tx: ptx}
+	ferr := fn(t)
+	if t.failed != nil {
+		return unavailable(ctx, t.failed)
+	}
+	return ferr
+}

@@ -1,0 +1,585 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/incidentbot/incidentbot/bot"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// tx is one bot.Tx over a pgx transaction. The first database error is
+// kept in failed: the transaction is aborted from then on, and Update
+// reports it (ErrUnavailable, or runs fn again after a conflict) whatever
+// fn made of it.
+type tx struct {
+	ctx    context.Context
+	tx     pgx.Tx
+	write  bool
+	failed error
+}
+
+var errReadOnly = errors.New("postgres: write inside View")
+
+func (t *tx) writable(method string) error {
+	if !t.write {
+		return fmt.Errorf("%s: %w", method, errReadOnly)
+	}
+	return nil
+}
+
+// fail records a database error and returns it wrapped for fn.
+func (t *tx) fail(what string, err error) error {
+	if t.failed == nil {
+		t.failed = err
+	}
+	return fmt.Errorf("postgres: %s: %w: %w", what, bot.ErrUnavailable, err)
+}
+
+func (t *tx) exec(what, sql string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := t.tx.Exec(t.ctx, sql, args...)
+	if err != nil {
+		return tag, t.fail(what, err)
+	}
+	return tag, nil
+}
+
+// row scans one row; found is false (and err nil) when there is none.
+func (t *tx) row(what, sql string, args []any, dest ...any) (found bool, err error) {
+	err = t.tx.QueryRow(t.ctx, sql, args...).Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, t.fail(what, err)
+	}
+	return true, nil
+}
+
+// bodies runs a query whose rows are (id, JSON body) and decodes each
+// body into a new T, setting its ID with setID.
+func bodies[T any](t *tx, what, sql string, args []any, setID func(*T, int64)) ([]T, error) {
+	rows, err := t.tx.Query(t.ctx, sql, args...)
+	if err != nil {
+		return nil, t.fail(what, err)
+	}
+	out := []T{}
+	var id int64
+	var body []byte
+	_, err = pgx.ForEachRow(rows, []any{&id, &body}, func() error {
+		var v T
+		if err := json.Unmarshal(body, &v); err != nil {
+			return fmt.Errorf("postgres: decode %s %d: %w", what, id, err)
+		}
+		setID(&v, id)
+		out = append(out, v)
+		return nil
+	})
+	if err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) || t.ctx.Err() != nil {
+			return nil, t.fail(what, err)
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+func ns(at time.Time) int64 { return at.UnixNano() }
+
+func fromNS(v int64) time.Time { return time.Unix(0, v).UTC() }
+
+// Incidents.
+
+func (t *tx) IncidentHeader(id int64) (*bot.Incident, error) {
+	var body []byte
+	found, err := t.row("read incident", "SELECT body FROM incidents WHERE id = $1", []any{id}, &body)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("incident %d: %w", id, bot.ErrNotFound)
+	}
+	return decodeIncident(id, body)
+}
+
+func decodeIncident(id int64, body []byte) (*bot.Incident, error) {
+	inc := new(bot.Incident)
+	if err := json.Unmarshal(body, inc); err != nil {
+		return nil, fmt.Errorf("postgres: decode incident %d: %w", id, err)
+	}
+	inc.ID = id
+	inc.Alerts = nil
+	return inc, nil
+}
+
+func (t *tx) Incident(id int64) (*bot.Incident, error) {
+	inc, err := t.IncidentHeader(id)
+	if err != nil {
+		return nil, err
+	}
+	if inc.Alerts, err = t.alerts(id); err != nil {
+		return nil, err
+	}
+	return inc, nil
+}
+
+func (t *tx) alerts(id int64) ([]bot.Alert, error) {
+	all, err := bodies(t, "alert", "SELECT seq, body FROM alerts WHERE incident_id = $1 ORDER BY seq", []any{id},
+		func(*bot.Alert, int64) {})
+	if len(all) == 0 {
+		return nil, err
+	}
+	return all, err
+}
+
+func (t *tx) LatestInGroup(receiver, groupKey string) (*bot.Incident, error) {
+	g, err := t.Group(receiver, groupKey)
+	if err != nil {
+		return nil, err
+	}
+	return t.Incident(g.Incident)
+}
+
+func (t *tx) IncidentByChannel(channelID string) (*bot.Incident, error) {
+	var id int64
+	found := false
+	if channelID != "" {
+		var err error
+		found, err = t.row("find incident by channel", "SELECT id FROM incidents WHERE channel = $1 ORDER BY id DESC LIMIT 1",
+			[]any{[]byte(channelID)}, &id)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("incident for channel %q: %w", channelID, bot.ErrNotFound)
+	}
+	return t.Incident(id)
+}
+
+func (t *tx) Incidents(f bot.IncidentFilter) ([]*bot.Incident, error) {
+	if f.Before < 0 {
+		return []*bot.Incident{}, nil
+	}
+	sql := "SELECT id, body FROM incidents WHERE ($1::boolean IS NULL OR open = $1) AND ($2 = 0 OR id < $2) ORDER BY id DESC"
+	args := []any{f.Open, f.Before}
+	if f.Limit > 0 {
+		sql += " LIMIT $3"
+		args = append(args, f.Limit)
+	}
+	rows, err := t.tx.Query(t.ctx, sql, args...)
+	if err != nil {
+		return nil, t.fail("list incidents", err)
+	}
+	out := []*bot.Incident{}
+	var id int64
+	var body []byte
+	if _, err := pgx.ForEachRow(rows, []any{&id, &body}, func() error {
+		inc, err := decodeIncident(id, body)
+		out = append(out, inc)
+		return err
+	}); err != nil {
+		return nil, t.fail("list incidents", err)
+	}
+	if f.WithAlerts {
+		for _, inc := range out {
+			if inc.Alerts, err = t.alerts(inc.ID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+func (t *tx) CreateIncident(inc *bot.Incident) error {
+	if err := t.writable("CreateIncident"); err != nil {
+		return err
+	}
+	var id int64
+	if _, err := t.row("number incident", "UPDATE counters SET n = n + 1 WHERE name = 'incident' RETURNING n", nil, &id); err != nil {
+		return err
+	}
+	rec := *inc
+	rec.ID = id
+	if err := t.putIncident(&rec, true); err != nil {
+		return err
+	}
+	if rec.GroupKey != "" {
+		if _, err := t.exec("index incident by group", `INSERT INTO groups (receiver, group_key, incident, rev, digest, open)
+			VALUES ($1, $2, $3, 1, $4, false)
+			ON CONFLICT (receiver, group_key) DO UPDATE SET incident = excluded.incident, rev = groups.rev + 1,
+				digest = excluded.digest, open = false`,
+			[]byte(rec.Receiver), []byte(rec.GroupKey), id, make([]byte, len(bot.Digest{}))); err != nil {
+			return err
+		}
+	}
+	if len(rec.Alerts) > 0 {
+		digests := make([]bot.Digest, len(rec.Alerts))
+		for i := range rec.Alerts {
+			digests[i] = bot.AlertDigest(&rec.Alerts[i])
+		}
+		if err := t.PutAlerts(id, rec.Alerts, digests); err != nil {
+			return err
+		}
+	}
+	inc.ID = id
+	return nil
+}
+
+func (t *tx) putIncident(inc *bot.Incident, create bool) error {
+	h := *inc
+	h.Alerts = nil
+	body, err := json.Marshal(&h)
+	if err != nil {
+		return fmt.Errorf("encode incident %d: %w", inc.ID, err)
+	}
+	var channel []byte
+	if inc.SlackChannelID != "" {
+		channel = []byte(inc.SlackChannelID)
+	}
+	var resolved *int64
+	if !inc.Open() && inc.ResolvedAt != nil {
+		resolved = new(int64)
+		*resolved = ns(*inc.ResolvedAt)
+	}
+	if create {
+		_, err = t.exec("store incident", "INSERT INTO incidents (id, channel, open, resolved_ns, body) VALUES ($1, $2, $3, $4, $5)",
+			inc.ID, channel, inc.Open(), resolved, body)
+		return err
+	}
+	tag, err := t.exec("store incident", "UPDATE incidents SET channel = $2, open = $3, resolved_ns = $4, body = $5 WHERE id = $1",
+		inc.ID, channel, inc.Open(), resolved, body)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("incident %d: %w", inc.ID, bot.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) UpdateIncident(inc *bot.Incident) error {
+	if err := t.writable("UpdateIncident"); err != nil {
+		return err
+	}
+	return t.putIncident(inc, false)
+}
+
+// Groups and alerts.
+
+func (t *tx) Group(receiver, groupKey string) (bot.GroupState, error) {
+	var g bot.GroupState
+	var digest []byte
+	found, err := t.row("read group", "SELECT incident, rev, digest, open FROM groups WHERE receiver = $1 AND group_key = $2",
+		[]any{[]byte(receiver), []byte(groupKey)}, &g.Incident, &g.Rev, &digest, &g.Open)
+	if err != nil {
+		return g, err
+	}
+	if !found {
+		return g, fmt.Errorf("incident for receiver %q group_key %q: %w", receiver, groupKey, bot.ErrNotFound)
+	}
+	copy(g.Digest[:], digest)
+	return g, nil
+}
+
+func (t *tx) SetGroupDigest(receiver, groupKey string, d bot.Digest, open bool) error {
+	if err := t.writable("SetGroupDigest"); err != nil {
+		return err
+	}
+	tag, err := t.exec("store group digest", "UPDATE groups SET rev = rev + 1, digest = $3, open = $4 WHERE receiver = $1 AND group_key = $2",
+		[]byte(receiver), []byte(groupKey), d[:], open)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("incident for receiver %q group_key %q: %w", receiver, groupKey, bot.ErrNotFound)
+	}
+	return nil
+}
+
+func fingerprintKeys(fps []string) [][]byte {
+	keys := make([][]byte, len(fps))
+	for i, fp := range fps {
+		keys[i] = []byte(fp)
+	}
+	return keys
+}
+
+func (t *tx) AlertDigests(incidentID int64, fingerprints []string) ([]bot.Digest, error) {
+	out := make([]bot.Digest, len(fingerprints))
+	if len(fingerprints) == 0 {
+		return out, nil
+	}
+	rows, err := t.tx.Query(t.ctx, "SELECT fingerprint, digest FROM alerts WHERE incident_id = $1 AND fingerprint = ANY($2)",
+		incidentID, fingerprintKeys(fingerprints))
+	if err != nil {
+		return nil, t.fail("read alert digests", err)
+	}
+	got := map[string]bot.Digest{}
+	var fp, digest []byte
+	if _, err := pgx.ForEachRow(rows, []any{&fp, &digest}, func() error {
+		var d bot.Digest
+		copy(d[:], digest)
+		got[string(fp)] = d
+		return nil
+	}); err != nil {
+		return nil, t.fail("read alert digests", err)
+	}
+	for i, fp := range fingerprints {
+		out[i] = got[fp]
+	}
+	return out, nil
+}
+
+func (t *tx) AlertsByFingerprint(incidentID int64, fingerprints []string) (map[string]bot.Alert, error) {
+	out := map[string]bot.Alert{}
+	if len(fingerprints) == 0 {
+		return out, nil
+	}
+	rows, err := t.tx.Query(t.ctx, "SELECT body FROM alerts WHERE incident_id = $1 AND fingerprint = ANY($2)",
+		incidentID, fingerprintKeys(fingerprints))
+	if err != nil {
+		return nil, t.fail("read alerts", err)
+	}
+	var body []byte
+	if _, err := pgx.ForEachRow(rows, []any{&body}, func() error {
+		var a bot.Alert
+		if err := json.Unmarshal(body, &a); err != nil {
+			return fmt.Errorf("postgres: decode alert of incident %d: %w", incidentID, err)
+		}
+		out[a.Fingerprint] = a
+		return nil
+	}); err != nil {
+		return nil, t.fail("read alerts", err)
+	}
+	return out, nil
+}
+
+func (t *tx) PutAlerts(incidentID int64, alerts []bot.Alert, digests []bot.Digest) error {
+	if err := t.writable("PutAlerts"); err != nil {
+		return err
+	}
+	if len(alerts) != len(digests) {
+		return fmt.Errorf("%w: %d alerts with %d digests", bot.ErrInvalid, len(alerts), len(digests))
+	}
+	var exists bool
+	if _, err := t.row("check incident", "SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)", []any{incidentID}, &exists); err != nil {
+		return err
+	}
+	if !exists {
+		return fmt.Errorf("alerts of incident %d: %w", incidentID, bot.ErrNotFound)
+	}
+	if len(alerts) == 0 {
+		return nil
+	}
+	// One statement for the lot; a fingerprint named twice keeps its
+	// first place and its last value, as a row written twice would.
+	at := map[string]int{}
+	var fps, ds, bs [][]byte
+	for i := range alerts {
+		body, err := json.Marshal(&alerts[i])
+		if err != nil {
+			return fmt.Errorf("encode alert %q of incident %d: %w", alerts[i].Fingerprint, incidentID, err)
+		}
+		if j, ok := at[alerts[i].Fingerprint]; ok {
+			ds[j], bs[j] = digests[i][:], body
+			continue
+		}
+		at[alerts[i].Fingerprint] = len(fps)
+		fps, ds, bs = append(fps, []byte(alerts[i].Fingerprint)), append(ds, digests[i][:]), append(bs, body)
+	}
+	_, err := t.exec("store alerts", `INSERT INTO alerts (incident_id, fingerprint, digest, body)
+		SELECT $1, f, d, b FROM unnest($2::bytea[], $3::bytea[], $4::bytea[]) WITH ORDINALITY AS u(f, d, b, o) ORDER BY o
+		ON CONFLICT (incident_id, fingerprint) DO UPDATE SET digest = excluded.digest, body = excluded.body`,
+		incidentID, fps, ds, bs)
+	return err
+}
+
+// Retention.
+
+func (t *tx) ExpiredIncidents(cutoff time.Time, after int64, limit int) ([]int64, int64, error) {
+	after = max(after, 0)
+	sql := "SELECT id FROM incidents WHERE id > $1 AND resolved_ns < $2 ORDER BY id"
+	args := []any{after, ns(cutoff)}
+	if limit > 0 {
+		sql += " LIMIT $3"
+		args = append(args, limit)
+	}
+	rows, err := t.tx.Query(t.ctx, sql, args...)
+	if err != nil {
+		return nil, 0, t.fail("find expired incidents", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, 0, t.fail("find expired incidents", err)
+	}
+	if limit > 0 && len(ids) == limit {
+		return ids, ids[len(ids)-1], nil
+	}
+	return ids, 0, nil
+}
+
+func (t *tx) DeleteIncident(id int64, max int) (bool, error) {
+	if err := t.writable("DeleteIncident"); err != nil {
+		return false, err
+	}
+	if max < 1 {
+		max = 1
+	}
+	left := int64(max)
+	for _, table := range []string{"alerts", "timeline"} {
+		tag, err := t.exec("delete "+table, "DELETE FROM "+table+" WHERE ctid IN (SELECT ctid FROM "+table+
+			" WHERE incident_id = $1 LIMIT $2)", id, left)
+		if err != nil {
+			return false, err
+		}
+		if left -= tag.RowsAffected(); left == 0 {
+			return false, nil
+		}
+	}
+	if _, err := t.exec("delete group row", "DELETE FROM groups WHERE incident = $1", id); err != nil {
+		return false, err
+	}
+	if _, err := t.exec("delete incident", "DELETE FROM incidents WHERE id = $1", id); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Timeline.
+
+func (t *tx) Append(entries ...*bot.TimelineEntry) error {
+	if err := t.writable("Append"); err != nil {
+		return err
+	}
+	known, checked := int64(0), false
+	for _, e := range entries {
+		if !checked || e.IncidentID != known {
+			var exists bool
+			if _, err := t.row("check incident", "SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)", []any{e.IncidentID}, &exists); err != nil {
+				return err
+			}
+			if !exists {
+				return fmt.Errorf("timeline entry for incident %d: %w", e.IncidentID, bot.ErrNotFound)
+			}
+			known, checked = e.IncidentID, true
+		}
+		body, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("encode timeline entry for incident %d: %w", e.IncidentID, err)
+		}
+		var id uint64
+		if _, err := t.row("append timeline entry", "INSERT INTO timeline (incident_id, body) VALUES ($1, $2) RETURNING id",
+			[]any{e.IncidentID, body}, &id); err != nil {
+			return err
+		}
+		e.ID = id
+	}
+	return nil
+}
+
+func (t *tx) Timeline(incidentID int64) ([]bot.TimelineEntry, error) {
+	return bodies(t, "timeline entry", "SELECT id, body FROM timeline WHERE incident_id = $1 ORDER BY id", []any{incidentID},
+		func(e *bot.TimelineEntry, id int64) { e.ID, e.IncidentID = uint64(id), incidentID })
+}
+
+func (t *tx) ReplaceEntry(e *bot.TimelineEntry) error {
+	if err := t.writable("ReplaceEntry"); err != nil {
+		return err
+	}
+	body, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode timeline entry %d: %w", e.ID, err)
+	}
+	tag, err := t.exec("replace timeline entry", "UPDATE timeline SET body = $3 WHERE incident_id = $1 AND id = $2",
+		e.IncidentID, int64(e.ID), body)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("timeline entry %d of incident %d: %w", e.ID, e.IncidentID, bot.ErrNotFound)
+	}
+	return nil
+}
+
+// Outbox.
+
+func (t *tx) Enqueue(d *bot.Delivery) error {
+	if err := t.writable("Enqueue"); err != nil {
+		return err
+	}
+	body, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("encode delivery: %w", err)
+	}
+	var id uint64
+	if _, err := t.row("enqueue delivery", "INSERT INTO outbox (body) VALUES ($1) RETURNING id", []any{body}, &id); err != nil {
+		return err
+	}
+	d.ID = id
+	return nil
+}
+
+func (t *tx) Pending(limit int) ([]bot.Delivery, error) { return t.PendingAfter(0, limit) }
+
+func (t *tx) PendingAfter(after uint64, limit int) ([]bot.Delivery, error) {
+	sql := "SELECT id, body FROM outbox WHERE id > $1 ORDER BY id"
+	args := []any{int64(after)}
+	if limit > 0 {
+		sql += " LIMIT $2"
+		args = append(args, limit)
+	}
+	return bodies(t, "delivery", sql, args, func(d *bot.Delivery, id int64) { d.ID = uint64(id) })
+}
+
+func (t *tx) SaveDelivery(d *bot.Delivery) error {
+	if err := t.writable("SaveDelivery"); err != nil {
+		return err
+	}
+	body, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("encode delivery %d: %w", d.ID, err)
+	}
+	tag, err := t.exec("save delivery", "UPDATE outbox SET body = $2 WHERE id = $1", int64(d.ID), body)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("delivery %d: %w", d.ID, bot.ErrNotFound)
+	}
+	return nil
+}
+
+func (t *tx) Done(id uint64) error {
+	if err := t.writable("Done"); err != nil {
+		return err
+	}
+	_, err := t.exec("remove delivery", "DELETE FROM outbox WHERE id = $1", int64(id))
+	return err
+}
+
+// maxPrune bounds how many forgotten events one MarkEvent deletes.
+const maxPrune = 1000
+
+func (t *tx) MarkEvent(id string, now time.Time, keep time.Duration) (bool, error) {
+	if err := t.writable("MarkEvent"); err != nil {
+		return false, err
+	}
+	if id == "" {
+		return false, fmt.Errorf("%w: event id is empty", bot.ErrInvalid)
+	}
+	if _, err := t.exec("forget events", "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at_ns < $1 LIMIT $2)",
+		ns(now.Add(-keep)), maxPrune); err != nil {
+		return false, err
+	}
+	tag, err := t.exec("mark event", "INSERT INTO events (id, at_ns) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING", []byte(id), ns(now))
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
