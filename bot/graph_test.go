@@ -172,3 +172,15 @@ func TestDraftLinksTheGraph(t *testing.T) {
 		t.Error("a draft without expressions links a graph")
 	}
 }
+
+func FuzzQueryOf(f *testing.F) {
+	for _, s := range []string{"http://prometheus:9090/graph?g0.expr=up&g0.tab=1", "https://p/x/graph?g0.expr=%zz", "::", "http://[::1]:9090/graph?g0.expr=a%0Ab"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		q, ok := QueryOf(s)
+		if ok && (q.Expr == "" || len(q.Expr) > maxExprLen || !strings.HasPrefix(q.Source, "http")) {
+			t.Errorf("QueryOf(%q) = %+v", s, q)
+		}
+	})
+}

@@ -42,6 +42,9 @@ type Client struct {
 	mu sync.Mutex
 	// busy holds a turn per host being fetched from (or waited for).
 	busy map[string]*hostTurn
+	// diffing lets one Diff run at a time, so that an incident storm does
+	// not hold many parsed profiles at once.
+	diffing chan struct{}
 }
 
 var _ bot.Profiler = (*Client)(nil)
@@ -57,7 +60,7 @@ func New(o Options) *Client {
 	if o.Resolver == nil {
 		o.Resolver = net.DefaultResolver
 	}
-	return &Client{o: o, busy: map[string]*hostTurn{}}
+	return &Client{o: o, busy: map[string]*hostTurn{}, diffing: make(chan struct{}, 1)}
 }
 
 // Allowed is a parsed allow-list: host names, exact addresses, networks.
