@@ -349,6 +349,15 @@ func TestHeapProfilesOfALeak(t *testing.T) {
 	})
 	created, _ := time.Parse(time.RFC3339Nano, inc.CreatedAt)
 	t.Logf("first heap profile captured %v after the incident was created", time.Since(created).Round(time.Millisecond))
+	waitFor(t, 30*time.Second, "the first profile in the channel", func() bool {
+		for _, m := range slack.Messages(inc.Channel) {
+			if strings.Contains(m.Text, "heap profile 1 captured") {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("first heap profile in the channel %v after the incident was created", time.Since(created).Round(time.Millisecond))
 	waitFor(t, 30*time.Second, "both profiles and their diff in the channel", func() bool {
 		return len(heapFiles()) == 2
 	})
