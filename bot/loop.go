@@ -26,14 +26,25 @@ const (
 // that change calls for: posting the metric graph when the incident opens
 // and when it resolves, expiring silences once it resolved.
 func (s *Service) loop(tx Tx, inc *Incident, opened bool, entries []*TimelineEntry, now time.Time) error {
-	if s.chat && s.grapher != nil && (opened || hasKind(entries, KindResolved)) {
+	graph := s.chat && s.grapher != nil && (opened || hasKind(entries, KindResolved))
+	profile := opened && inc.Open() && s.profiler != nil
+	if (graph || profile) && inc.Alerts == nil {
+		// A change made on the incident's header: the alerts, for their
+		// expressions and targets, only at these two moments.
+		full, err := tx.Incident(inc.ID)
+		if err != nil {
+			return err
+		}
+		inc = full
+	}
+	if graph {
 		if _, ok := GraphOf(inc, now); ok {
 			if err := tx.Enqueue(&Delivery{IncidentID: inc.ID, Kind: DeliveryGraph, CreatedAt: now}); err != nil {
 				return err
 			}
 		}
 	}
-	if opened && inc.Open() {
+	if profile {
 		if err := s.scheduleProfiles(tx, inc, now); err != nil {
 			return err
 		}

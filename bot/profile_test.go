@@ -181,3 +181,45 @@ func TestProfileFailuresAreRecorded(t *testing.T) {
 		t.Errorf("an incident nothing profiles: %v, want ErrConflict saying why", err)
 	}
 }
+
+type pngGrapher struct{}
+
+func (pngGrapher) Graph(context.Context, bot.Graph) ([]byte, error) { return []byte("png"), nil }
+
+func TestGraphDeliveriesAtOpenAndResolution(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "bot.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc := bot.NewService(st, bot.Options{Now: func() time.Time { return t0.Add(time.Hour) }, Chat: true, Grapher: pngGrapher{}})
+	graphs := func() int {
+		var ds []bot.Delivery
+		_ = st.View(context.Background(), func(tx bot.Tx) (err error) { ds, err = tx.Pending(0); return err })
+		n := 0
+		for _, d := range ds {
+			if d.Kind == bot.DeliveryGraph {
+				n++
+			}
+		}
+		return n
+	}
+	a := leakAlert("pg-1", 0, -1)
+	a.GeneratorURL = "http://prometheus:9090/graph?g0.expr=up"
+	id := mustIngest(t, svc, notification(a)).Incident
+	if n := graphs(); n != 1 {
+		t.Fatalf("%d graph deliveries after opening, want 1", n)
+	}
+	if _, err := svc.Apply(context.Background(), id, bot.Action{Op: bot.OpNote, Actor: "<@U1>", Text: "looking"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := graphs(); n != 1 {
+		t.Fatalf("a note added a graph: %d", n)
+	}
+	a.Status, a.EndsAt = bot.AlertResolved, ptr(t0.Add(30*time.Minute))
+	mustIngest(t, svc, notification(a))
+	if n := graphs(); n != 2 {
+		t.Errorf("%d graph deliveries after the alerts resolved the incident, want 2", n)
+	}
+}
+
