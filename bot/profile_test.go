@@ -222,4 +222,3 @@ func TestGraphDeliveriesAtOpenAndResolution(t *testing.T) {
 		t.Errorf("%d graph deliveries after the alerts resolved the incident, want 2", n)
 	}
 }
-
