@@ -135,7 +135,8 @@ func New(cfg Config) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
 
 // Close stops the workers that post replies to Slack, after they have sent
-// what is queued. Call it after the HTTP server and Socket Mode have stopped.
+// what is queued, and the slow commands still running (cancelled after 5 s:
+// slack_loop.go). Call it after the HTTP server and Socket Mode have stopped.
 func (s *Server) Close() { s.Shutdown(context.Background()) }
 
 // Shutdown is Close within ctx's deadline: replies to Slack not sent by

@@ -27,11 +27,22 @@ const (
 type background struct {
 	slots chan struct{}
 	wg    sync.WaitGroup
+	// stop cancels the jobs still running at shutdown, after a grace.
+	stop   context.Context
+	cancel context.CancelFunc
 }
 
-func newBackground() *background { return &background{slots: make(chan struct{}, maxBackground)} }
+// shutdownGrace is how long Close lets background jobs finish before it
+// cancels them (their replies then say they gave up).
+const shutdownGrace = 5 * time.Second
 
-// start runs fn in the background and sends what it returns to
+func newBackground() *background {
+	b := &background{slots: make(chan struct{}, maxBackground)}
+	b.stop, b.cancel = context.WithCancel(context.Background())
+	return b
+}
+
+// later runs fn in the background and sends what it returns to
 // responseURL. It returns false, running nothing, when maxBackground jobs
 // are already running.
 func (s *Server) later(ctx context.Context, responseURL string, fn func(ctx context.Context) string) bool {
@@ -46,6 +57,8 @@ func (s *Server) later(ctx context.Context, responseURL string, fn func(ctx cont
 		defer func() { <-s.bg.slots }()
 		ctx, cancel := context.WithTimeout(ctx, backgroundBudget)
 		defer cancel()
+		stop := context.AfterFunc(s.bg.stop, cancel)
+		defer stop()
 		if text := fn(ctx); text != "" {
 			s.replies.send(log, responseURL, text)
 		}
@@ -53,8 +66,19 @@ func (s *Server) later(ctx context.Context, responseURL string, fn func(ctx cont
 	return true
 }
 
-// wait returns once the background jobs are done.
-func (b *background) wait() { b.wg.Wait() }
+// wait returns once the background jobs are done, cancelling those still
+// running after shutdownGrace.
+func (b *background) wait() {
+	done := make(chan struct{})
+	go func() { b.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(shutdownGrace):
+		b.cancel()
+		<-done
+	}
+	b.cancel()
+}
 
 // silence answers `/incident silence` and `/incident unsilence`: what can
 // be checked without Alertmanager is checked now; the call itself runs in
