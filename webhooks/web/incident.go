@@ -97,7 +97,7 @@ func (h *Handler) load(c *gin.Context, extra func(inc *bot.Incident) []string) (
 	if extra != nil {
 		ids = append(ids, extra(inc)...)
 	}
-	pm.Names = h.svc.Names(ctx(c), personIDs(ids))
+	pm.Names = h.names(c, ids)
 	if pub := strings.TrimRight(h.cfg.PublicURL, "/"); pub != "" {
 		pm.URL = pub + "/incidents/" + strconv.FormatInt(id, 10)
 	}

@@ -93,7 +93,7 @@ func (h *Handler) oncallData(c *gin.Context) (*oncallData, error) {
 			}
 		}
 	}
-	d.people = people(h.svc.Names(ctx(c), personIDs(ids)))
+	d.people = people(h.names(c, ids))
 	return d, nil
 }
 

@@ -1,10 +1,27 @@
 package web
 
 import (
+	"context"
 	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/incidentbot/incidentbot/bot"
 )
+
+// namesBudget bounds the name lookups of one page. The directory caches
+// names, so this matters only for people it has not seen lately: a page
+// then shows their user IDs rather than wait on the chat.
+const namesBudget = 300 * time.Millisecond
+
+// names looks up the people among who (user IDs; other actors are
+// skipped) within namesBudget.
+func (h *Handler) names(c *gin.Context, who []string) map[string]string {
+	ctx, cancel := context.WithTimeout(ctx(c), namesBudget)
+	defer cancel()
+	return h.svc.Names(ctx, personIDs(who))
+}
 
 // people writes the people a page shows by name: the chat's display names
 // where the directory knows them, else their user IDs; bot actors

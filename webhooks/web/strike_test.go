@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/webhooks"
@@ -172,5 +173,28 @@ func TestPagesNamePeople(t *testing.T) {
 	}
 	if oc := e.mustGet("/oncall", nil); !strings.Contains(oc, "Alice Example (@alice)") {
 		t.Error("the on-call page does not name who is on call")
+	}
+}
+
+// slowDirectory answers only when its context ends.
+type slowDirectory struct{}
+
+func (slowDirectory) DisplayName(ctx context.Context, id string) (string, error) {
+	<-ctx.Done()
+	return "", ctx.Err()
+}
+
+// A chat that does not answer costs a page its names, not its speed.
+func TestPagesDoNotWaitForNames(t *testing.T) {
+	e := newEnvWith(t, func(o *bot.Options) { o.Directory = slowDirectory{} })
+	id := e.webhook("firing.json")
+	e.apply(id, bot.Action{Op: bot.OpAck, Actor: "U0ALICE"})
+	start := time.Now()
+	page := e.mustGet(fmt.Sprintf("/incidents/%d", id), nil)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the page waited %s for the directory", d)
+	}
+	if !strings.Contains(page, "U0ALICE") {
+		t.Error("an unnamed person is not shown by ID")
 	}
 }
