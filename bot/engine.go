@@ -165,10 +165,12 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 }
 
-// recover settles, at start, the pages a previous process was sending
-// when it stopped: their timers wait for the attempt's deadline, but no
-// attempt of this process is in flight yet, so each is settled now (as
-// "outcome unknown", see beginPage) rather than at that deadline.
+// recover settles, at start, the pages a previous process was sending or
+// had queued when it stopped: their timers wait for the attempt's
+// deadline, but no attempt of this process is in flight yet, so each is
+// handled now rather than at that deadline: one cut mid-send is settled as
+// "outcome unknown" (see pageToSend), one that was waiting for a send slot
+// (or for a retry) is sent.
 func (e *Engine) recover(ctx context.Context) {
 	var soon []Timer
 	err := e.s.store.View(ctx, func(tx Tx) (err error) {
@@ -183,13 +185,13 @@ func (e *Engine) recover(ctx context.Context) {
 		if t.Kind != TimerPage {
 			continue
 		}
-		var sending bool
+		var cut bool
 		_ = e.s.store.View(ctx, func(tx Tx) error {
 			p, err := tx.Page(t.IncidentID, t.Page)
-			sending = err == nil && p.Status == PageSending
+			cut = err == nil && (p.Status == PageSending || p.Status == PagePending)
 			return nil
 		})
-		if sending {
+		if cut {
 			if err := e.beginPage(ctx, t); err != nil {
 				e.o.Log.Error("timer engine: settling a page cut by a stop", "page", t.Page, "err", err)
 			}
@@ -478,56 +480,126 @@ func (e *Engine) viasFor(channel bool, user string) []via {
 	return out
 }
 
-// beginPage records the start of an attempt and sends the page in the
-// background; the timer moves to the attempt's deadline, so a process
-// that dies mid-send leaves a page found "sending" on restart.
+// beginPage queues a due page for a send slot: the timer moves to the
+// end of a lease (so the poll does not hand it out again) and a goroutine
+// waits for a slot. The attempt is recorded only once the slot is taken
+// (startPage), so a page still waiting when the process dies is found
+// pending on restart and sent then, not given up as "outcome unknown".
 func (e *Engine) beginPage(ctx context.Context, t Timer) error {
-	var msg *PageMessage
-	var entries []*TimelineEntry
+	var queued bool
 	err := e.s.store.Update(ctx, func(tx Tx) error {
-		msg, entries = nil, nil
+		queued = false
 		now := e.o.Now().UTC()
-		p, err := tx.Page(t.IncidentID, t.Page)
-		if errors.Is(err, ErrNotFound) {
-			return tx.DeleteTimer(t.ID)
-		}
-		if err != nil {
+		p, _, _, err := e.pageToSend(tx, t, now)
+		if err != nil || p == nil {
 			return err
 		}
-		inc, err := tx.Incident(t.IncidentID)
-		if err != nil {
+		t.Due = now.Add(e.lease())
+		if err := tx.SaveTimer(&t); err != nil {
 			return err
 		}
-		r, err := run(tx, t.IncidentID, p.Escalation)
-		if err != nil {
-			return err
+		queued = true
+		return nil
+	})
+	if err != nil || !queued {
+		return err
+	}
+	e.mu.Lock()
+	e.inflight[t.Page] = true
+	e.mu.Unlock()
+	e.wg.Go(func() {
+		defer func() {
+			e.mu.Lock()
+			delete(e.inflight, t.Page)
+			e.mu.Unlock()
+			e.Wake()
+		}()
+		select {
+		case e.sends <- struct{}{}:
+		case <-ctx.Done():
+			return // still pending: the next start sends it (recover)
 		}
-		switch {
-		case p.Status != PagePending && p.Status != PageSending:
-			return tx.DeleteTimer(t.ID)
-		case p.Status == PageSending:
-			p.Status, p.Error = PageFailed, "outcome unknown: the service stopped while sending; not sent again, so that nobody is paged twice for a step"
-			entries = append(entries, pageEntry(p, now))
-			if err := tx.SavePage(p); err != nil {
-				return err
-			}
-			if err := tx.DeleteTimer(t.ID); err != nil {
-				return err
-			}
-			return e.s.record(tx, inc, false, entries)
-		case r.StoppedAt != nil && !r.StoppedAt.After(p.At), r.StoppedAt == nil && stoppedBy(inc, r):
-			p.Status = PageCancelled
-			if err := tx.SavePage(p); err != nil {
-				return err
-			}
-			return tx.DeleteTimer(t.ID)
+		defer func() { <-e.sends }()
+		if ctx.Err() != nil {
+			return
+		}
+		sctx := context.WithoutCancel(ctx)
+		msg, err := e.startPage(sctx, t)
+		if err != nil {
+			e.o.Log.Error("timer engine: starting a page attempt failed; its timer brings it back", "incident", t.IncidentID, "page", t.Page, "err", err)
+			return
+		}
+		if msg != nil {
+			e.send(sctx, t, msg)
+		}
+	})
+	return nil
+}
+
+// pageToSend reads a page timer's page and returns it when it is still to
+// be sent. Otherwise it settles the page in tx and returns nil: a page
+// already final loses its timer; one found "sending" (the process died
+// mid-send) is failed as "outcome unknown" and not sent again, so that
+// nobody is paged twice for a step; one whose run the incident's state
+// stopped is cancelled.
+func (e *Engine) pageToSend(tx Tx, t Timer, now time.Time) (*Page, *Incident, *EscalationRun, error) {
+	p, err := tx.Page(t.IncidentID, t.Page)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, nil, tx.DeleteTimer(t.ID)
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	inc, err := tx.Incident(t.IncidentID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, err := run(tx, t.IncidentID, p.Escalation)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	switch {
+	case p.Status != PagePending && p.Status != PageSending:
+		return nil, nil, nil, tx.DeleteTimer(t.ID)
+	case p.Status == PageSending:
+		p.Status, p.Error = PageFailed, "outcome unknown: the service stopped while sending; not sent again, so that nobody is paged twice for a step"
+		if err := tx.SavePage(p); err != nil {
+			return nil, nil, nil, err
+		}
+		if err := tx.DeleteTimer(t.ID); err != nil {
+			return nil, nil, nil, err
+		}
+		return nil, nil, nil, e.s.record(tx, inc, false, []*TimelineEntry{pageEntry(p, now)})
+	case r.StoppedAt != nil && !r.StoppedAt.After(p.At), r.StoppedAt == nil && stoppedBy(inc, r):
+		p.Status = PageCancelled
+		if err := tx.SavePage(p); err != nil {
+			return nil, nil, nil, err
+		}
+		return nil, nil, nil, tx.DeleteTimer(t.ID)
+	}
+	return p, inc, r, nil
+}
+
+// startPage records the start of an attempt of a queued page (status
+// sending, the timer at the attempt's deadline, so that a process that
+// dies mid-send leaves a page found "sending" on restart) and returns
+// what to send; nil when the page no longer needs sending.
+func (e *Engine) startPage(ctx context.Context, t Timer) (*PageMessage, error) {
+	var msg *PageMessage
+	err := e.s.store.Update(ctx, func(tx Tx) error {
+		msg = nil
+		now := e.o.Now().UTC()
+		p, inc, r, err := e.pageToSend(tx, t, now)
+		if err != nil || p == nil {
+			return err
 		}
 		p.Status, p.Attempts = PageSending, p.Attempts+1
 		if err := tx.SavePage(p); err != nil {
 			return err
 		}
-		t.Due = now.Add(e.lease())
-		if err := tx.SaveTimer(&t); err != nil {
+		lease := t
+		lease.Due = now.Add(e.lease())
+		if err := tx.SaveTimer(&lease); err != nil {
 			return err
 		}
 		msg = &PageMessage{Page: *p, Incident: inc, Text: pageText(inc, p, r), URL: e.link("/incidents/%d", inc.ID)}
@@ -543,24 +615,7 @@ func (e *Engine) beginPage(ctx context.Context, t Timer) error {
 		}
 		return nil
 	})
-	if err != nil || msg == nil {
-		return err
-	}
-	e.mu.Lock()
-	e.inflight[t.Page] = true
-	e.mu.Unlock()
-	e.wg.Go(func() {
-		defer func() {
-			e.mu.Lock()
-			delete(e.inflight, t.Page)
-			e.mu.Unlock()
-			e.Wake()
-		}()
-		e.sends <- struct{}{}
-		defer func() { <-e.sends }()
-		e.send(context.WithoutCancel(ctx), t, msg)
-	})
-	return nil
+	return msg, err
 }
 
 // stoppedBy reports whether the incident's state stops the run.

@@ -18,11 +18,19 @@ type fakePager struct {
 	sent []PageMessage
 	// fail is returned by the next len(fail) sends, in order.
 	fail []error
+	// gate, when set, holds every send until it is closed; entered hears
+	// of each send that is held.
+	gate    chan struct{}
+	entered chan struct{}
 }
 
 func (p *fakePager) Via() string { return p.via }
 
 func (p *fakePager) Send(_ context.Context, m PageMessage) error {
+	if p.gate != nil {
+		p.entered <- struct{}{}
+		<-p.gate
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.fail) > 0 {
@@ -464,4 +472,48 @@ func TestEngineSettlesCutPagesAtStart(t *testing.T) {
 		}
 	}
 	same(t, "email", h.email.got(), nil)
+}
+
+// A page that waits for a free send slot has not been attempted: if the
+// process dies then, the restarted engine sends it, and only the page
+// whose send was under way is given up as "outcome unknown".
+func TestEngineSendsQueuedPagesAfterACrash(t *testing.T) {
+	h := newOnCallHarness(t, EngineOptions{Sends: 1})
+	gate := make(chan struct{})
+	for _, p := range []*fakePager{h.slack, h.email} {
+		p.gate, p.entered = gate, make(chan struct{}, 4)
+	}
+	id := h.open()
+	old := h.eng
+	old.tick(context.Background())
+	// One of UA's two pages (Slack, email) is being sent; the other waits.
+	select {
+	case <-h.slack.entered:
+	case <-h.email.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no page send began")
+	}
+	t.Cleanup(func() { close(gate); old.wg.Wait() })
+
+	// kill -9, and a new process with pagers that answer at once.
+	h.slack, h.email = &fakePager{via: ViaSlack}, &fakePager{via: ViaEmail}
+	h.restart(EngineOptions{Sends: 1})
+	h.eng.recover(context.Background())
+	h.run()
+	sent := append(h.slack.got(), h.email.got()...)
+	same(t, "pages sent after the restart", sent, []string{"UA@0"})
+	var unknown, ok int
+	for _, p := range h.pages(id) {
+		switch {
+		case p.Status == PageFailed && strings.HasPrefix(p.Error, "outcome unknown"):
+			unknown++
+		case p.Status == PageSent && p.Attempts == 1:
+			ok++
+		default:
+			t.Errorf("page %+v: want sent once, or the one cut mid-send given up", p)
+		}
+	}
+	if unknown != 1 || ok != 1 {
+		t.Errorf("%d pages of unknown outcome and %d sent, want 1 and 1", unknown, ok)
+	}
 }
