@@ -24,6 +24,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/incidentbot/incidentbot/bot"
 )
@@ -212,10 +213,27 @@ func headerSafe(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' }), " ")
 }
 
+// maxSubjectTitle bounds the title in the subject: a header line may not
+// pass 998 octets (RFC 5322 2.1.1), and an unencoded ASCII subject is one
+// line. The whole title is in the body.
+const maxSubjectTitle = 200
+
+// clip cuts s to at most n bytes on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 // message builds the MIME message: headers, a text part and an HTML part.
 func (p *Pager) message(to string, m bot.PageMessage) ([]byte, error) {
 	inc := m.Incident
-	subject := headerSafe(fmt.Sprintf("[%s] %s paged: %s", inc.Severity, inc.Key(), inc.Title))
+	subject := headerSafe(fmt.Sprintf("[%s] %s paged: %s", inc.Severity, inc.Key(), clip(inc.Title, maxSubjectTitle)))
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	h := func(k, v string) { fmt.Fprintf(&buf, "%s: %s\r\n", k, v) }

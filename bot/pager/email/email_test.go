@@ -285,3 +285,35 @@ func TestNewRefusesBadSettings(t *testing.T) {
 		}
 	}
 }
+
+// RFC 5322 (2.1.1) caps a line at 998 octets and SMTP servers refuse (5xx,
+// a permanent failure for us) or break longer ones: a long alert title must
+// not cost the person their email page.
+func TestEmailLinesFitRFC5322WithAHugeTitle(t *testing.T) {
+	p, err := New(Options{URL: "smtps://mail.example.com", From: "incidentbot@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, title := range []string{strings.Repeat("x", 5000), strings.Repeat("é\x1b\u2028", 3000), strings.Repeat("word ", 2000)} {
+		m := page("alice@example.com")
+		m.Incident.Title = title
+		m.Text = "SEV1 INC-9: " + title
+		raw, err := p.message("alice@example.com", m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(raw), "\r\n") {
+			if len(line) > 998 {
+				t.Fatalf("title %.20q...: line %d is %d octets long: %.60q...", title, i, len(line), line)
+			}
+		}
+		msg, err := mail.ReadMessage(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+		if err != nil || !strings.HasPrefix(subject, "[SEV1] INC-9 paged: ") || len(subject) > 400 {
+			t.Errorf("subject (%d bytes) %.80q: %v; want the head of the title", len(subject), subject, err)
+		}
+	}
+}
