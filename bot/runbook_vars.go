@@ -208,8 +208,9 @@ type varIncident struct {
 // the firing alert (a resolved one when none fires) that fills the most, so that all
 // values describe the same thing. A variable stays unfilled, with a Note,
 // when its template fails, gives nothing, or gives a value that is too
-// long or holds anything but letters, digits and ._:/=,@+- (a label value
-// is never pasted into a shell or a message as markup).
+// long, holds anything but letters, digits and ._:/=,@+-, or starts with -
+// (a label value is never pasted into a shell or a message as markup, nor
+// as an option of a command).
 func FillVars(rb Runbook, inc *Incident) []VarValue {
 	if len(rb.Vars) == 0 {
 		return nil
@@ -259,6 +260,10 @@ func fillFrom(vars []RunbookVar, d varData) ([]VarValue, int) {
 			val.Note = fmt.Sprintf("the value found is longer than %d bytes", maxVarValue)
 		case !safeValueRE.MatchString(s):
 			val.Note = "the value found holds characters that are not safe to paste (only letters, digits and ._:/=,@+- are filled in)"
+		case strings.HasPrefix(s, "-"):
+			// A step may paste it where a command expects a name
+			// (kubectl delete pod $POD): "--all" would be an option.
+			val.Note = "the value found starts with -, which a command would read as an option"
 		default:
 			val.Value, val.Filled = s, true
 			n++

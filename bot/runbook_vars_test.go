@@ -74,6 +74,13 @@ func TestFillVars(t *testing.T) {
 				"APP!the value found holds characters that are not safe to paste (only letters, digits and ._:/=,@+- are filled in)",
 				"SEL!the value found holds characters that are not safe to paste (only letters, digits and ._:/=,@+- are filled in)",
 				"HOST!the value found is longer than 253 bytes", "INC=inc-4"}},
+		// Pasted where a step names a thing (kubectl delete pod $POD), a
+		// value that starts with - is an option: --all would delete every pod.
+		{name: "a value that would read as an option is not used",
+			alerts: []Alert{alert(AlertFiring, "namespace", "--all-namespaces", "service", "-A", "instance", "h:1", "container", "--all")},
+			want: []string{"NS!the value found starts with -, which a command would read as an option",
+				"APP!the value found starts with -, which a command would read as an option",
+				"SEL=app=-A", "HOST=h", "INC=inc-4"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +126,7 @@ func FuzzFillVars(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string) {
 		inc := &Incident{Alerts: []Alert{{Status: AlertFiring, Labels: map[string]string{"namespace": v}, Annotations: map[string]string{"summary": v}}}}
 		for _, val := range FillVars(rb, inc) {
-			if val.Filled && (!safeValueRE.MatchString(val.Value) || len(val.Value) > maxVarValue) {
+			if val.Filled && (!safeValueRE.MatchString(val.Value) || len(val.Value) > maxVarValue || strings.HasPrefix(val.Value, "-")) {
 				t.Fatalf("label %q filled %s with %q", v, val.Name, val.Value)
 			}
 			if !val.Filled && val.Note == "" {
