@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/incidentbot/incidentbot/bot"
-	"github.com/incidentbot/incidentbot/store/bolt"
 )
 
 // parseRetention reads INCIDENTBOT_RETENTION: empty or 0 keeps everything;
@@ -38,7 +37,7 @@ func parseRetention(s string) (time.Duration, error) {
 
 // startRetention runs the retention sweeps until ctx ends, when keep is
 // set, and returns a channel closed once they have stopped.
-func startRetention(ctx context.Context, keep time.Duration, store *bolt.Store, log *slog.Logger, m *metrics) <-chan struct{} {
+func startRetention(ctx context.Context, keep time.Duration, store bot.Store, log *slog.Logger, m *metrics) <-chan struct{} {
 	done := make(chan struct{})
 	if keep <= 0 {
 		close(done)

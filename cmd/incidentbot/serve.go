@@ -17,7 +17,6 @@ import (
 	"github.com/incidentbot/incidentbot/bot/alertmanager"
 	"github.com/incidentbot/incidentbot/bot/promgraph"
 	"github.com/incidentbot/incidentbot/runbooks"
-	"github.com/incidentbot/incidentbot/store/bolt"
 	"github.com/incidentbot/incidentbot/webhooks"
 )
 
@@ -42,7 +41,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	m := newMetrics()
-	store, err := bolt.Open(st.DB, bolt.Options{OnCommit: m.onCommit})
+	store, err := openStore(ctx, st.DB, m)
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
@@ -77,7 +76,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Grapher: grapher, PublicURL: st.PublicURL, Profiler: profiler, ProfileBlobs: blobs, ProfileTargets: cfg.Loop.ProfileTargets,
 		OnIngest: func(n *bot.Notification, res bot.IngestResult, err error) { m.observeIngest(len(n.Alerts), res, err) }})
 	oncall = newOnCall(svc, st, pagers, chat, log, m)
-	m.watchStore(store)
 	srv := webhooks.New(webhooks.Config{
 		Service: svc, WebhookToken: st.WebhookToken, APIToken: st.APIToken, SigningSecret: st.SlackSigningSecret,
 		MaxWebhookBody: st.MaxWebhookBody, Ready: store.Ping, Metrics: m.handler(), Runbooks: books, Views: chat.views(), Log: log,
@@ -91,8 +89,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	fmt.Fprintf(stdout, "incidentbot %s listening on %s (store %s, Slack %s)\n", version, ln.Addr(), st.DB, onOff(chat != nil))
-	log.Info("started", "version", version, "addr", ln.Addr().String(), "db", st.DB, "slack", onOff(chat != nil), "runbooks", len(books.All()))
+	fmt.Fprintf(stdout, "incidentbot %s listening on %s (store %s, Slack %s)\n", version, ln.Addr(), storeName(st.DB), onOff(chat != nil))
+	log.Info("started", "version", version, "addr", ln.Addr().String(), "db", storeName(st.DB), "slack", onOff(chat != nil), "runbooks", len(books.All()))
 	if st.APIToken == "" && st.AuthProxy == "" {
 		log.Warn("the web view (/incidents) is open to anyone who can reach this address: set INCIDENTBOT_API_TOKEN or INCIDENTBOT_AUTH_PROXY_HEADER")
 	}

@@ -53,7 +53,7 @@ type setting struct {
 var settingList = []setting{
 	{"INCIDENTBOT_ADDR", "addr", ":8080", "listen address", false},
 	{"INCIDENTBOT_ADMIN_ADDR", "admin-addr", "", "admin listener with /debug/pprof (off when empty; keep it on loopback)", false},
-	{"INCIDENTBOT_DB", "db", "incidentbot.db", "bbolt file (the embedded default store)", false},
+	{"INCIDENTBOT_DB", "db", "incidentbot.db", "bbolt file (the embedded default store), or a postgres:// URL (the PostgreSQL store: many replicas)", false},
 	{"INCIDENTBOT_CONFIG", "config", "", "optional YAML file: severity mapping, which alerts open incidents, responders, channel prefix, timezone", false},
 	{"INCIDENTBOT_WEBHOOK_TOKEN", "webhook-token", "", "when set, /webhooks/* require it as bearer token or basic-auth password", true},
 	{"INCIDENTBOT_API_TOKEN", "api-token", "", "when set, /api/* require it as bearer token", true},
