@@ -227,6 +227,11 @@ func TestPageCommandAckLinkAndPages(t *testing.T) {
 	if w := post(path); w.Code != http.StatusConflict {
 		t.Errorf("POST twice: %d %s", w.Code, w.Body)
 	}
+	// The token acknowledges as U0ALICE for a day: like any credential,
+	// it never reaches a log line (request logs are shipped and kept).
+	if token := strings.TrimPrefix(path, "/page/ack/"); strings.Contains(e.logs.String(), token) {
+		t.Errorf("the log holds the ack token:\n%s", e.logs.String())
+	}
 
 	// /incident page by hand: a person, then a team.
 	if r := e.command(testChannel, "page <@U0ERIN|erin> the DB is on fire"); r.ResponseType != InChannel || r.Text != "<@U0ALICE> is paging <@U0ERIN> for INC-1" {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -230,8 +231,17 @@ func (s *Server) requestLog(c *gin.Context) {
 	case p == "/healthz" || p == "/readyz" || p == "/metrics":
 		level = slog.LevelDebug
 	}
-	l.Log(c.Request.Context(), level, "http request", "method", c.Request.Method, "path", c.Request.URL.Path,
+	l.Log(c.Request.Context(), level, "http request", "method", c.Request.Method, "path", loggedPath(c.Request.URL.Path),
 		"status", c.Writer.Status(), "bytes", c.Writer.Size(), "duration", time.Since(start), "remote", c.ClientIP())
+}
+
+// loggedPath is a request's path as the log may keep it: an ack link's
+// token acknowledges as the person paged, so it is left out.
+func loggedPath(p string) string {
+	if strings.HasPrefix(p, "/page/ack/") {
+		return "/page/ack/(token)"
+	}
+	return p
 }
 
 func (s *Server) recoverPanic(c *gin.Context) {
