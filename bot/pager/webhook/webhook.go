@@ -10,9 +10,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -86,7 +88,8 @@ func (p *Pager) Send(ctx context.Context, m bot.PageMessage) error {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.Page.Address, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("%w: webhook page: bad URL: %w", bot.ErrInvalid, err)
+		// err quotes the URL, which may be the secret itself.
+		return fmt.Errorf("%w: webhook page: the person's webhook is not a valid URL", bot.ErrInvalid)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "incidentbot")
@@ -94,7 +97,14 @@ func (p *Pager) Send(ctx context.Context, m bot.PageMessage) error {
 	req.Header.Set("Idempotency-Key", "incidentbot-page-"+strconv.FormatUint(m.Page.ID, 10))
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("webhook page: %w", err)
+		// A gateway's path or query often is the secret (an ntfy topic, a
+		// provider's key): the error, which reaches the timeline and the
+		// incident channel, names only the host.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("webhook page to %s: %w", req.URL.Host, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

@@ -88,3 +88,16 @@ func TestWebhookPageErrors(t *testing.T) {
 		t.Errorf("redirect: %v, want a permanent refusal", err)
 	}
 }
+
+// A gateway URL often is the secret (an ntfy topic, an SMS provider's key
+// in the query). A failed page's error goes on the timeline, which is
+// posted in the incident channel, into GET .../pages and the log: it names
+// the host, never the path or query.
+func TestWebhookPageErrorsKeepTheURLSecret(t *testing.T) {
+	for _, addr := range []string{"http://127.0.0.1:1/topic-s3cret?key=k3y", "http://[::1/topic-s3cret?key=k3y"} {
+		err := New("k", nil).Send(context.Background(), message(addr))
+		if err == nil || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "k3y") {
+			t.Errorf("Send(%q) = %v: want an error without the URL's path and query", addr, err)
+		}
+	}
+}
