@@ -181,7 +181,11 @@ func (p *Pager) deliver(c *smtp.Client, to string, msg []byte) error {
 	if err := w.Close(); err != nil {
 		return err
 	}
-	return c.Quit()
+	// The server answered 250 to the final dot: the message is its now. A
+	// failed QUIT (the connection dropped, the context ended) must not
+	// make the engine retry and page the person twice for the step.
+	_ = c.Quit()
+	return nil
 }
 
 // classify makes an SMTP 5xx permanent; everything else stays transient.
