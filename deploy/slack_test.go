@@ -29,6 +29,7 @@ var scopeOf = map[string]string{
 	"UpdateUserGroupMembersContext":    "usergroups:write",
 	"GetUserInfoContext":               "users:read",
 	"OpenViewContext":                  "", // views.open needs a trigger_id, no scope
+	"GetUsersInConversationContext":    "channels:read",
 }
 
 type slackManifest struct {

@@ -58,6 +58,13 @@ type Config struct {
 	// Views opens Slack modals (the correction of a timeline entry); nil
 	// means Slack is off and the entry menus answer that they cannot.
 	Views ViewOpener
+	// Access says who may change incidents; its zero value lets anyone.
+	Access Access
+	// Members reads channel membership for Access; nil with Slack off.
+	Members Members
+	// HeadlineChannel is the channel of every incident's headline, whose
+	// buttons may act on any incident.
+	HeadlineChannel string
 	// HTTPClient posts replies to Slack's response_url; nil means a client
 	// with a 5 s timeout.
 	HTTPClient *http.Client

@@ -71,6 +71,13 @@ func (s *Server) Command(ctx context.Context, cmd slack.SlashCommand) Reply {
 	if err != nil {
 		return s.failed(ctx, err, c.Verb)
 	}
+	// Reading is open to all; everything else changes the incident or
+	// posts into its channel, which access.act may keep to its members.
+	if readOnly := c.Verb == "timeline" || (c.Verb == "runbook" && c.Text == ""); !readOnly {
+		if err := s.mayAct(ctx, inc, actor); err != nil {
+			return ephemeral("%s", err.Error())
+		}
+	}
 	switch c.Verb {
 	case "timeline":
 		return s.timeline(ctx, inc)

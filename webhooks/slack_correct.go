@@ -36,6 +36,9 @@ func (s *Server) entryMenu(ctx context.Context, cb slack.InteractionCallback, ac
 	if inc.SlackChannelID != "" && cb.Channel.ID != "" && cb.Channel.ID != inc.SlackChannelID {
 		return "that menu belongs to another incident's channel"
 	}
+	if err := s.mayAct(ctx, inc, cb.User.ID); err != nil {
+		return err.Error()
+	}
 	if err := s.cfg.Views.OpenView(ctx, cb.TriggerID, botslack.CorrectionView(inc, e, s.svc.Zone(), op == "strike")); err != nil {
 		s.logger(ctx).Warn("slack: could not open the correction modal", "incident", id, "entry", entryID, "err", err)
 		return "could not open the correction form; try again"
@@ -63,9 +66,12 @@ func (s *Server) viewSubmission(ctx context.Context, cb slack.InteractionCallbac
 	if err != nil {
 		return fieldError("text", userMessage(err))
 	}
-	_, e, err := s.svc.Entry(ctx, id, entryID)
+	inc, e, err := s.svc.Entry(ctx, id, entryID)
 	if err != nil {
 		return fieldError("text", userMessage(err))
+	}
+	if err := s.mayAct(ctx, inc, cb.User.ID); err != nil {
+		return fieldError("text", err.Error())
 	}
 	c := botslack.CorrectionFrom(cb.View.State, e, s.svc.Zone(), cb.User.ID)
 	if c.When == "" && c.Text == nil && c.Struck == nil {

@@ -63,6 +63,13 @@ func (s *Server) interact(ctx context.Context, cb slack.InteractionCallback) str
 			s.logger(ctx).Debug("slack action ignored", "action_id", act.ActionID)
 			continue
 		}
+		inc, err := s.buttonChannel(ctx, id, cb.Channel.ID)
+		if err != nil {
+			return s.actionFailed(ctx, err, act.ActionID)
+		}
+		if err := s.mayAct(ctx, inc, actor); err != nil {
+			return err.Error()
+		}
 		if _, err := s.svc.Apply(ctx, id, a); err != nil {
 			return s.actionFailed(ctx, err, act.ActionID)
 		}

@@ -98,6 +98,7 @@ type Client struct {
 	mu      sync.Mutex
 	botUser string
 	names   nameCache
+	members memberCache
 }
 
 var _ bot.Chat = (*Client)(nil)

@@ -60,6 +60,14 @@ func (c *chatRuntime) views() webhooks.ViewOpener {
 	return c.client
 }
 
+// members reads channel membership for access.act; nil with Slack off.
+func (c *chatRuntime) members() webhooks.Members {
+	if c == nil {
+		return nil
+	}
+	return c.client
+}
+
 // wake pokes the worker after a commit; nil until start.
 func (c *chatRuntime) wake() {
 	if c == nil {

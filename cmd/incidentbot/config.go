@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/webhooks"
 )
 
 // fileConfig is the optional YAML file (INCIDENTBOT_CONFIG).
@@ -37,6 +38,7 @@ type fileConfig struct {
 	} `yaml:"responders"`
 	OnCall oncallFile `yaml:",inline"` // people and teams: config_oncall.go
 	Loop   loopFile   `yaml:",inline"` // silences and profiles: config_profiles.go
+	Access accessFile `yaml:"access"`  // who may change incidents: config_access.go
 }
 
 // config is the file, checked and turned into what the packages take.
@@ -47,6 +49,7 @@ type config struct {
 	responders    []responderRule
 	OnCall        *bot.OnCall
 	Loop          *loopConfig
+	Access        webhooks.Access
 }
 
 type responderRule struct {
@@ -124,6 +127,9 @@ func (fc *fileConfig) compile() (*config, error) {
 		return nil, err
 	}
 	if c.Loop, err = fc.Loop.compile(); err != nil {
+		return nil, err
+	}
+	if c.Access, err = fc.Access.compile(); err != nil {
 		return nil, err
 	}
 	return c, nil

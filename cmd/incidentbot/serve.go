@@ -78,7 +78,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	oncall = newOnCall(svc, st, pagers, chat, log, m)
 	srv := webhooks.New(webhooks.Config{
 		Service: svc, WebhookToken: st.WebhookToken, APIToken: st.APIToken, SigningSecret: st.SlackSigningSecret,
-		MaxWebhookBody: st.MaxWebhookBody, Ready: store.Ping, Metrics: m.handler(), Runbooks: books, Views: chat.views(), Log: log,
+		MaxWebhookBody: st.MaxWebhookBody, Ready: store.Ping, Metrics: m.handler(), Runbooks: books, Views: chat.views(), Access: cfg.Access, Members: chat.members(),
+		HeadlineChannel: st.SlackChannel, Log: log,
 		PublicURL: st.PublicURL, Zone: cfg.Zone, OnWebhook: m.observeWebhook, AuthProxyHeader: st.AuthProxy,
 	})
 

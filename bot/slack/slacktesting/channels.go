@@ -159,6 +159,7 @@ func (s *Server) methods() map[string]method {
 		"files.completeUploadExternal": s.completeUpload,
 		"users.info":                   s.usersInfo,
 		"views.open":                   s.viewsOpen,
+		"conversations.members":        s.members,
 	}
 }
 

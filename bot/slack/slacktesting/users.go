@@ -58,3 +58,13 @@ func (s *Server) viewsOpen(p url.Values) (map[string]any, string) {
 	s.views = append(s.views, View{TriggerID: p.Get("trigger_id"), JSON: p.Get("view")})
 	return map[string]any{"view": map[string]any{"id": fmt.Sprintf("V%04d", len(s.views))}}, ""
 }
+
+// members lists a channel's members (conversations.members), in one page.
+func (s *Server) members(p url.Values) (map[string]any, string) {
+	for _, c := range s.channels {
+		if c.ID == p.Get("channel") {
+			return map[string]any{"members": append([]string{}, c.Members...), "response_metadata": map[string]any{"next_cursor": ""}}, ""
+		}
+	}
+	return nil, "channel_not_found"
+}
