@@ -30,6 +30,7 @@ var scopeOf = map[string]string{
 	"GetUserInfoContext":               "users:read",
 	"OpenViewContext":                  "", // views.open needs a trigger_id, no scope
 	"GetUsersInConversationContext":    "channels:read",
+	"SetPurposeOfConversationContext":  "channels:manage",
 }
 
 type slackManifest struct {

@@ -58,7 +58,7 @@ func TestOpenSetsUpTheChannel(t *testing.T) {
 	if len(ch.Bookmarks) != 1 || ch.Bookmarks[0].Link != "https://incidentbot.example.com/incidents/1#postmortem" {
 		t.Errorf("bookmarks: got %+v", ch.Bookmarks)
 	}
-	want := []string{"conversations.create", "conversations.setTopic", "conversations.invite",
+	want := []string{"conversations.create", "conversations.setPurpose", "conversations.setTopic", "conversations.invite",
 		"chat.postMessage", "pins.add", "chat.postMessage", "bookmarks.add", "chat.postMessage", "chat.postMessage"}
 	if got := methods(e.slack.Calls()); !slices.Equal(got, want) {
 		t.Errorf("calls: got %v, want %v", got, want)
@@ -160,6 +160,36 @@ func TestLostCreateAnswerTakesOverTheChannel(t *testing.T) {
 	}
 	if got := e.entries(id, bot.KindChannelCreated); len(got) != 1 {
 		t.Errorf("channel_created entries: %q", got)
+	}
+}
+
+// TestFreshDatabaseDoesNotTakeOverAnotherChannel: a workspace already
+// holds the live inc-1-... channel the bot made a minute ago for another
+// database's INC-1. A fresh database's INC-1 gets inc-1-...-2, and keeps
+// its own identity in its purpose.
+func TestFreshDatabaseDoesNotTakeOverAnotherChannel(t *testing.T) {
+	for name, purpose := range map[string]string{
+		"with another database's identity": "INC-1 HighErrorRate on checkout · incidentbot:0123456789abcdef",
+		"made before identities":           "",
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			old := e.slack.AddBotChannel("inc-1-high-error-rate-on-checkout", purpose, time.Minute)
+			e.start()
+			id := e.fire("HighErrorRate", "checkout", 1)
+			e.settle()
+			inc := e.incident(id)
+			if inc.SlackChannelID == old || inc.SlackChannelName != "inc-1-high-error-rate-on-checkout-2" {
+				t.Fatalf("the fresh incident took channel %s %q, want a new inc-1-...-2", inc.SlackChannelID, inc.SlackChannelName)
+			}
+			ch, _ := e.slack.Channel(inc.SlackChannelName)
+			if !strings.Contains(ch.Purpose, "incidentbot:") || strings.Contains(ch.Purpose, "0123456789abcdef") {
+				t.Errorf("purpose of the new channel: %q", ch.Purpose)
+			}
+			if msgs := e.slack.Messages(old); len(msgs) != 0 {
+				t.Errorf("the other database's channel got %d messages", len(msgs))
+			}
+		})
 	}
 }
 

@@ -2,8 +2,11 @@ package slack
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +25,7 @@ const (
 	stepHeadline = "headline"
 	stepBookmark = "bookmark"
 	stepPin      = "pin"
+	stepPurpose  = "purpose"
 )
 
 // open sets up the incident's channel, in this order, one step per call:
@@ -29,7 +33,7 @@ const (
 // matching runbooks. Each step is recorded before the next, so a retry or
 // a restart resumes where the last attempt stopped.
 func (c *Client) open(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
-	return firstStep(ctx, inc, d, c.channel, c.topic, c.invite, c.message, c.pinMessage, c.headline, c.bookmark, c.runbookNotes, c.matchedRunbooks, c.syncRunbooks)
+	return firstStep(ctx, inc, d, c.channel, c.purpose, c.topic, c.invite, c.message, c.pinMessage, c.headline, c.bookmark, c.runbookNotes, c.matchedRunbooks, c.syncRunbooks)
 }
 
 // refresh edits what shows the incident (message, headline, topic,
@@ -138,11 +142,55 @@ func orElse(a, b string) string {
 	return b
 }
 
-// ours reports whether ch is a live channel this bot created for inc.
+// ours reports whether ch is a live channel this bot created for inc: its
+// purpose carries inc's identity, or (the purpose is set right after
+// creating, and a lost answer may have come in between) it carries no
+// incidentbot identity at all and was created after inc was stored. A
+// channel of another database's INC-1, created a minute earlier, is
+// neither, whatever its name.
 func (c *Client) ours(ctx context.Context, inc *bot.Incident, ch slackgo.Channel) bool {
 	self, err := c.self(ctx)
-	return err == nil && ch.Creator == self && !ch.IsArchived &&
-		int64(ch.Created) >= inc.CreatedAt.Add(-5*time.Minute).Unix()
+	if err != nil || ch.Creator != self || ch.IsArchived {
+		return false
+	}
+	if strings.Contains(ch.Purpose.Value, identityMark) {
+		return strings.Contains(ch.Purpose.Value, identity(inc))
+	}
+	return int64(ch.Created) >= inc.CreatedAt.Add(-clockSkew).Unix()
+}
+
+// clockSkew allows for Slack's clock and ours to differ a little.
+const clockSkew = 5 * time.Second
+
+// identityMark starts the identity the bot writes into each incident
+// channel's purpose.
+const identityMark = "incidentbot:"
+
+// identity names one incident of one database: its number and the
+// nanosecond it was stored, hashed. Another database's INC-1 has another.
+func identity(inc *bot.Incident) string {
+	h := sha256.Sum256([]byte(strconv.FormatInt(inc.ID, 10) + "/" + strconv.FormatInt(inc.CreatedAt.UnixNano(), 10) + "/" + inc.GroupKey))
+	return identityMark + hex.EncodeToString(h[:8])
+}
+
+// purpose writes the incident's identity into its channel's purpose, once,
+// right after creating it, so that a later attempt knows the channel for
+// its own (ours). Optional: without it, only the creation time tells.
+func (c *Client) purpose(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
+	if d.Kind != bot.DeliveryOpen || inc.SlackChannelID == "" || inc.Chat.Did(stepPurpose) {
+		return bot.ChatResult{}, false, nil
+	}
+	st := state(inc)
+	st.Steps = append(st.Steps, stepPurpose)
+	text := clip(inc.Key()+" "+oneLine(inc.Title), 200) + " · " + identity(inc)
+	err := c.call(ctx, "conversations.setPurpose", inc.SlackChannelID, func(ctx context.Context) error {
+		_, err := c.api.SetPurposeOfConversationContext(ctx, inc.SlackChannelID, text)
+		return err
+	})
+	if optional(err) {
+		return warn(st, "set the channel purpose", err)
+	}
+	return bot.ChatResult{State: st}, err == nil, err
 }
 
 // maxListPages bounds the search for a taken name in a big workspace.

@@ -10,6 +10,7 @@ import (
 // Channel is a channel as the fake remembers it.
 type Channel struct {
 	ID, Name, Topic string
+	Purpose         string
 	Creator         string
 	Created         int64
 	Archived        bool
@@ -135,7 +136,8 @@ func (s *Server) open(id string) (*Channel, string) {
 
 func (c *Channel) json() map[string]any {
 	return map[string]any{"id": c.ID, "name": c.Name, "is_channel": true, "created": c.Created, "creator": c.Creator,
-		"is_archived": c.Archived, "members": c.Members, "topic": map[string]any{"value": c.Topic}}
+		"is_archived": c.Archived, "members": c.Members, "topic": map[string]any{"value": c.Topic},
+		"purpose": map[string]any{"value": c.Purpose}}
 }
 
 var channelNameRE = regexp.MustCompile(`^[a-z0-9_-]+$`)
@@ -160,6 +162,7 @@ func (s *Server) methods() map[string]method {
 		"users.info":                   s.usersInfo,
 		"views.open":                   s.viewsOpen,
 		"conversations.members":        s.members,
+		"conversations.setPurpose":     s.setPurpose,
 	}
 }
 

@@ -3,6 +3,7 @@ package slacktesting
 import (
 	"fmt"
 	"net/url"
+	"time"
 )
 
 // User is a workspace member users.info knows.
@@ -67,4 +68,29 @@ func (s *Server) members(p url.Values) (map[string]any, string) {
 		}
 	}
 	return nil, "channel_not_found"
+}
+
+// AddBotChannel creates a channel as the bot did at another time, with a
+// purpose (for instance, an earlier database's incident channel), created
+// ago before the server's clock; it returns its ID.
+func (s *Server) AddBotChannel(name, purpose string, ago time.Duration) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.newChannel(name, BotUserID)
+	c.Created = s.now().Add(-ago).Unix()
+	c.Purpose = purpose
+	c.Members = []string{BotUserID}
+	return c.ID
+}
+
+func (s *Server) setPurpose(p url.Values) (map[string]any, string) {
+	c, code := s.open(p.Get("channel"))
+	if c == nil {
+		return nil, code
+	}
+	if len(p.Get("purpose")) > 250 {
+		return nil, "too_long"
+	}
+	c.Purpose = p.Get("purpose")
+	return map[string]any{"channel": c.json()}, ""
 }
