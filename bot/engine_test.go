@@ -517,3 +517,29 @@ func TestEngineSendsQueuedPagesAfterACrash(t *testing.T) {
 		t.Errorf("%d pages of unknown outcome and %d sent, want 1 and 1", unknown, ok)
 	}
 }
+
+// Anyone in the workspace may run /oncall override, and every override
+// that has not ended is weighed in each who-is-on-call answer (inside the
+// escalation's write transaction) and makes two hand-off notes: their
+// number per schedule is bounded.
+func TestOverridesAreBounded(t *testing.T) {
+	h := newOnCallHarness(t, EngineOptions{})
+	ctx := context.Background()
+	now := h.clock.Now()
+	for i := range MaxOpenOverrides {
+		if _, err := h.svc.AddOverride(ctx, "payments", "primary", "UZ", now, now.Add(time.Hour+time.Duration(i)*time.Second), "<@UZ>"); err != nil {
+			t.Fatalf("override %d: %v", i+1, err)
+		}
+	}
+	if _, err := h.svc.AddOverride(ctx, "payments", "primary", "UZ", now, now.Add(time.Hour), "<@UZ>"); !errors.Is(err, ErrConflict) {
+		t.Fatalf("override %d: %v, want ErrConflict", MaxOpenOverrides+1, err)
+	}
+	// Another schedule has its own bound; once the first ones end, there is room again.
+	if _, err := h.svc.AddOverride(ctx, "payments", "secondary", "UZ", now, now.Add(time.Hour), "<@UZ>"); err != nil {
+		t.Errorf("secondary: %v", err)
+	}
+	h.clock.Advance(time.Hour)
+	if _, err := h.svc.AddOverride(ctx, "payments", "primary", "UY", h.clock.Now(), h.clock.Now().Add(time.Hour), "<@UY>"); err != nil {
+		t.Errorf("after the first ended: %v", err)
+	}
+}

@@ -349,7 +349,8 @@ func (s *Service) overrides(ctx context.Context) ([]Override, error) {
 
 // AddOverride puts user on call for team's schedule (the team's only or
 // first schedule when schedule is empty) from start to end. Errors wrap
-// ErrNotFound (team, schedule) or ErrInvalid (times).
+// ErrNotFound (team, schedule), ErrInvalid (times) or ErrConflict (the
+// schedule already has MaxOpenOverrides that have not ended).
 func (s *Service) AddOverride(ctx context.Context, team, schedule, user string, start, end time.Time, by string) (*Override, error) {
 	t, err := s.oncall.Team(team)
 	if err != nil {
@@ -374,6 +375,19 @@ func (s *Service) AddOverride(ctx context.Context, team, schedule, user string, 
 	}
 	o := &Override{Team: team, Schedule: schedule, User: user, Start: start.UTC(), End: end.UTC(), CreatedAt: now, By: by}
 	err = s.store.Update(ctx, func(tx Tx) error {
+		ovs, err := tx.Overrides()
+		if err != nil {
+			return err
+		}
+		open := 0
+		for _, e := range overridesOf(ovs, team, schedule) {
+			if e.End.After(now) {
+				open++
+			}
+		}
+		if open >= MaxOpenOverrides {
+			return fmt.Errorf("%w: %s/%s already has %d overrides that have not ended; wait for one to end", ErrConflict, team, schedule, open)
+		}
 		if err := tx.AddOverride(o); err != nil {
 			return err
 		}

@@ -44,6 +44,11 @@ type Override struct {
 // schedule to one person for months.
 const MaxOverride = 31 * 24 * time.Hour
 
+// MaxOpenOverrides bounds the overrides of one schedule that have not
+// ended: anyone may make one, and each is weighed in every answer to who
+// is on call and makes two hand-off notes.
+const MaxOpenOverrides = 50
+
 // Shift is a stretch of time one person is on call.
 type Shift struct {
 	User       string    `json:"user"`
