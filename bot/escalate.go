@@ -396,38 +396,6 @@ func (s *Service) AddOverride(ctx context.Context, team, schedule, user string, 
 	return o, err
 }
 
-// updateTx is Service.update for changes that need the transaction too
-// (runs, pages): fn changes inc and returns its entries; none means
-// nothing is written.
-func (s *Service) updateTx(ctx context.Context, id int64, fn func(tx Tx, inc *Incident) ([]*TimelineEntry, error)) (*Incident, error) {
-	var out *Incident
-	var changes []Kind
-	err := s.store.Update(ctx, func(tx Tx) error {
-		changes = nil
-		inc, err := tx.Incident(id)
-		if err != nil {
-			return err
-		}
-		entries, err := fn(tx, inc)
-		if err != nil || len(entries) == 0 {
-			return err
-		}
-		out = inc
-		if err := tx.UpdateIncident(inc); err != nil {
-			return err
-		}
-		changes = entryKinds(entries)
-		return s.record(tx, inc, false, entries)
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(changes) > 0 {
-		s.logFor(ctx, id).Info("incident changed", "changes", changes)
-	}
-	return out, nil
-}
-
 // timerWakingStore calls the service's onTimers after a committed update
 // that added a timer, so the engine fires it without waiting for its poll.
 type timerWakingStore struct {

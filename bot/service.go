@@ -215,6 +215,12 @@ func (s *Service) record(tx Tx, inc *Incident, opened bool, entries []*TimelineE
 // Alerts), so that a change costs the same whatever the roster, and
 // update returns it.
 func (s *Service) update(ctx context.Context, id int64, fn func(inc *Incident) ([]*TimelineEntry, error)) (*Incident, error) {
+	return s.updateTx(ctx, id, func(_ Tx, inc *Incident) ([]*TimelineEntry, error) { return fn(inc) })
+}
+
+// updateTx is update for changes that need the transaction too (runs,
+// pages).
+func (s *Service) updateTx(ctx context.Context, id int64, fn func(tx Tx, inc *Incident) ([]*TimelineEntry, error)) (*Incident, error) {
 	var out *Incident
 	var changes []Kind
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -223,7 +229,7 @@ func (s *Service) update(ctx context.Context, id int64, fn func(inc *Incident) (
 		if err != nil {
 			return err
 		}
-		entries, err := fn(inc)
+		entries, err := fn(tx, inc)
 		if err != nil {
 			return err
 		}
