@@ -24,7 +24,7 @@ func TestCalendar(t *testing.T) {
 	if n := strings.Count(cal, "BEGIN:VEVENT"); n != 11 {
 		t.Errorf("%d events, want 11 (8 weeks of weekly shifts, one split by an override)", n)
 	}
-	for _, l := range strings.Split(cal, "\r\n") {
+	for l := range strings.SplitSeq(cal, "\r\n") {
 		if len(l) > 75 {
 			t.Errorf("line longer than 75 octets: %q", l)
 		}
@@ -33,7 +33,7 @@ func TestCalendar(t *testing.T) {
 		}
 	}
 	long := string(Calendar(strings.Repeat("é", 80), map[string][]Shift{}, now))
-	for _, l := range strings.Split(long, "\r\n") {
+	for l := range strings.SplitSeq(long, "\r\n") {
 		if len(l) > 75 || !strings.HasPrefix(l, " ") && strings.Contains(l, "\uFFFD") {
 			t.Errorf("bad fold %q", l)
 		}

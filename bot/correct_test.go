@@ -10,8 +10,6 @@ import (
 	"github.com/incidentbot/incidentbot/bot"
 )
 
-func ptr[T any](v T) *T { return &v }
-
 func TestCorrectKeepsHistoryAndRefolds(t *testing.T) {
 	s, _ := newService(t, bot.Policy{})
 	ctx := context.Background()
@@ -46,7 +44,7 @@ func TestCorrectKeepsHistoryAndRefolds(t *testing.T) {
 		want  error
 		check func(inc *bot.Incident, e *bot.TimelineEntry) bool
 	}{
-		{"fix a typo", note.ID, bot.Correction{Text: ptr("bad time\x00"), By: "<@U3|carol>"}, nil,
+		{"fix a typo", note.ID, bot.Correction{Text: new("bad time\x00"), By: "<@U3|carol>"}, nil,
 			func(_ *bot.Incident, e *bot.TimelineEntry) bool {
 				return e.Text == "bad time" && len(e.History) == 1 && e.History[0].Text == "bad tiem" && e.History[0].By == "U3" && e.EditedAt != nil
 			}},
@@ -54,22 +52,22 @@ func TestCorrectKeepsHistoryAndRefolds(t *testing.T) {
 			func(inc *bot.Incident, e *bot.TimelineEntry) bool {
 				return e.At.Equal(t0.Add(5*time.Minute)) && inc.AcknowledgedAt.Equal(t0.Add(5*time.Minute))
 			}},
-		{"strike the later cause: the earlier one counts", causes[1].ID, bot.Correction{Struck: ptr(true), By: "U3"}, nil,
+		{"strike the later cause: the earlier one counts", causes[1].ID, bot.Correction{Struck: new(true), By: "U3"}, nil,
 			func(inc *bot.Incident, e *bot.TimelineEntry) bool { return e.Struck && inc.Cause == "DNS" }},
-		{"restore it", causes[1].ID, bot.Correction{Struck: ptr(false), By: "U3"}, nil,
+		{"restore it", causes[1].ID, bot.Correction{Struck: new(false), By: "U3"}, nil,
 			func(inc *bot.Incident, e *bot.TimelineEntry) bool {
 				return !e.Struck && inc.Cause == "a memory leak" && len(e.History) == 2
 			}},
-		{"strike an action item", action.ID, bot.Correction{Struck: ptr(true), By: "U3"}, nil,
+		{"strike an action item", action.ID, bot.Correction{Struck: new(true), By: "U3"}, nil,
 			func(inc *bot.Incident, _ *bot.TimelineEntry) bool { return len(inc.ActionItems) == 0 }},
 		{"before detection is fine", note.ID, bot.Correction{When: "2024-06-20 13:00", By: "U3"}, nil,
 			func(_ *bot.Incident, e *bot.TimelineEntry) bool { return e.At.Equal(t0.Add(-time.Hour)) }},
-		{"same again", note.ID, bot.Correction{Text: ptr("bad time"), By: "U3"}, bot.ErrConflict, nil},
+		{"same again", note.ID, bot.Correction{Text: new("bad time"), By: "U3"}, bot.ErrConflict, nil},
 		{"the future", note.ID, bot.Correction{When: "2030-01-01T00:00:00Z", By: "U3"}, bot.ErrInvalid, nil},
 		{"nothing", note.ID, bot.Correction{By: "U3"}, bot.ErrInvalid, nil},
-		{"empty text", note.ID, bot.Correction{Text: ptr(" \x00 "), By: "U3"}, bot.ErrInvalid, nil},
-		{"nobody", note.ID, bot.Correction{Struck: ptr(true)}, bot.ErrInvalid, nil},
-		{"no such entry", 9999, bot.Correction{Struck: ptr(true), By: "U3"}, bot.ErrNotFound, nil},
+		{"empty text", note.ID, bot.Correction{Text: new(" \x00 "), By: "U3"}, bot.ErrInvalid, nil},
+		{"nobody", note.ID, bot.Correction{Struck: new(true)}, bot.ErrInvalid, nil},
+		{"no such entry", 9999, bot.Correction{Struck: new(true), By: "U3"}, bot.ErrNotFound, nil},
 	}
 	for _, tt := range tests {
 		before, _ := s.Timeline(ctx, 1)
@@ -89,12 +87,12 @@ func TestCorrectKeepsHistoryAndRefolds(t *testing.T) {
 			}
 		}
 	}
-	if _, err := s.Correct(ctx, 2, note.ID, bot.Correction{Struck: ptr(true), By: "U3"}); !errors.Is(err, bot.ErrNotFound) {
+	if _, err := s.Correct(ctx, 2, note.ID, bot.Correction{Struck: new(true), By: "U3"}); !errors.Is(err, bot.ErrNotFound) {
 		t.Errorf("Correct on a missing incident = %v, want ErrNotFound", err)
 	}
 	p, _ := s.Postmortem(ctx, 1, nil)
 	md := p.Markdown()
-	if _, err := s.Correct(ctx, 1, note.ID, bot.Correction{Struck: ptr(true), By: "U3"}); err != nil {
+	if _, err := s.Correct(ctx, 1, note.ID, bot.Correction{Struck: new(true), By: "U3"}); err != nil {
 		t.Fatal(err)
 	}
 	p, _ = s.Postmortem(ctx, 1, nil)

@@ -15,7 +15,7 @@ func TestAlertDigest(t *testing.T) {
 		a.GeneratorURL = "http://prom/g"
 		return a
 	}
-	want := AlertDigest(ptrAlert(base()))
+	want := AlertDigest(new(base()))
 	same := base()
 	same.Labels = map[string]string{"instance": "a1", "service": "payment-gateway", "alertname": "MemoryLeak"}
 	if got := AlertDigest(&same); got != want {
@@ -44,5 +44,3 @@ func TestAlertDigest(t *testing.T) {
 		t.Error("a digest is zero, which means none")
 	}
 }
-
-func ptrAlert(a Alert) *Alert { return &a }

@@ -37,7 +37,7 @@ func TestTimerLoad(t *testing.T) {
 	if spec == "" {
 		t.Skip("set INCIDENTBOT_TIMER_LOAD=100,10000 to measure")
 	}
-	for _, f := range strings.Split(spec, ",") {
+	for f := range strings.SplitSeq(spec, ",") {
 		p, fi, _ := strings.Cut(f, ":")
 		pending, err1 := strconv.Atoi(p)
 		firing, err2 := strconv.Atoi(fi)

@@ -49,7 +49,7 @@ func TestDraftTableHoldsHostileAlertName(t *testing.T) {
 	if strings.Count(md, "\n## Root Cause") != 1 {
 		t.Errorf("an alert name added a heading to the draft:\n%s", md)
 	}
-	for _, line := range strings.Split(md, "\n") {
+	for line := range strings.SplitSeq(md, "\n") {
 		if strings.Contains(line, "Leak") && strings.HasPrefix(line, "| ") {
 			if cells := strings.Count(line, "|") - strings.Count(line, `\|`); cells != 5 {
 				t.Errorf("alerts row has %d cell borders, want 5: %s", cells, line)

@@ -97,7 +97,7 @@ func TestServiceLogsIncidentAndRequest(t *testing.T) {
 // findLog returns the JSON log line with message msg.
 func findLog(t *testing.T, logs, msg string) map[string]any {
 	t.Helper()
-	for _, l := range strings.Split(strings.TrimSpace(logs), "\n") {
+	for l := range strings.SplitSeq(strings.TrimSpace(logs), "\n") {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(l), &m); err != nil {
 			t.Fatalf("log line %q is not JSON: %v", l, err)

@@ -197,10 +197,7 @@ type OnCallNow struct {
 // window is how far around a moment OnCall looks for hand-offs: enough
 // for three shifts and the longest override.
 func (r Rotation) window() time.Duration {
-	w := 3 * r.Shift
-	if w < MaxOverride+24*time.Hour {
-		w = MaxOverride + 24*time.Hour
-	}
+	w := max(3*r.Shift, MaxOverride+24*time.Hour)
 	return w
 }
 

@@ -80,7 +80,7 @@ func TestRotationProperties(t *testing.T) {
 		loc := zone(t, name)
 		for _, shift := range []time.Duration{24 * time.Hour, 72 * time.Hour, 168 * time.Hour, 8 * time.Hour, 90 * time.Minute} {
 			r := Rotation{Zone: loc, Start: time.Date(2025, 1, 6, 9, 30, 0, 0, loc), Shift: shift, Members: []string{"A", "B", "C"}}
-			for i := 0; i < 300; i++ {
+			for range 300 {
 				at := r.Start.Add(time.Duration(rng.Int64N(int64(4*365*24*time.Hour))) - 365*24*time.Hour)
 				s := r.Scheduled(at)
 				if at.Before(s.Start) || !at.Before(s.End) {

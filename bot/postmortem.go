@@ -145,10 +145,7 @@ func spanFrom(start time.Time, end *time.Time) *Span {
 	if end == nil {
 		return nil
 	}
-	d := end.Sub(start)
-	if d < 0 {
-		d = 0
-	}
+	d := max(end.Sub(start), 0)
 	return &Span{Seconds: int64(d / time.Second), Text: HumanDuration(d)}
 }
 

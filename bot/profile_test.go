@@ -114,15 +114,15 @@ func TestProfilesAtOpenAndAfter(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	caps := waitProfiles(1)
+	waitProfiles(1)
 	time.Sleep(50 * time.Millisecond)
-	if caps, _, _ = svc.Profiles(ctx, id); len(caps) != 1 {
+	if caps, _, _ := svc.Profiles(ctx, id); len(caps) != 1 {
 		t.Fatalf("%d profiles before `after` passed", len(caps))
 	}
 	mu.Lock()
 	clock = clock.Add(10 * time.Minute)
 	mu.Unlock()
-	caps = waitProfiles(2)
+	waitProfiles(2)
 	_, diffs, _ := svc.Profiles(ctx, id)
 	if len(diffs) != 1 || diffs[0].Base != 1 || diffs[0].Next != 2 || diffs[0].Target != "http://pg-1/debug/pprof/heap" {
 		t.Fatalf("diffs %+v", diffs)

@@ -35,7 +35,7 @@ func TestRetentionDeletesOnlyWhatExpired(t *testing.T) {
 		return inc.ID
 	}
 	now := at(0).Add(500 * 24 * time.Hour)
-	old, young, open := mk(ptrTime(at(0))), mk(ptrTime(now.Add(-399*24*time.Hour))), mk(nil)
+	old, young, open := mk(new(at(0))), mk(new(now.Add(-399*24*time.Hour))), mk(nil)
 	var deleted []int64
 	r := &Retention{Store: st, Keep: 400 * 24 * time.Hour, Now: func() time.Time { return now }, Batch: 1, Pause: time.Microsecond,
 		OnDeleted: func(id int64, batches int) { deleted = append(deleted, id) }}
@@ -55,5 +55,3 @@ func TestRetentionDeletesOnlyWhatExpired(t *testing.T) {
 		t.Errorf("second sweep: %d, %v; want nothing to do", n, err)
 	}
 }
-
-func ptrTime(t time.Time) *time.Time { return &t }

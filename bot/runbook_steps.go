@@ -20,9 +20,6 @@ const (
 	ActionRunbookUndo = "runbook_undo"
 )
 
-// isStepOp reports whether op marks a runbook step.
-func isStepOp(op Op) bool { return op == OpRunbookStep || op == OpRunbookSkip || op == OpRunbookUndo }
-
 // markStep applies a Done, Skip or Undo to a runbook step. The incident
 // must have the runbook's checklist in its channel, and the checklist the
 // step: a forged or stale button changes nothing (ErrNotFound). A step

@@ -72,7 +72,7 @@ func TestIngestOneIncidentPerGroupAndNoDuplicates(t *testing.T) {
 	if !first.Opened || first.Incident != 1 || first.Changes != 2 {
 		t.Fatalf("first notification = %+v, want incident 1 opened with 2 entries", first)
 	}
-	for i := 0; i < 3; i++ { // repeat_interval, retries, HA peers
+	for i := range 3 { // repeat_interval, retries, HA peers
 		if res := mustIngest(t, s, notification(leakAlert("pg-1", 0, -1))); res.Changes != 0 || res.Opened || res.Incident != 1 {
 			t.Fatalf("repeat %d = %+v, want no change to incident 1", i, res)
 		}
@@ -319,7 +319,7 @@ func TestRepeatsDoNotCommit(t *testing.T) {
 	s := bot.NewService(st, bot.Options{Now: func() time.Time { return t0.Add(3 * time.Hour) }})
 	mustIngest(t, s, notification(leakAlert("pg-1", 0, -1)))
 	before := st.Stats()
-	for i := 0; i < 5; i++ {
+	for range 5 {
 		mustIngest(t, s, notification(leakAlert("pg-1", 0, -1)))
 	}
 	after := st.Stats()

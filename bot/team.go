@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -60,14 +61,14 @@ func (o *OnCall) teamNames() string {
 	if o == nil || len(o.Teams) == 0 {
 		return "none configured"
 	}
-	s := ""
+	var s strings.Builder
 	for i, t := range o.Teams {
 		if i > 0 {
-			s += ", "
+			s.WriteString(", ")
 		}
-		s += t.Name
+		s.WriteString(t.Name)
 	}
-	return s
+	return s.String()
 }
 
 // TeamsFor returns the teams whose Match fits one of the incident's

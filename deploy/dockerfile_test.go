@@ -63,7 +63,7 @@ func splitStages(ins []instruction) []stage {
 			continue
 		}
 		var words []string
-		for _, w := range strings.Fields(in.args) {
+		for w := range strings.FieldsSeq(in.args) {
 			if !strings.HasPrefix(w, "--") { // --platform=...
 				words = append(words, w)
 			}

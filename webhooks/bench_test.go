@@ -89,7 +89,7 @@ func BenchmarkWebhookIngest(b *testing.B) {
 	b.SetParallelism(8)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			postWebhook(b, e.srv, bytes.Replace(template, []byte(groupMark), []byte(fmt.Sprint(n.Add(1))), 1))
+			postWebhook(b, e.srv, bytes.Replace(template, []byte(groupMark), fmt.Append(nil, n.Add(1)), 1))
 		}
 	})
 	if got := len(e.incidents()); int64(got) != n.Load() {

@@ -118,7 +118,7 @@ func TestRequestIDReachesServiceLogs(t *testing.T) {
 		t.Fatalf("webhook: %d %s", w.Code, w.Body)
 	}
 	var line string
-	for _, l := range strings.Split(e.logs.String(), "\n") {
+	for l := range strings.SplitSeq(e.logs.String(), "\n") {
 		if strings.Contains(l, "incident opened") {
 			line = l
 		}

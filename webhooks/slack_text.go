@@ -122,8 +122,6 @@ func runbookNames(all []bot.Runbook) string {
 	return text
 }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
 func orDefault(s, def string) string {
 	if s == "" {
 		return def

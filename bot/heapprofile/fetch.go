@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -95,12 +96,7 @@ func ParseAllow(entries []string) (Allowed, error) {
 // admitsName reports whether host is one of the allowed names.
 func (a Allowed) admitsName(host string) bool {
 	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	for _, n := range a.names {
-		if n == host {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(a.names, host)
 }
 
 // admitsAddr reports whether ip is in one of the allowed networks.

@@ -494,7 +494,7 @@ func splitText(s string, limit int) []string {
 			cur.WriteString(fence)
 		}
 	}
-	for _, line := range strings.Split(s, "\n") {
+	for line := range strings.SplitSeq(s, "\n") {
 		for {
 			need := len(line)
 			if cur.Len() > 0 {

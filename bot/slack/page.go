@@ -106,7 +106,7 @@ func (c *Client) inviteMore(ctx context.Context, inc *bot.Incident, d bot.Delive
 		return bot.ChatResult{}, nil
 	}
 	var users []string
-	for _, u := range strings.Split(d.Ref, ",") {
+	for u := range strings.SplitSeq(d.Ref, ",") {
 		if id := userID(u); id != "" && len(users) < maxResponders {
 			users = append(users, id)
 		}

@@ -34,7 +34,7 @@ func CheckRunbook(rb bot.Runbook) []RunbookFinding {
 	longest := maxSectionText - 2*len(fence) - 2
 	check := func(step int, md string) {
 		for _, part := range renderMarkdown(md, nil) {
-			for _, l := range strings.Split(part, "\n") {
+			for l := range strings.SplitSeq(part, "\n") {
 				if len(l) > longest {
 					out = append(out, RunbookFinding{Step: step, Msg: fmt.Sprintf(
 						"a line of %d bytes: Slack takes %d a section, so it would be cut in two", len(l), maxSectionText)})

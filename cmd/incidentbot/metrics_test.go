@@ -172,7 +172,7 @@ func scrapeSeries(t *testing.T, base string) map[string]float64 {
 		t.Fatalf("GET /metrics: %d %s", res.StatusCode, body)
 	}
 	out := map[string]float64{}
-	for _, line := range strings.Split(string(body), "\n") {
+	for line := range strings.SplitSeq(string(body), "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}

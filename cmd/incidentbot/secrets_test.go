@@ -125,7 +125,7 @@ func TestNoSecretsInLogsOrResponses(t *testing.T) {
 func checkLogShape(t *testing.T, logs string) {
 	t.Helper()
 	seen := map[string]bool{}
-	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+	for line := range strings.SplitSeq(strings.TrimSpace(logs), "\n") {
 		var l map[string]any
 		if err := json.Unmarshal([]byte(line), &l); err != nil {
 			t.Errorf("log line is not JSON: %q", line)

@@ -115,12 +115,12 @@ func parseSettings(name string, args []string, getenv func(string) string, stder
 		SlackAPIURL: get("slack-api-url"), SlackAppToken: get("slack-app-token"), SlackChannel: get("slack-channel"),
 		SMTPURL: get("smtp-url"), SMTPFrom: get("smtp-from"), PageWebhookSecret: get("page-webhook-secret"),
 	}
-	for _, u := range strings.Split(get("slack-responders"), ",") {
+	for u := range strings.SplitSeq(get("slack-responders"), ",") {
 		if u = strings.TrimSpace(u); u != "" {
 			st.SlackResponders = append(st.SlackResponders, u)
 		}
 	}
-	for _, u := range strings.Split(get("alertmanager-url"), ",") {
+	for u := range strings.SplitSeq(get("alertmanager-url"), ",") {
 		if u = strings.TrimSpace(u); u != "" {
 			st.AlertmanagerURLs = append(st.AlertmanagerURLs, u)
 		}

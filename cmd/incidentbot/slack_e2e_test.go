@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -416,12 +417,7 @@ func anyMessage(msgs []slacktesting.Message, sub string) bool {
 }
 
 func containsStr(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(list, s)
 }
 
 // TestSlackButtonsRunbookAndPin drives a declared incident with what
@@ -459,7 +455,7 @@ func TestSlackButtonsRunbookAndPin(t *testing.T) {
 	event, _ := json.Marshal(map[string]any{"type": "event_callback", "event_id": "Ev0PIN", "team_id": "T0", "api_app_id": "A0",
 		"event": map[string]any{"type": "reaction_added", "user": "U0ATEAM", "reaction": "pushpin",
 			"item": map[string]string{"type": "message", "channel": channel, "ts": ts}, "event_ts": ts}})
-	for i := 0; i < 2; i++ {
+	for i := range 2 {
 		if status, body := slackSend(t, b.URL, "/slack/events", "application/json", string(event), 0, signingSecret); status != 200 {
 			t.Fatalf("event delivery %d: HTTP %d %s", i, status, body)
 		}

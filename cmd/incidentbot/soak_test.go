@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,12 +176,12 @@ func decimate(samples []sample, n int) []sample {
 }
 
 func dumpSamples(samples []sample) string {
-	out := ""
+	var out strings.Builder
 	for _, s := range samples {
-		out += fmt.Sprintf("%6.0fs rssanon %.1f MB heap %.1f MB goroutines %.0f connections %.0f\n",
-			s.at.Seconds(), s.rssAnon/(1<<20), s.heap/(1<<20), s.goroutines, s.conns)
+		out.WriteString(fmt.Sprintf("%6.0fs rssanon %.1f MB heap %.1f MB goroutines %.0f connections %.0f\n",
+			s.at.Seconds(), s.rssAnon/(1<<20), s.heap/(1<<20), s.goroutines, s.conns))
 	}
-	return out
+	return out.String()
 }
 
 // reportFile says how big the bbolt file got: its size on disk, the part

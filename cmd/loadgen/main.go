@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -90,7 +91,7 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	for _, t := range strings.Split(targets, ",") {
+	for t := range strings.SplitSeq(targets, ",") {
 		if t = strings.TrimSpace(t); t != "baseline" && t != "real" {
 			return nil, fmt.Errorf("-targets: %q is neither baseline nor real", t)
 		}
@@ -236,10 +237,5 @@ func measure(ctx context.Context, o *options, t loadgen.Target, srv *server, std
 }
 
 func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(list, s)
 }

@@ -15,7 +15,7 @@ func alertN(n int, status bot.AlertStatus) bot.Alert {
 	a := bot.Alert{Fingerprint: fmt.Sprintf("%04x", n), Status: status, StartsAt: t0.Add(time.Duration(n) * time.Minute),
 		Labels: map[string]string{"alertname": "A", "n": fmt.Sprint(n)}, Annotations: map[string]string{"summary": "s"}}
 	if status == bot.AlertResolved {
-		a.EndsAt = ptr(a.StartsAt.Add(time.Hour))
+		a.EndsAt = new(a.StartsAt.Add(time.Hour))
 	}
 	return a
 }
@@ -24,14 +24,6 @@ func digests(alerts ...bot.Alert) []bot.Digest {
 	out := make([]bot.Digest, len(alerts))
 	for i := range alerts {
 		out[i] = bot.AlertDigest(&alerts[i])
-	}
-	return out
-}
-
-func fingerprints(alerts []bot.Alert) []string {
-	out := make([]string, len(alerts))
-	for i, a := range alerts {
-		out[i] = a.Fingerprint
 	}
 	return out
 }

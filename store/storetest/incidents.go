@@ -64,7 +64,7 @@ func testRoundTrip(t *testing.T, s bot.Store) {
 		{"set pointers, then cleared", func() *bot.Incident { return full(3) }, func() *bot.Incident { return minimal("cleared") }},
 		{"times in another zone keep their instant", func() *bot.Incident {
 			inc := full(4)
-			inc.CreatedAt, inc.AcknowledgedAt = inc.CreatedAt.In(berlin), ptr(inc.AcknowledgedAt.In(berlin))
+			inc.CreatedAt, inc.AcknowledgedAt = inc.CreatedAt.In(berlin), new(inc.AcknowledgedAt.In(berlin))
 			return inc
 		}, func() *bot.Incident { return full(5) }},
 	}
@@ -176,7 +176,7 @@ func testLatestInGroup(t *testing.T, s bot.Store) {
 	joined := create(t, s, grouped("ab", "c"))
 	create(t, s, minimal("declared by hand"))
 	resolved := get(t, s, newest)
-	resolved.Status, resolved.ResolvedAt = bot.StatusResolved, ptr(t0.Add(time.Hour))
+	resolved.Status, resolved.ResolvedAt = bot.StatusResolved, new(t0.Add(time.Hour))
 	save(t, s, resolved)
 
 	var sameTx, sameTxGot int64
@@ -257,11 +257,11 @@ func testIncidents(t *testing.T, s bot.Store) {
 	for i, open := range []bool{false, true, false, true, true, false} { // incidents 1...6
 		inc := minimal(fmt.Sprint(i + 1))
 		if !open {
-			inc.Status, inc.ResolvedAt = bot.StatusResolved, ptr(t0)
+			inc.Status, inc.ResolvedAt = bot.StatusResolved, new(t0)
 		}
 		create(t, s, inc)
 	}
-	yes, no := ptr(true), ptr(false)
+	yes, no := new(true), new(false)
 	tests := []struct {
 		name string
 		f    bot.IncidentFilter

@@ -118,7 +118,7 @@ func testEscalations(t *testing.T, s bot.Store) {
 				return err
 			}
 		}
-		a.Fired, a.FiredAt, a.StoppedAt, a.Stopped = 1, []time.Time{t0}, ptr(t0.Add(time.Minute)), "acknowledged"
+		a.Fired, a.FiredAt, a.StoppedAt, a.Stopped = 1, []time.Time{t0}, new(t0.Add(time.Minute)), "acknowledged"
 		return tx.SaveEscalation(a)
 	})
 	view(t, s, func(tx bot.Tx) error {
@@ -178,7 +178,7 @@ func testPages(t *testing.T, s bot.Store) {
 		return err
 	})
 	update(t, s, func(tx bot.Tx) error {
-		p.Status, p.Attempts, p.SentAt = bot.PageSent, 1, ptr(t0.Add(time.Second))
+		p.Status, p.Attempts, p.SentAt = bot.PageSent, 1, new(t0.Add(time.Second))
 		if err := tx.SavePage(p); err != nil {
 			return err
 		}

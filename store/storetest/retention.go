@@ -28,10 +28,10 @@ func testRetention(t *testing.T, s bot.Store) {
 		})
 		return id
 	}
-	old1 := mk("old1", ptr(t0), "C1")
-	recent := mk("recent", ptr(cutoff.Add(time.Minute)), "C2")
+	old1 := mk("old1", new(t0), "C1")
+	recent := mk("recent", new(cutoff.Add(time.Minute)), "C2")
 	open := mk("open", nil, "C3")
-	old2 := mk("old2", ptr(cutoff.Add(-time.Nanosecond)), "")
+	old2 := mk("old2", new(cutoff.Add(-time.Nanosecond)), "")
 
 	var all []int64
 	for after, calls := int64(0), 0; ; calls++ {
@@ -111,7 +111,7 @@ func testRetention(t *testing.T, s bot.Store) {
 		}
 		return nil
 	})
-	if got := list(t, s, bot.IncidentFilter{Open: ptr(true)}); !slices.Equal(got, []int64{open}) {
+	if got := list(t, s, bot.IncidentFilter{Open: new(true)}); !slices.Equal(got, []int64{open}) {
 		t.Errorf("open incidents after delete: %v, want [%d]", got, open)
 	}
 }

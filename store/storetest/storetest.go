@@ -62,8 +62,6 @@ var errBoom = errors.New("boom")
 // t0 is a fixed moment with nanoseconds, which a store must not round away.
 var t0 = time.Date(2024, 3, 14, 9, 26, 53, 589793238, time.UTC)
 
-func ptr[T any](v T) *T { return &v }
-
 // update runs fn in an Update and fails the test on error. fn runs on the
 // store's goroutine and may run more than once: it must report problems by
 // returning them, never with t.Fatal.
@@ -166,15 +164,15 @@ func full(v int) *bot.Incident {
 		Title: s("title"), Severity: bot.SEV1 + bot.Severity(v%4), SeverityByHand: true, Status: bot.StatusMonitoring,
 		Receiver: s("receiver"), GroupKey: s(`{}:{alertname="X"}`), GroupLabels: map[string]string{"alertname": s("X")},
 		ExternalURL: s("http://am"), DeclaredBy: s("U1"),
-		CreatedAt: at(0), DetectedAt: at(-5), AcknowledgedAt: ptr(at(1)), AcknowledgedBy: s("U2"), Lead: s("U3"),
-		MitigatedAt: ptr(at(2)), ResolvedAt: ptr(at(3)), ResolvedBy: s("U4"),
+		CreatedAt: at(0), DetectedAt: at(-5), AcknowledgedAt: new(at(1)), AcknowledgedBy: s("U2"), Lead: s("U3"),
+		MitigatedAt: new(at(2)), ResolvedAt: new(at(3)), ResolvedBy: s("U4"),
 		Impact: s("impact"), Cause: s("cause"), Resolution: s("resolution"),
 		ActionItems: []bot.ActionItem{{Text: s("fix"), By: s("U5"), At: at(4)}, {Text: s("alert"), By: s("U6"), At: at(5)}},
 		Alerts: []bot.Alert{
 			{Fingerprint: s("fp1"), Status: bot.AlertFiring, Labels: map[string]string{"alertname": s("X"), "severity": "critical"},
 				Annotations: map[string]string{"summary": s("down")}, StartsAt: at(-5), GeneratorURL: s("http://prom")},
 			{Fingerprint: s("fp2"), Status: bot.AlertResolved, Labels: map[string]string{"alertname": s("Y")},
-				Annotations: map[string]string{}, StartsAt: at(-4), EndsAt: ptr(at(6))},
+				Annotations: map[string]string{}, StartsAt: at(-4), EndsAt: new(at(6))},
 		},
 		TruncatedAlerts: v + 1,
 		StepsDone:       []bot.StepDone{{Runbook: s("rb"), N: v + 2, Text: s("step"), By: s("U7"), At: at(7)}},

@@ -46,10 +46,7 @@ func (h *Handler) whenPtr(t *time.Time) string {
 
 // ago writes how long ago t was ("5m", "2h 30m").
 func (h *Handler) ago(t time.Time) string {
-	d := h.cfg.Now().Sub(t)
-	if d < 0 {
-		d = 0
-	}
+	d := max(h.cfg.Now().Sub(t), 0)
 	return bot.HumanDuration(d.Truncate(time.Minute))
 }
 
