@@ -132,7 +132,7 @@ func PostEntries(d Delivery) []uint64 {
 		return nil
 	}
 	var out []uint64
-	for _, f := range strings.Split(d.Ref, ",") {
+	for f := range strings.SplitSeq(d.Ref, ",") {
 		id, err := strconv.ParseUint(f, 10, 64)
 		if err != nil {
 			return nil

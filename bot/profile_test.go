@@ -216,7 +216,7 @@ func TestGraphDeliveriesAtOpenAndResolution(t *testing.T) {
 	if n := graphs(); n != 1 {
 		t.Fatalf("a note added a graph: %d", n)
 	}
-	a.Status, a.EndsAt = bot.AlertResolved, ptr(t0.Add(30*time.Minute))
+	a.Status, a.EndsAt = bot.AlertResolved, new(t0.Add(30*time.Minute))
 	mustIngest(t, svc, notification(a))
 	if n := graphs(); n != 2 {
 		t.Errorf("%d graph deliveries after the alerts resolved the incident, want 2", n)
