@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,10 +16,8 @@ import (
 type fakeMembers map[string][]string
 
 func (f fakeMembers) IsMember(_ context.Context, channel, user string) (bool, error) {
-	for _, u := range f[channel] {
-		if u == user {
-			return true, nil
-		}
+	if slices.Contains(f[channel], user) {
+		return true, nil
 	}
 	return false, nil
 }
