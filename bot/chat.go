@@ -202,6 +202,9 @@ type ChatState struct {
 	HeadlineHash string `json:"headline_hash,omitempty"`
 	// Runbooks are the runbook checklists posted into the channel.
 	Runbooks []RunbookMessage `json:"runbooks,omitempty"`
+	// Invited are the responders the bot has invited (or tried to), so
+	// that an alert joining later invites only the people it adds.
+	Invited []string `json:"invited,omitempty"`
 	// Steps names the one-time steps of opening that are done or were
 	// given up (inviting, the headline, the bookmark).
 	Steps []string `json:"steps,omitempty"`

@@ -29,6 +29,7 @@ func (c *Client) invite(ctx context.Context, inc *bot.Incident, d bot.Delivery) 
 	if err != nil {
 		return bot.ChatResult{}, false, err
 	}
+	st.Invited = users
 	res := bot.ChatResult{State: st}
 	for _, u := range invited {
 		res.Invited = append(res.Invited, "<@"+u+">")
@@ -94,4 +95,49 @@ func (c *Client) inviteUsers(ctx context.Context, channel string, users ...strin
 		_, err := c.api.InviteUsersToConversationContext(ctx, channel, users...)
 		return err
 	})
+}
+
+// inviteLater invites, on a refresh, the responders the incident's labels
+// route to that were not invited yet: an alert that joins later brings its
+// own people. Channels opened before the bot kept the list start from the
+// responders as they are now, without inviting anyone again.
+func (c *Client) inviteLater(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
+	if d.Kind != bot.DeliveryRefresh || !inc.Chat.Did(stepInvite) || !inc.Open() {
+		return bot.ChatResult{}, false, nil
+	}
+	users := c.responders(inc)
+	st := state(inc)
+	if st.Invited == nil {
+		if len(users) == 0 {
+			return bot.ChatResult{}, false, nil
+		}
+		st.Invited = users
+		return bot.ChatResult{State: st}, true, nil
+	}
+	var fresh []string
+	for _, u := range users {
+		if !slices.Contains(st.Invited, u) {
+			fresh = append(fresh, u)
+		}
+	}
+	if len(fresh) == 0 {
+		return bot.ChatResult{}, false, nil
+	}
+	invited, refused, err := c.inviteAll(ctx, inc.SlackChannelID, fresh)
+	if err != nil {
+		if optional(err) {
+			st.Invited = append(st.Invited, fresh...)
+			return warn(st, "invite the responders of a later alert", err)
+		}
+		return bot.ChatResult{}, false, err
+	}
+	st.Invited = append(slices.Clone(st.Invited), fresh...)
+	res := bot.ChatResult{State: st}
+	for _, u := range invited {
+		res.Invited = append(res.Invited, "<@"+u+">")
+	}
+	if len(refused) > 0 {
+		res.Warning = "could not invite " + strings.Join(refused, ", ")
+	}
+	return res, true, nil
 }

@@ -43,7 +43,7 @@ func (c *Client) refresh(ctx context.Context, inc *bot.Incident, d bot.Delivery)
 	if inc.SlackChannelID == "" {
 		return bot.ChatResult{}, nil
 	}
-	res, err := firstStep(ctx, inc, d, c.message, c.headline, c.topic, c.syncRunbooks)
+	res, err := firstStep(ctx, inc, d, c.message, c.headline, c.topic, c.inviteLater, c.runbookNotes, c.matchedRunbooks, c.syncRunbooks)
 	if channelGone(err) {
 		c.log.Info("slack: not refreshing a gone channel", "incident", inc.ID, "err", err)
 		return bot.ChatResult{}, nil

@@ -12,7 +12,9 @@ import (
 // matchedRunbooks posts, when opening, each runbook matching the alerts
 // that has no checklist in the channel yet, one per step.
 func (c *Client) matchedRunbooks(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
-	if c.o.Runbooks == nil || d.Kind != bot.DeliveryOpen {
+	// On opening, and on each refresh of an open incident: a runbook that
+	// an alert joining later newly matches is posted then, once.
+	if c.o.Runbooks == nil || (d.Kind != bot.DeliveryOpen && (d.Kind != bot.DeliveryRefresh || !inc.Open())) {
 		return bot.ChatResult{}, false, nil
 	}
 	for _, rb := range c.o.Runbooks.Match(inc.Alerts) {
