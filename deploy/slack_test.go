@@ -31,6 +31,7 @@ var scopeOf = map[string]string{
 	"OpenViewContext":                  "", // views.open needs a trigger_id, no scope
 	"GetUsersInConversationContext":    "channels:read",
 	"SetPurposeOfConversationContext":  "channels:manage",
+	"UnArchiveConversationContext":     "channels:manage",
 }
 
 type slackManifest struct {

@@ -3,6 +3,7 @@ package slack_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -62,5 +63,30 @@ func TestLaterAlertBringsItsPeopleAndRunbook(t *testing.T) {
 	}
 	if got := e.entries(id, bot.KindRespondersInvited); len(got) != 2 || got[1] != "responders invited: <@U500>" {
 		t.Errorf("responders_invited entries: %q", got)
+	}
+}
+
+// TestReopenUnarchives: someone archived the channel of a resolved
+// incident; reopening it brings the channel back and refreshes it.
+func TestReopenUnarchives(t *testing.T) {
+	e := newEnv(t, nil)
+	e.start()
+	id := e.fire("HighErrorRate", "checkout", 1)
+	e.settle()
+	_, err := e.svc.Apply(context.Background(), id, bot.Action{Op: bot.OpResolve, Actor: "U100"})
+	e.must(err)
+	e.settle()
+	ch := e.incident(id).SlackChannelID
+	e.slack.Archive(ch)
+	_, err = e.svc.Apply(context.Background(), id, bot.Action{Op: bot.OpReopen, Actor: "U100"})
+	e.must(err)
+	e.settle()
+	c, _ := e.slack.Channel(e.incident(id).SlackChannelName)
+	if c.Archived || len(e.slack.OK("conversations.unarchive")) != 1 {
+		t.Fatalf("after reopen: archived %v, %d unarchive calls", c.Archived, len(e.slack.OK("conversations.unarchive")))
+	}
+	msgs := e.slack.Messages(ch)
+	if !strings.Contains(msgs[0].Blocks, bot.ActionResolve) {
+		t.Errorf("the incident message was not refreshed to show the open incident's buttons: %s", msgs[0].Blocks)
 	}
 }

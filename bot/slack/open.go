@@ -44,6 +44,21 @@ func (c *Client) refresh(ctx context.Context, inc *bot.Incident, d bot.Delivery)
 		return bot.ChatResult{}, nil
 	}
 	res, err := firstStep(ctx, inc, d, c.message, c.headline, c.topic, c.inviteLater, c.runbookNotes, c.matchedRunbooks, c.syncRunbooks)
+	if errorCode(err) == "is_archived" && inc.Open() {
+		// Reopened (or still open) with its channel archived: bring the
+		// channel back, then refresh it on the next call.
+		uerr := c.call(ctx, "conversations.unarchive", inc.SlackChannelID, func(ctx context.Context) error {
+			return c.api.UnArchiveConversationContext(ctx, inc.SlackChannelID)
+		})
+		if uerr == nil || errorCode(uerr) == "not_archived" {
+			c.log.Info("slack: unarchived the channel of an open incident", "incident", inc.ID)
+			return bot.ChatResult{More: true}, nil
+		}
+		if !permanent(uerr) {
+			return bot.ChatResult{}, uerr
+		}
+		err = uerr
+	}
 	if channelGone(err) {
 		c.log.Info("slack: not refreshing a gone channel", "incident", inc.ID, "err", err)
 		return bot.ChatResult{}, nil

@@ -163,6 +163,7 @@ func (s *Server) methods() map[string]method {
 		"views.open":                   s.viewsOpen,
 		"conversations.members":        s.members,
 		"conversations.setPurpose":     s.setPurpose,
+		"conversations.unarchive":      s.unarchive,
 	}
 }
 

@@ -94,3 +94,24 @@ func (s *Server) setPurpose(p url.Values) (map[string]any, string) {
 	c.Purpose = p.Get("purpose")
 	return map[string]any{"channel": c.json()}, ""
 }
+
+func (s *Server) unarchive(p url.Values) (map[string]any, string) {
+	c := s.find(p.Get("channel"))
+	switch {
+	case c == nil:
+		return nil, "channel_not_found"
+	case !c.Archived:
+		return nil, "not_archived"
+	}
+	c.Archived = false
+	return nil, ""
+}
+
+// Archive archives a channel, as a person may.
+func (s *Server) Archive(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.find(id); c != nil {
+		c.Archived = true
+	}
+}
