@@ -98,16 +98,17 @@ const TimerProfile TimerKind = "profile"
 // channel, with Text as its comment.
 const DeliveryProfile DeliveryKind = "profile"
 
-// profileTargets lists the targets of inc's firing alerts, at most
-// maxProfileTargets, without repeats.
-func (s *Service) profileTargets(inc *Incident) []ProfileTarget {
+// profileTargets lists the targets of inc's firing alerts (of all its
+// alerts when all is true: a second capture goes ahead even if its alert
+// resolved meanwhile), at most maxProfileTargets, without repeats.
+func (s *Service) profileTargets(inc *Incident, all bool) []ProfileTarget {
 	if s.profiler == nil || s.blobs == nil || s.targetsFor == nil {
 		return nil
 	}
 	var out []ProfileTarget
 	seen := map[string]bool{}
 	for _, a := range inc.Alerts {
-		if a.Status != AlertFiring {
+		if a.Status != AlertFiring && !all {
 			continue
 		}
 		for _, t := range s.targetsFor(a) {
@@ -123,7 +124,7 @@ func (s *Service) profileTargets(inc *Incident) []ProfileTarget {
 // scheduleProfiles adds, in the transaction that opens inc, a timer for
 // the first capture of each of its targets.
 func (s *Service) scheduleProfiles(tx Tx, inc *Incident, now time.Time) error {
-	for _, t := range s.profileTargets(inc) {
+	for _, t := range s.profileTargets(inc, false) {
 		if err := tx.AddTimer(&Timer{Due: now, Kind: TimerProfile, IncidentID: inc.ID, Ref: t.URL, CreatedAt: now}); err != nil {
 			return err
 		}
@@ -139,7 +140,7 @@ func (s *Service) captureTimer(ctx context.Context, t Timer, now time.Time) erro
 	inc, err := s.Incident(ctx, t.IncidentID)
 	if err == nil {
 		var target *ProfileTarget
-		for _, tg := range s.profileTargets(inc) {
+		for _, tg := range s.profileTargets(inc, true) {
 			if tg.URL == t.Ref {
 				target = &tg
 			}
@@ -163,7 +164,7 @@ func (s *Service) CaptureProfiles(ctx context.Context, id int64, actor string) (
 	if err != nil {
 		return nil, nil, err
 	}
-	targets := s.profileTargets(inc)
+	targets := s.profileTargets(inc, true)
 	if len(targets) == 0 {
 		return nil, nil, fmt.Errorf("%w: no profiles entry of the config and no pprof_url annotation applies to the alerts of %s", ErrConflict, inc.Key())
 	}
