@@ -55,6 +55,9 @@ const (
 	graphLeadIn     = time.Hour
 	graphTail       = 15 * time.Minute
 	maxExprLen      = 2000
+	// graphBudget bounds drawing one graph in the delivery worker, whose
+	// slots every incident shares.
+	graphBudget = 20 * time.Second
 )
 
 // GraphOf is the graph of inc at now, or false when none of its alerts
@@ -169,7 +172,9 @@ func (w *Worker) drawGraph(ctx context.Context, inc *Incident, d Delivery) (Deli
 	if !ok {
 		return d, &graphError{fmt.Errorf("%w: no alert expression to graph", ErrNotFound)}
 	}
-	png, err := w.o.Grapher.Graph(ctx, g)
+	gctx, cancel := context.WithTimeout(ctx, graphBudget)
+	defer cancel()
+	png, err := w.o.Grapher.Graph(gctx, g)
 	if err != nil {
 		return d, &graphError{err}
 	}

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -42,11 +43,25 @@ type Options struct {
 	MaxBody int64
 	// HTTPClient makes the calls; nil means http.DefaultTransport.
 	HTTPClient *http.Client
+	// Cooldown is how long a Prometheus that failed is not asked again;
+	// default 1m.
+	Cooldown time.Duration
 }
 
 // Grapher is incidentbot's Prometheus. It is safe for concurrent use.
 type Grapher struct {
 	o Options
+	// down remembers a Prometheus that just failed: for Cooldown its
+	// queries fail at once, so that an incident storm during a Prometheus
+	// outage does not spend a time-out per graph (the delivery worker
+	// draws them, and its slots serve every incident).
+	mu   sync.Mutex
+	down map[string]failure
+}
+
+type failure struct {
+	until time.Time
+	err   error
 }
 
 var _ bot.Grapher = (*Grapher)(nil)
@@ -68,6 +83,9 @@ func New(o Options) (*Grapher, error) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{}
 	}
+	if o.Cooldown <= 0 {
+		o.Cooldown = time.Minute
+	}
 	if o.URL != "" {
 		u, err := url.Parse(o.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -75,7 +93,7 @@ func New(o Options) (*Grapher, error) {
 		}
 		o.URL = strings.TrimRight(u.String(), "/")
 	}
-	return &Grapher{o: o}, nil
+	return &Grapher{o: o, down: map[string]failure{}}, nil
 }
 
 // panel is one expression's data, ready to draw.
@@ -135,6 +153,38 @@ func (gr *Grapher) query(ctx context.Context, q bot.GraphQuery, start, end time.
 	if base == "" {
 		base = q.Source
 	}
+	if err := gr.recentFailure(base); err != nil {
+		return panel{}, err
+	}
+	p, err := gr.ask(ctx, base, q, start, end, step)
+	if err != nil {
+		gr.failed(base, err)
+	}
+	return p, err
+}
+
+// recentFailure is the error of base's failure within Cooldown, or nil.
+func (gr *Grapher) recentFailure(base string) error {
+	gr.mu.Lock()
+	defer gr.mu.Unlock()
+	f, ok := gr.down[base]
+	if !ok || time.Now().After(f.until) {
+		delete(gr.down, base)
+		return nil
+	}
+	return fmt.Errorf("not asked: it failed %s ago: %w", time.Until(f.until.Add(-gr.o.Cooldown)).Abs().Round(time.Second), f.err)
+}
+
+func (gr *Grapher) failed(base string, err error) {
+	gr.mu.Lock()
+	defer gr.mu.Unlock()
+	if len(gr.down) >= 64 { // bounded: forget the others
+		clear(gr.down)
+	}
+	gr.down[base] = failure{until: time.Now().Add(gr.o.Cooldown), err: err}
+}
+
+func (gr *Grapher) ask(ctx context.Context, base string, q bot.GraphQuery, start, end time.Time, step time.Duration) (panel, error) {
 	client, err := api.NewClient(api.Config{Address: base, Client: &http.Client{
 		Transport: capped{rt: transport(gr.o.HTTPClient), max: gr.o.MaxBody},
 		// Never follow a redirect: the address is where we said we go.

@@ -236,3 +236,34 @@ func TestUnitsAndTicks(t *testing.T) {
 		t.Errorf("step over 10s = %v, want the 1s floor", s)
 	}
 }
+
+func TestAFailedPrometheusIsNotAskedAgainForAWhile(t *testing.T) {
+	var hits int
+	var mu sync.Mutex
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits++
+		mu.Unlock()
+		http.Error(w, "boom", http.StatusInternalServerError)
+	}))
+	defer broken.Close()
+	gr, _ := New(Options{Cooldown: time.Hour})
+	now := time.Now()
+	g := bot.Graph{Start: now.Add(-time.Hour), End: now, Queries: []bot.GraphQuery{{Expr: "up", Source: broken.URL}}}
+	if _, err := gr.Graph(context.Background(), g); err == nil {
+		t.Fatal("a failing Prometheus drew a graph")
+	}
+	_, err := gr.Graph(context.Background(), g)
+	if err == nil || !strings.Contains(err.Error(), "not asked") || !strings.Contains(err.Error(), "500") {
+		t.Errorf("second graph: %v, want it refused at once with the first failure", err)
+	}
+	if hits != 1 {
+		t.Errorf("Prometheus was asked %d times, want once", hits)
+	}
+	gr.o.Cooldown = 0
+	gr.down[broken.URL] = failure{until: time.Now().Add(-time.Second), err: errors.New("old")}
+	gr.Graph(context.Background(), g)
+	if hits != 2 {
+		t.Errorf("after the cooldown Prometheus was asked %d times in all, want 2", hits)
+	}
+}
