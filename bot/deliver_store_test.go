@@ -446,6 +446,23 @@ func (tx *memTx) DeleteIncident(id int64, max int) (bool, error) {
 	delete(tx.st.alerts, id)
 	delete(tx.st.timeline, id)
 	delete(tx.st.incidents, id)
+	tx.st.oc = tx.st.oc.clone()
+	for k, e := range tx.st.oc.escalations {
+		if e.IncidentID == id {
+			delete(tx.st.oc.escalations, k)
+		}
+	}
+	for k, p := range tx.st.oc.pages {
+		if p.IncidentID == id {
+			delete(tx.st.oc.pages, k)
+			delete(tx.st.oc.keys, p.Key())
+		}
+	}
+	for k, tok := range tx.st.oc.tokens {
+		if tok.incident == id {
+			delete(tx.st.oc.tokens, k)
+		}
+	}
 	k := [2]string{inc.Receiver, inc.GroupKey}
 	if g, ok := tx.st.groups[k]; ok && g.Incident == id {
 		delete(tx.st.groups, k)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
@@ -69,6 +70,9 @@ func (t *tx) DeleteIncident(id int64, max int) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	if err := t.deleteOnCall(id); err != nil {
+		return false, err
+	}
 	if err := t.indexChannel(id, inc.SlackChannelID, ""); err != nil {
 		return false, err
 	}
@@ -102,4 +106,53 @@ func deletePrefix(b *bolt.Bucket, prefix []byte, max int) (int, error) {
 		}
 	}
 	return len(keys), nil
+}
+
+// deleteOnCall deletes an incident's escalation runs, its pages with their
+// claims, and its ack tokens. An incident has a few of each: they are
+// deleted in the transaction that deletes its header.
+func (t *tx) deleteOnCall(id int64) error {
+	prefix := incidentKey(id)
+	if b := t.btx.Bucket(bucketPages); b != nil {
+		keys := t.btx.Bucket(bucketPageKeys)
+		var doomed [][]byte
+		c := b.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			doomed = append(doomed, bytes.Clone(k))
+			var p bot.Page
+			if err := json.Unmarshal(v, &p); err != nil {
+				return fmt.Errorf("bolt: decode page of incident %d: %w", id, err)
+			}
+			if keys != nil {
+				if err := keys.Delete([]byte(p.Key())); err != nil {
+					return fmt.Errorf("bolt: delete page claim of incident %d: %w", id, err)
+				}
+			}
+		}
+		for _, k := range doomed {
+			if err := b.Delete(k); err != nil {
+				return fmt.Errorf("bolt: delete page of incident %d: %w", id, err)
+			}
+		}
+	}
+	if b := t.btx.Bucket(bucketEscalations); b != nil {
+		if _, err := deletePrefix(b, prefix, math.MaxInt); err != nil {
+			return fmt.Errorf("bolt: delete escalations of incident %d: %w", id, err)
+		}
+	}
+	if b := t.btx.Bucket(bucketPageTokens); b != nil {
+		var doomed [][]byte
+		_ = b.ForEach(func(k, v []byte) error {
+			if bytes.HasPrefix(v, prefix) {
+				doomed = append(doomed, bytes.Clone(k))
+			}
+			return nil
+		})
+		for _, k := range doomed {
+			if err := b.Delete(k); err != nil {
+				return fmt.Errorf("bolt: delete ack token of incident %d: %w", id, err)
+			}
+		}
+	}
+	return nil
 }

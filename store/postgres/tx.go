@@ -442,6 +442,13 @@ func (t *tx) DeleteIncident(id int64, max int) (bool, error) {
 			return false, nil
 		}
 	}
+	// Its escalation runs, pages (which hold addresses) and ack tokens:
+	// a few rows each.
+	for _, table := range []string{"escalations", "pages", "page_tokens"} {
+		if _, err := t.exec("delete "+table, "DELETE FROM "+table+" WHERE incident_id = $1", id); err != nil {
+			return false, err
+		}
+	}
 	if _, err := t.exec("delete group row", "DELETE FROM groups WHERE incident = $1", id); err != nil {
 		return false, err
 	}

@@ -11,8 +11,8 @@ import (
 
 // testRetention: expired incidents are the resolved ones resolved before
 // the cutoff, listed in ID order and paged; deleting one in small steps
-// removes its alerts, timeline, channel and group row, and nothing of the
-// others.
+// removes its alerts, timeline, channel, group row, escalations and pages
+// (and their claims), and nothing of the others.
 func testRetention(t *testing.T, s bot.Store) {
 	cutoff := t0.Add(24 * time.Hour)
 	mk := func(title string, resolved *time.Time, channel string) int64 {
@@ -32,6 +32,20 @@ func testRetention(t *testing.T, s bot.Store) {
 	recent := mk("recent", new(cutoff.Add(time.Minute)), "C2")
 	open := mk("open", nil, "C3")
 	old2 := mk("old2", new(cutoff.Add(-time.Nanosecond)), "")
+	// Escalations and pages are the incident's too (a page holds the
+	// person's email address or webhook URL).
+	page := func(id int64) *bot.Page {
+		return &bot.Page{IncidentID: id, Escalation: 1, Target: "U0A", Via: bot.ViaEmail, Address: "a@example.com", At: t0, Status: bot.PageSent}
+	}
+	for _, id := range []int64{old1, recent} {
+		update(t, s, func(tx bot.Tx) error {
+			if err := tx.CreateEscalation(&bot.EscalationRun{IncidentID: id, Team: "payments", StartedAt: t0}); err != nil {
+				return err
+			}
+			_, err := tx.ClaimPage(page(id))
+			return err
+		})
+	}
 
 	var all []int64
 	for after, calls := int64(0), 0; ; calls++ {
@@ -95,6 +109,18 @@ func testRetention(t *testing.T, s bot.Store) {
 		}
 		if d, err := tx.AlertDigests(old1, []string{"0001", "0003"}); err != nil || !d[0].IsZero() || !d[1].IsZero() {
 			t.Errorf("AlertDigests after delete: %x, %v; want none", d, err)
+		}
+		if runs, err := tx.Escalations(old1); err != nil || len(runs) != 0 {
+			t.Errorf("Escalations after delete: %d, %v; want none", len(runs), err)
+		}
+		if ps, err := tx.Pages(old1); err != nil || len(ps) != 0 {
+			t.Errorf("Pages after delete: %d, %v; want none", len(ps), err)
+		}
+		if runs, _ := tx.Escalations(recent); len(runs) != 1 {
+			t.Errorf("Escalations of another incident after delete: %d, want 1", len(runs))
+		}
+		if ps, _ := tx.Pages(recent); len(ps) != 1 {
+			t.Errorf("Pages of another incident after delete: %d, want 1", len(ps))
 		}
 		for _, id := range []int64{recent, open, old2} {
 			inc, err := tx.Incident(id)
