@@ -30,6 +30,9 @@ const (
 	// CallbackCorrect is the callback ID of the modal that corrects an
 	// entry; its private metadata is EntryValue's with the op "edit".
 	CallbackCorrect = "timeline_correct"
+	// CallbackDeclare is the callback ID of the declare form: of the
+	// modal, and of the global shortcut that opens it.
+	CallbackDeclare = "incident_declare"
 )
 
 // EntryValue names a timeline entry and what to do with it,

@@ -48,7 +48,7 @@ func (v Verb) Usage() string { return strings.TrimSpace("/incident " + v.Name + 
 
 // Verbs are the `/incident` subcommands, in the order help lists them.
 var Verbs = []Verb{
-	{Name: "declare", Args: "<title> [sev1..sev4|P1..P4]", Help: "open an incident by hand; you lead it", Anywhere: true, Parse: parseDeclare},
+	{Name: "declare", Args: "<title> [sev1..sev4|P1..P4]", Help: "open an incident by hand; you lead it; without a title, a form", Anywhere: true, Parse: parseDeclare},
 	{Name: "list", Help: "open incidents", Anywhere: true},
 	{Name: "help", Help: "this list", Anywhere: true},
 	{Name: "ack", Args: "[HH:MM]", Help: "acknowledge", Timed: true},
@@ -137,10 +137,10 @@ func parseDeclare(c *Command, args []string) error {
 	if sev, n := trailingSeverity(args); n > 0 {
 		c.Severity, args = sev, args[:len(args)-n]
 	}
-	if len(args) == 0 {
+	if len(args) == 0 && c.Severity != 0 {
 		return errors.New("declare needs a title")
 	}
-	c.Text = strings.Join(args, " ")
+	c.Text = strings.Join(args, " ") // empty: the chat opens the declare form
 	return nil
 }
 

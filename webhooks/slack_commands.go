@@ -56,6 +56,12 @@ func (s *Server) Command(ctx context.Context, cmd slack.SlashCommand) Reply {
 	case "help":
 		return ephemeral("%s", helpText(s.svc.Zone().String()))
 	case "declare":
+		if c.Text == "" {
+			if text := s.declareForm(ctx, cmd.TriggerID); text != "" {
+				return ephemeral("%s", text)
+			}
+			return ephemeral("Opening the form to declare an incident…")
+		}
 		inc, err := s.svc.Declare(ctx, c.Text, c.Severity, actor, time.Time{})
 		if err != nil {
 			return s.failed(ctx, err, c.Verb)

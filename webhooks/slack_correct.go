@@ -50,6 +50,9 @@ func (s *Server) entryMenu(ctx context.Context, cb slack.InteractionCallback, ac
 // in the future, empty text) comes back as Slack's field errors, so the
 // modal stays open with the message beside the field.
 func (s *Server) viewSubmission(ctx context.Context, cb slack.InteractionCallback) any {
+	if cb.View.CallbackID == bot.CallbackDeclare {
+		return s.declareSubmission(ctx, cb) // slack_declare.go
+	}
 	if cb.View.CallbackID != bot.CallbackCorrect {
 		s.logger(ctx).Debug("slack view ignored", "callback_id", cb.View.CallbackID)
 		return nil

@@ -23,6 +23,12 @@ func (s *Server) Interaction(ctx context.Context, cb slack.InteractionCallback) 
 	if cb.Type == slack.InteractionTypeViewSubmission {
 		return s.viewSubmission(ctx, cb)
 	}
+	if cb.Type == slack.InteractionTypeShortcut && cb.CallbackID == bot.CallbackDeclare {
+		if text := s.declareForm(ctx, cb.TriggerID); text != "" {
+			s.logger(ctx).Warn("slack: declare shortcut", "problem", text) // a global shortcut has no response_url
+		}
+		return nil
+	}
 	if text := s.interact(ctx, cb); text != "" {
 		s.replies.send(s.logger(ctx), cb.ResponseURL, text)
 	}
