@@ -1,0 +1,44 @@
+package bot
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// FuzzParseEntryValue: a menu value from Slack (outside input) either
+// names an incident, an entry and a known op, or is refused as invalid.
+func FuzzParseEntryValue(f *testing.F) {
+	for _, s := range []string{"1:2:edit", "1:2:strike", "0:1:edit", "1:2:delete", "x:y:z", "", "1:2", "99999999999999999999:1:edit"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		inc, entry, op, err := ParseEntryValue(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("ParseEntryValue(%q): %v does not wrap ErrInvalid", s, err)
+			}
+			return
+		}
+		if inc < 1 || entry < 1 || (op != "edit" && op != "strike") || EntryValue(inc, entry, op) != s {
+			t.Fatalf("ParseEntryValue(%q) = %d, %d, %q", s, inc, entry, op)
+		}
+	})
+}
+
+// FuzzMarkdownCell: whatever an alert label holds, a table cell stays one
+// cell on one line, without raw HTML or control characters.
+func FuzzMarkdownCell(f *testing.F) {
+	for _, h := range hostile {
+		f.Add(h.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := MarkdownCell(s)
+		if strings.ContainsAny(got, "\n\r<>") || strings.ContainsFunc(got, unwanted) {
+			t.Fatalf("MarkdownCell(%q) = %q leaves a line break, HTML or a control character", s, got)
+		}
+		if strings.Count(got, "|") != strings.Count(got, `\|`) {
+			t.Fatalf("MarkdownCell(%q) = %q has an unescaped |", s, got)
+		}
+	})
+}
