@@ -74,7 +74,7 @@ func TestWorkerRendersPostmortemAndRecordsEntries(t *testing.T) {
 		case DeliveryPostmortem:
 			return ChatResult{File: "inc-1-postmortem.md"}, nil
 		case DeliveryPin:
-			return ChatResult{Pinned: &PinnedMessage{Author: "<@U2>", Text: "rolling back", At: h.clock.Now().Add(-time.Minute)}}, nil
+			return ChatResult{Pinned: &PinnedMessage{Author: "<@U2>", Text: "rolling\x00 back\x1b[2J", At: h.clock.Now().Add(-time.Minute)}}, nil
 		}
 		return ChatResult{Runbook: "db", RunbookSteps: 3}, nil
 	}
@@ -94,7 +94,7 @@ func TestWorkerRendersPostmortemAndRecordsEntries(t *testing.T) {
 		actor string
 		text  string
 	}{
-		{KindPinned, "U1", "<@U2>: rolling back"},
+		{KindPinned, "U1", "<@U2>: rolling back[2J"}, // control characters removed
 		{KindRunbookPosted, "U1", "runbook db posted (3 steps)"},
 		{KindPostmortemExported, "U3", "postmortem draft exported to the channel as inc-1-postmortem.md"},
 	}
