@@ -68,7 +68,7 @@ func pageBlocks(m bot.PageMessage) (string, []slackgo.Block) {
 	if len(els) > 0 {
 		blocks = append(blocks, slackgo.NewActionBlock("page_actions", els...))
 	}
-	return fmt.Sprintf("%s %s: %s (paged)", inc.Severity, inc.Key(), Escape(oneLine(inc.Title))), blocks
+	return fmt.Sprintf("%s %s: %s (paged)", inc.Severity, inc.Key(), Escape(clip(oneLine(inc.Title), 200))), blocks
 }
 
 // alertSummary is the first firing alert's summary (or name), and how

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	slackgo "github.com/slack-go/slack"
+
 	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/bot/slack/slacktesting"
 )
@@ -103,5 +105,22 @@ func TestHandOff(t *testing.T) {
 	srv.Fail("usergroups.users.update", 1, slacktesting.APIError("permission_denied"))
 	if err := c.HandOff(context.Background(), h); err == nil {
 		t.Error("a refused user group update was not reported")
+	}
+}
+
+// Slack refuses a message whose text passes 40,000 characters
+// (msg_too_long, a permanent failure): a title made of huge label values
+// must not cost the person their DM page.
+func TestPageFitsSlackLimitsWithAHugeTitle(t *testing.T) {
+	inc := pageIncident()
+	inc.Title = strings.Repeat("<&x", 20000)
+	text, blocks := pageBlocks(bot.PageMessage{Incident: inc, Page: bot.Page{ID: 1, Target: "U0A", Via: bot.ViaSlack, Team: "payments", Step: 1}})
+	if n := len([]rune(text)); n > 4000 {
+		t.Errorf("fallback text is %d characters", n)
+	}
+	for _, b := range blocks {
+		if s, ok := b.(*slackgo.SectionBlock); ok && len([]rune(s.Text.Text)) > maxSectionText {
+			t.Errorf("a section holds %d characters, over Slack's %d", len([]rune(s.Text.Text)), maxSectionText)
+		}
 	}
 }
