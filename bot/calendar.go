@@ -16,13 +16,14 @@ const CalendarWeeks = 8
 func Calendar(team string, shifts map[string][]Shift, now time.Time) []byte {
 	var b strings.Builder
 	line := func(s string) {
-		for len(s) > 75 {
-			cut := 75
+		room := 75 // a continuation's leading space counts in its 75
+		for len(s) > room {
+			cut := room
 			for cut > 0 && s[cut]&0xC0 == 0x80 { // do not split a UTF-8 sequence
 				cut--
 			}
 			b.WriteString(s[:cut] + "\r\n ")
-			s = s[cut:]
+			s, room = s[cut:], 74
 		}
 		b.WriteString(s + "\r\n")
 	}

@@ -32,10 +32,16 @@ func TestCalendar(t *testing.T) {
 			t.Errorf("bare LF in %q", l)
 		}
 	}
-	long := string(Calendar(strings.Repeat("é", 80), map[string][]Shift{}, now))
-	for l := range strings.SplitSeq(long, "\r\n") {
-		if len(l) > 75 || !strings.HasPrefix(l, " ") && strings.Contains(l, "\uFFFD") {
-			t.Errorf("bad fold %q", l)
+	// A continuation line's leading space counts in its 75 octets.
+	for _, name := range []string{strings.Repeat("é", 80), strings.Repeat("a", 200)} {
+		long := string(Calendar(name, map[string][]Shift{}, now))
+		for l := range strings.SplitSeq(long, "\r\n") {
+			if len(l) > 75 || !strings.HasPrefix(l, " ") && strings.Contains(l, "\uFFFD") {
+				t.Errorf("bad fold (%d octets) %q", len(l), l)
+			}
+		}
+		if unfolded := strings.ReplaceAll(long, "\r\n ", ""); !strings.Contains(unfolded, "X-WR-CALNAME:On call: "+name+"\r\n") {
+			t.Errorf("unfolding does not give the name back:\n%s", long)
 		}
 	}
 }
