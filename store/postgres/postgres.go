@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
@@ -42,11 +43,16 @@ type Options struct {
 // Store is a bot.Store over a pgx pool.
 type Store struct {
 	pool *pgxpool.Pool
+	b    *batcher
 }
 
 // maxAttempts bounds how often fn runs for one Update when transactions
 // keep conflicting.
 const maxAttempts = 100
+
+// defaultMaxConns is the pool size unless the URL sets pool_max_conns:
+// the writers plus room for concurrent reads.
+const defaultMaxConns = 16
 
 // Open connects to url, applies the embedded migrations and returns the
 // store. The URL is a PostgreSQL connection string (postgres://...).
@@ -57,6 +63,11 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 	}
 	if o.Schema != "" {
 		cfg.ConnConfig.RuntimeParams["search_path"] = o.Schema
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default (the CPU count, at least 4) leaves Views, most
+		// of the webhook traffic, queueing behind the writers.
+		cfg.MaxConns = defaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -78,11 +89,14 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	s.startWriters()
 	return s, nil
 }
 
-// Close closes the pool's connections.
+// Close finishes the Updates already queued, then closes the pool's
+// connections. Later Updates fail with ErrUnavailable.
 func (s *Store) Close() error {
+	s.stopWriters()
 	s.pool.Close()
 	return nil
 }
@@ -105,8 +119,9 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
-// Update implements bot.Store.
-func (s *Store) Update(ctx context.Context, fn func(tx bot.Tx) error) error {
+// alone runs fn in transactions of its own until one commits, fn fails,
+// or the conflicts go on too long.
+func (s *Store) alone(ctx context.Context, fn func(tx bot.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("postgres: %w: %w", bot.ErrUnavailable, err)
 	}

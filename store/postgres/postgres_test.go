@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"sync/atomic"
 	"testing"
 
 	"github.com/incidentbot/incidentbot/bot"
@@ -18,10 +19,15 @@ import (
 // INCIDENTBOT_TEST_POSTGRES the test is skipped.
 func open(t *testing.T) *postgres.Store {
 	t.Helper()
-	url := testURL(t)
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	schema := "incidentbot_test_" + hex.EncodeToString(b)
+	return openSchema(t, "incidentbot_test_"+hex.EncodeToString(b))
+}
+
+// openSchema opens a store on schema, which it drops when the test ends.
+func openSchema(t *testing.T, schema string) *postgres.Store {
+	t.Helper()
+	url := testURL(t)
 	s, err := postgres.Open(context.Background(), url, postgres.Options{Schema: schema})
 	if err != nil {
 		t.Fatalf("Open(%s): %v", url, err)
@@ -50,4 +56,40 @@ func testURL(t *testing.T) string {
 func TestConformance(t *testing.T) {
 	testURL(t)
 	storetest.Run(t, func(t *testing.T) bot.Store { return open(t) })
+}
+
+// replicas is one store made of two, on the same schema, as two replicas
+// see the database: Updates and Views take turns between them, so every
+// case of the suite runs transactions of both at once (each replica's own
+// Updates are serialized by its writer; the two replicas' are not).
+type replicas struct {
+	s    [2]*postgres.Store
+	next atomic.Uint32
+}
+
+func (r *replicas) pick() *postgres.Store { return r.s[r.next.Add(1)%2] }
+
+func (r *replicas) Update(ctx context.Context, fn func(tx bot.Tx) error) error {
+	return r.pick().Update(ctx, fn)
+}
+
+func (r *replicas) View(ctx context.Context, fn func(tx bot.Tx) error) error {
+	return r.pick().View(ctx, fn)
+}
+
+func TestConformanceTwoReplicas(t *testing.T) {
+	testURL(t)
+	storetest.Run(t, func(t *testing.T) bot.Store {
+		a := open(t)
+		var schema string
+		if err := a.Pool().QueryRow(context.Background(), "SELECT current_schema()").Scan(&schema); err != nil {
+			t.Fatal(err)
+		}
+		b, err := postgres.Open(context.Background(), testURL(t), postgres.Options{Schema: schema})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return &replicas{s: [2]*postgres.Store{a, b}}
+	})
 }
