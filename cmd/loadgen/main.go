@@ -59,6 +59,7 @@ type options struct {
 	serveBaseline string
 	slowBodies    int
 	slowAnnounce  int64
+	postgres      string
 }
 
 func parse(args []string, stderr io.Writer) (*options, error) {
@@ -70,7 +71,8 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.concurrency, "concurrency", 64, "closed loop: webhooks in flight, each worker sending its next as soon as it is answered")
 	fs.DurationVar(&o.duration, "duration", 30*time.Second, "how long each measurement runs")
 	fs.IntVar(&o.maxInFlight, "max-inflight", 512, "open loop: cap on requests outstanding; a request due above it is dropped and counted")
-	fs.StringVar(&targets, "targets", "baseline,real", "what to measure, in order: baseline (decode and validate only), real (the service)")
+	fs.StringVar(&targets, "targets", "baseline,real", "what to measure, in order: baseline (decode and validate only), real (the service on bbolt), postgres (the service on PostgreSQL, see -postgres)")
+	fs.StringVar(&o.postgres, "postgres", "", "PostgreSQL URL for the postgres target; each run gets a schema of its own, dropped after")
 	fs.StringVar(&o.url, "url", "", "measure an incidentbot already running at this loopback URL instead of starting one")
 	fs.StringVar(&o.bin, "bin", "", "incidentbot binary to start (default: go build ./cmd/incidentbot into a temp dir)")
 	fs.StringVar(&o.token, "token", "loadgen-webhook-token", "bearer token (the service is started with it; sent to -url)")
@@ -92,8 +94,11 @@ func parse(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	for t := range strings.SplitSeq(targets, ",") {
-		if t = strings.TrimSpace(t); t != "baseline" && t != "real" {
-			return nil, fmt.Errorf("-targets: %q is neither baseline nor real", t)
+		if t = strings.TrimSpace(t); t != "baseline" && t != "real" && t != "postgres" {
+			return nil, fmt.Errorf("-targets: %q is not baseline, real or postgres", t)
+		}
+		if t == "postgres" && o.postgres == "" {
+			return nil, errors.New("-targets postgres needs -postgres URL")
 		}
 		o.targets = append(o.targets, strings.TrimSpace(t))
 	}
@@ -148,7 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		r.Target = "url"
 		results = append(results, r)
 	} else {
-		if o.bin == "" && contains(o.targets, "real") {
+		if o.bin == "" && (contains(o.targets, "real") || contains(o.targets, "postgres")) {
 			dir, err := os.MkdirTemp("", "loadgen-bin-")
 			if err != nil {
 				return err

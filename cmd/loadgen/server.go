@@ -25,6 +25,8 @@ type server struct {
 	// db is the real service's bbolt file; admin its pprof listener.
 	db, admin string
 	groups    int
+	// dropSchema removes the postgres target's schema.
+	dropSchema func()
 }
 
 // buildIncidentbot builds the service into dir, as an operator would.
@@ -48,9 +50,16 @@ func start(ctx context.Context, o *options, name string) (*server, error) {
 	s := &server{dir: dir}
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	switch name {
-	case "real":
-		s.db = filepath.Join(dir, "incidentbot.db")
-		env = append(env, "INCIDENTBOT_ADDR=127.0.0.1:0", "INCIDENTBOT_DB="+s.db, "INCIDENTBOT_WEBHOOK_TOKEN="+o.token,
+	case "real", "postgres":
+		db := filepath.Join(dir, "incidentbot.db")
+		if name == "postgres" {
+			if db, s.dropSchema, err = freshSchema(ctx, o.postgres); err != nil {
+				return nil, err
+			}
+		} else {
+			s.db = db
+		}
+		env = append(env, "INCIDENTBOT_ADDR=127.0.0.1:0", "INCIDENTBOT_DB="+db, "INCIDENTBOT_WEBHOOK_TOKEN="+o.token,
 			"INCIDENTBOT_LOG_LEVEL="+o.logLevel)
 		if o.cpuProfile != "" {
 			if s.admin, err = freeAddr(); err != nil {
@@ -129,6 +138,9 @@ func (s *server) stop(stderr io.Writer) {
 		}
 	}
 	_ = os.RemoveAll(s.dir)
+	if s.dropSchema != nil {
+		s.dropSchema()
+	}
 }
 
 // profile asks the service for a CPU profile covering most of the run;
