@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -182,4 +184,42 @@ func TestPostgresReplicas(t *testing.T) {
 		b.getJSON(t, "/api/v1/incidents?include=alerts", apiToken, &list)
 		return len(byTitle(list, "MemoryLeak on payment-gateway").Alerts) == 3
 	})
+
+	// One replica leads (runs deliveries and timers); when it stops, the
+	// other takes over.
+	var leader, follower *botProc
+	waitFor(t, 15*time.Second, "exactly one replica to hold the lease", func() bool {
+		la, lb := gauge(t, a, "incidentbot_leader"), gauge(t, b, "incidentbot_leader")
+		switch {
+		case la == 1 && lb == 0:
+			leader, follower = a, b
+		case la == 0 && lb == 1:
+			leader, follower = b, a
+		default:
+			return false
+		}
+		return true
+	})
+	leader.stop(t)
+	waitFor(t, 15*time.Second, "the other replica to take the lease over", func() bool { return gauge(t, follower, "incidentbot_leader") == 1 })
+}
+
+// gauge reads one unlabelled series from /metrics, -1 when absent.
+func gauge(t *testing.T, b *botProc, name string) float64 {
+	t.Helper()
+	res, err := http.Get(b.URL + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }

@@ -104,8 +104,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	go func() { errc <- serveHTTP(hs, ln) }()
 	stopAdmin := startAdmin(st.AdminAddr, log, errc)
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	workDone := chat.start(workCtx, store, srv, errc)
-	timersDone := oncall.start(workCtx, errc)
+	workDone, timersDone := lead(workCtx, store, m, log, func(ctx context.Context) (<-chan struct{}, <-chan struct{}) {
+		return chat.start(ctx, store, srv, errc), oncall.start(ctx, errc)
+	})
 	retentionDone := startRetention(workCtx, st.Retention, store, log, m)
 
 	select {

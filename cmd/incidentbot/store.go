@@ -67,6 +67,8 @@ func openStore(ctx context.Context, db string, m *metrics) (appStore, error) {
 // and recovers, without a restart, once the pool reconnects.
 type pgStore struct{ *postgres.Store }
 
+var _ leaser = pgStore{}
+
 func (s pgStore) Ping() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
