@@ -140,14 +140,28 @@ func (p *Pager) Send(ctx context.Context, m bot.PageMessage) error {
 		return classify(ctx, err)
 	}
 	defer c.Close()
-	if err := p.deliver(c, to.Address, msg); err != nil {
+	if err := p.deliver(c, helloName(conn.LocalAddr()), to.Address, msg); err != nil {
 		return classify(ctx, err)
 	}
 	return nil
 }
 
-func (p *Pager) deliver(c *smtp.Client, to string, msg []byte) error {
-	if err := c.Hello("incidentbot"); err != nil {
+// helloName is what EHLO says: RFC 5321 (4.1.1.1) wants a fully-qualified
+// name or an address literal, and servers that enforce it refuse a bare
+// "incidentbot" with a 5xx. The connection's own address is always right.
+func helloName(local net.Addr) string {
+	ta, ok := local.(*net.TCPAddr)
+	if !ok || ta.IP == nil {
+		return "[127.0.0.1]"
+	}
+	if ip4 := ta.IP.To4(); ip4 != nil {
+		return "[" + ip4.String() + "]"
+	}
+	return "[IPv6:" + ta.IP.String() + "]"
+}
+
+func (p *Pager) deliver(c *smtp.Client, hello, to string, msg []byte) error {
+	if err := c.Hello(hello); err != nil {
 		return err
 	}
 	if !p.tlsFromTop {

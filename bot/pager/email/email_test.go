@@ -62,6 +62,7 @@ type received struct {
 	from, to string
 	data     []byte
 	tls      bool
+	helo     string // the name the client gave in EHLO
 }
 
 type session struct {
@@ -108,7 +109,7 @@ func (s *session) Data(r io.Reader) error {
 	_, isTLS := s.conn.TLSConnectionState()
 	s.box.mu.Lock()
 	defer s.box.mu.Unlock()
-	s.box.messages = append(s.box.messages, received{s.from, s.to, b, isTLS})
+	s.box.messages = append(s.box.messages, received{s.from, s.to, b, isTLS, s.conn.Hostname()})
 	return nil
 }
 
@@ -315,5 +316,23 @@ func TestEmailLinesFitRFC5322WithAHugeTitle(t *testing.T) {
 		if err != nil || !strings.HasPrefix(subject, "[SEV1] INC-9 paged: ") || len(subject) > 400 {
 			t.Errorf("subject (%d bytes) %.80q: %v; want the head of the title", len(subject), subject, err)
 		}
+	}
+}
+
+// RFC 5321 (4.1.1.1) wants a fully-qualified name or an address literal in
+// EHLO; servers that enforce it (Postfix's reject_non_fqdn_helo_hostname)
+// refuse with a 5xx, which is permanent: no email page would ever go out.
+func TestEmailEHLOIsAnAddressLiteral(t *testing.T) {
+	box := &mailbox{}
+	addr := serve(t, box, nil, false, false)
+	p, err := New(Options{URL: "smtp://" + addr, From: "incidentbot@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Send(context.Background(), page("alice@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	if len(box.messages) != 1 || box.messages[0].helo != "[127.0.0.1]" {
+		t.Errorf("EHLO %q, want the address literal [127.0.0.1]", box.messages[0].helo)
 	}
 }
