@@ -223,3 +223,37 @@ func gauge(t *testing.T, b *botProc, name string) float64 {
 	}
 	return -1
 }
+
+// TestMigrateCommand: `incidentbot migrate status` on an empty schema
+// lists the steps as pending, `up` applies them once, status then says
+// applied, and serve finds nothing left to do.
+func TestMigrateCommand(t *testing.T) {
+	db := testPostgres(t)
+	env := map[string]string{"INCIDENTBOT_DB": db}
+	getenv := func(k string) string { return env[k] }
+	runIt := func(args ...string) (string, error) {
+		var out, errOut strings.Builder
+		err := run(context.Background(), args, getenv, &out, &errOut)
+		return out.String() + errOut.String(), err
+	}
+	out, err := runIt("migrate", "status")
+	if err != nil || !strings.Contains(out, "0001_init") || !strings.Contains(out, "pending") || strings.Contains(out, "applied") {
+		t.Fatalf("migrate status before up: %v\n%s\nwant 0001_init pending", err, out)
+	}
+	if out, err = runIt("migrate", "up"); err != nil || !strings.Contains(out, "applied step 0001") {
+		t.Fatalf("migrate up: %v\n%s", err, out)
+	}
+	if out, err = runIt("migrate", "up"); err != nil || !strings.Contains(out, "up to date") {
+		t.Fatalf("migrate up again: %v\n%s, want up to date", err, out)
+	}
+	if out, err = runIt("migrate", "status"); err != nil || !strings.Contains(out, "applied") || strings.Contains(out, "pending") {
+		t.Fatalf("migrate status after up: %v\n%s", err, out)
+	}
+	env["INCIDENTBOT_DB"] = "incidentbot.db"
+	if out, err = runIt("migrate", "up"); err == nil || !strings.Contains(out, "not a postgres:// URL") {
+		t.Fatalf("migrate up on a bbolt path: %v\n%s, want a refusal that says why", err, out)
+	}
+	if out, err = runIt("migrate", "sideways"); err == nil || !strings.Contains(out, "usage: incidentbot migrate") {
+		t.Fatalf("migrate sideways: %v\n%s, want the usage", err, out)
+	}
+}

@@ -18,6 +18,7 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) 
 const usage = `usage:
   incidentbot [serve] [flags]     run the service (every flag is also an env var; see -help)
   incidentbot runbooks lint [DIR] check runbook files (the built-in ones without DIR)
+  incidentbot migrate up|status   apply or list the PostgreSQL schema steps (INCIDENTBOT_DB)
   incidentbot version             print the version
 `
 
@@ -43,6 +44,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return exitCode(code)
 		}
 		return nil
+	case "migrate":
+		return migrate(ctx, args, getenv, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return nil

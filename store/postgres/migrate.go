@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/incidentbot/incidentbot/bot"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -132,19 +131,6 @@ func (s *Store) MigrationStatus(ctx context.Context) ([]Migration, error) {
 		all[i].Applied = done[all[i].Version]
 	}
 	return all, tooNew(all, done)
-}
-
-func (s *Store) checkSchema(ctx context.Context) error {
-	all, err := s.MigrationStatus(ctx)
-	if err != nil {
-		return err
-	}
-	for _, m := range all {
-		if !m.Applied {
-			return fmt.Errorf("postgres: %w: migration %s is not applied (run `incidentbot migrate up`)", bot.ErrUnavailable, m.Name)
-		}
-	}
-	return nil
 }
 
 func appliedVersions(ctx context.Context, conn *pgx.Conn) (map[int]bool, error) {

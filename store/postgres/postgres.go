@@ -34,9 +34,8 @@ type Options struct {
 	// Schema, when set, is the schema the store's tables live in (created
 	// if absent), instead of the URL's search_path.
 	Schema string
-	// NoMigrate leaves the schema as it is: for operators who run
-	// `incidentbot migrate up` as a separate step. Open then fails when
-	// the schema is behind this build.
+	// NoMigrate leaves the schema as it is, applied or not: for
+	// `incidentbot migrate status`.
 	NoMigrate bool
 }
 
@@ -80,9 +79,7 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 			return nil, fmt.Errorf("postgres: create schema %q: %w: %w", o.Schema, bot.ErrUnavailable, err)
 		}
 	}
-	if o.NoMigrate {
-		err = s.checkSchema(ctx)
-	} else {
+	if !o.NoMigrate {
 		_, err = s.Migrate(ctx)
 	}
 	if err != nil {
