@@ -38,6 +38,9 @@ func startBot(t *testing.T, env map[string]string) *botProc {
 	if _, ok := env["INCIDENTBOT_ADDR"]; !ok {
 		env["INCIDENTBOT_ADDR"] = "127.0.0.1:0"
 	}
+	if _, ok := env["INCIDENTBOT_PROMETHEUS_URL"]; !ok {
+		env["INCIDENTBOT_PROMETHEUS_URL"] = graphsOff
+	}
 	go func() {
 		err := run(ctx, []string{"serve"}, getenv, pw, b.logs)
 		pw.Close()

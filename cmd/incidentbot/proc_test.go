@@ -69,7 +69,7 @@ func startProc(t *testing.T, bin string, env []string, logPath string) *proc {
 	}
 	defer logs.Close()
 	cmd := exec.Command(bin)
-	cmd.Env = env
+	cmd.Env = withGraphsOff(env)
 	cmd.Stderr = logs
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -188,4 +188,21 @@ func tail(path string) string {
 		b = b[len(b)-4000:]
 	}
 	return string(b)
+}
+
+// graphsOff is INCIDENTBOT_PROMETHEUS_URL for the tests that do not test
+// graphs: their alerts' generatorURLs name made-up hosts (prometheus-0),
+// and a test must never resolve or dial anything off loopback. The graph
+// tests point the setting at their own Prometheus.
+const graphsOff = "off"
+
+// withGraphsOff adds INCIDENTBOT_PROMETHEUS_URL=off to env unless it sets
+// the variable itself.
+func withGraphsOff(env []string) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "INCIDENTBOT_PROMETHEUS_URL=") {
+			return env
+		}
+	}
+	return append(env[:len(env):len(env)], "INCIDENTBOT_PROMETHEUS_URL="+graphsOff)
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/bot/alertmanager"
-	"github.com/incidentbot/incidentbot/bot/promgraph"
 	"github.com/incidentbot/incidentbot/runbooks"
 	"github.com/incidentbot/incidentbot/webhooks"
 )
@@ -59,9 +58,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	grapher, err := promgraph.New(promgraph.Options{URL: st.PrometheusURL})
+	grapher, err := newGrapher(st.PrometheusURL)
 	if err != nil {
-		return fmt.Errorf("prometheus-url: %w", err)
+		return err
 	}
 	profiler, blobs, err := newProfiling(cfg, st)
 	if err != nil {

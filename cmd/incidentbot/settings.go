@@ -72,7 +72,7 @@ var settingList = []setting{
 	{"INCIDENTBOT_SLACK_CHANNEL", "slack-channel", "", "channel ID for the headline post of every incident", false},
 	{"INCIDENTBOT_SLACK_RESPONDERS", "slack-responders", "", "comma-separated Slack user IDs invited to every incident channel", false},
 	{"INCIDENTBOT_ALERTMANAGER_URL", "alertmanager-url", "", "Alertmanager API base(s) for silences, comma-separated for HA peers (default: the notification's externalURL)", false},
-	{"INCIDENTBOT_PROMETHEUS_URL", "prometheus-url", "", "Prometheus API base for graphs (default: the host of the alert's generatorURL)", false},
+	{"INCIDENTBOT_PROMETHEUS_URL", "prometheus-url", "", "Prometheus API base for graphs (default: the host of the alert's generatorURL; off: no graphs)", false},
 	{"INCIDENTBOT_SMTP_URL", "smtp-url", "", "smtp://user:pass@host:587 (STARTTLS) or smtps://...: pages by email", true},
 	{"INCIDENTBOT_SMTP_FROM", "smtp-from", "", "sender address of email pages", false},
 	{"INCIDENTBOT_PAGE_WEBHOOK_SECRET", "page-webhook-secret", "", "HMAC key of webhook pages (X-Incidentbot-Signature)", true},
