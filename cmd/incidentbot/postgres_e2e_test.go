@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -255,5 +256,45 @@ func TestMigrateCommand(t *testing.T) {
 	}
 	if out, err = runIt("migrate", "sideways"); err == nil || !strings.Contains(out, "usage: incidentbot migrate") {
 		t.Fatalf("migrate sideways: %v\n%s, want the usage", err, out)
+	}
+}
+
+// TestCopyStoreCommand: the incidents a bbolt-backed service stored are
+// served, with their numbers, by a service on PostgreSQL after
+// `incidentbot copy-store`.
+func TestCopyStoreCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real Alertmanager")
+	}
+	pg := testPostgres(t)
+	file := filepath.Join(t.TempDir(), "incidentbot.db")
+	const token, apiToken = "wh-token-copy", "api-token-copy"
+	env := map[string]string{"INCIDENTBOT_DB": file, "INCIDENTBOT_WEBHOOK_TOKEN": token, "INCIDENTBOT_API_TOKEN": apiToken, "INCIDENTBOT_LOG_FORMAT": "text"}
+	b := startBot(t, env)
+	am := startAlertmanager(t, b.URL, token)
+	am.push(t, memoryLeak("pg-1"), memoryLeak("pg-2"))
+	var before []incidentJSON
+	waitFor(t, 20*time.Second, "the incident on bbolt", func() bool {
+		b.getJSON(t, "/api/v1/incidents?include=alerts", apiToken, &before)
+		return len(before) == 1 && len(before[0].Alerts) == 2
+	})
+	b.stop(t)
+
+	var out, errOut strings.Builder
+	if err := run(context.Background(), []string{"copy-store", "--from", file, "--to", pg}, func(string) string { return "" }, &out, &errOut); err != nil {
+		t.Fatalf("copy-store: %v\n%s%s", err, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "copied 1 incidents (2 alerts") {
+		t.Errorf("copy-store said %q", out.String())
+	}
+	env["INCIDENTBOT_DB"] = pg
+	b = startBot(t, env)
+	var after []incidentJSON
+	b.getJSON(t, "/api/v1/incidents?include=alerts", apiToken, &after)
+	if len(after) != 1 || after[0].ID != before[0].ID || after[0].Title != before[0].Title || len(after[0].Alerts) != 2 {
+		t.Errorf("on PostgreSQL after the copy: %+v, want %+v", after, before)
+	}
+	if err := run(context.Background(), []string{"copy-store", "--from", file, "--to", pg}, func(string) string { return "" }, &out, &errOut); err == nil {
+		t.Errorf("a second copy into the same database: got no error, want a refusal")
 	}
 }

@@ -19,6 +19,7 @@ const usage = `usage:
   incidentbot [serve] [flags]     run the service (every flag is also an env var; see -help)
   incidentbot runbooks lint [DIR] check runbook files (the built-in ones without DIR)
   incidentbot migrate up|status   apply or list the PostgreSQL schema steps (INCIDENTBOT_DB)
+  incidentbot copy-store --from FILE --to URL   copy a bbolt store into an empty PostgreSQL database
   incidentbot version             print the version
 `
 
@@ -44,6 +45,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return exitCode(code)
 		}
 		return nil
+	case "copy-store":
+		return copyStore(ctx, args, stdout, stderr)
 	case "migrate":
 		return migrate(ctx, args, getenv, stdout, stderr)
 	case "help":
