@@ -149,13 +149,21 @@ func (m *metrics) handler() http.Handler {
 // store is closing) leaves its series out of that scrape instead of
 // failing the whole scrape.
 type storeCollector struct {
-	store                  *bolt.Store
+	store                  storeCounts
 	now                    func() time.Time
 	depth, oldestAge, open *prometheus.Desc
 	fileBytes, freeBytes   *prometheus.Desc
 }
 
-func newStoreCollector(store *bolt.Store, now func() time.Time) *storeCollector {
+// storeCounts is what the collector reads: bbolt's and PostgreSQL's
+// stores both have it (PostgreSQL's FileStats always fails).
+type storeCounts interface {
+	OutboxStats() (depth int, oldest time.Time, err error)
+	OpenIncidents() (int, error)
+	FileStats() (size, free int64, err error)
+}
+
+func newStoreCollector(store storeCounts, now func() time.Time) *storeCollector {
 	return &storeCollector{store: store, now: now,
 		depth: prometheus.NewDesc("incidentbot_outbox_depth",
 			"Slack actions accepted but not done yet (the outbox).", nil, nil),

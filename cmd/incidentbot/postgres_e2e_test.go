@@ -167,6 +167,14 @@ func TestPostgresReplicas(t *testing.T) {
 			t.Fatalf("incidents seen by %s: got %d, want 2 (one per group, whichever replica took the notification)", r.URL, len(list))
 		}
 	}
+	for _, r := range []*botProc{a, b} {
+		if got := gauge(t, r, "incidentbot_incidents_open"); got != 2 {
+			t.Errorf("incidentbot_incidents_open on %s: got %v, want 2", r.URL, got)
+		}
+		if got := gauge(t, r, "incidentbot_outbox_depth"); got != 0 {
+			t.Errorf("incidentbot_outbox_depth on %s (Slack off): got %v, want 0", r.URL, got)
+		}
+	}
 	for _, am := range []*amProc{amA, amB} {
 		payloads, statuses := am.delivered()
 		for i, s := range statuses {

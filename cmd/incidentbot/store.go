@@ -57,6 +57,7 @@ func openStore(ctx context.Context, db string, m *metrics) (appStore, error) {
 	if err != nil {
 		return nil, err
 	}
+	m.reg.MustRegister(newStoreCollector(s, time.Now))
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "incidentbot_store_connections",
 		Help: "PostgreSQL connections the pool holds (PostgreSQL store only)."}, func() float64 { return float64(s.Pool().Stat().TotalConns()) }))
 	return pgStore{s}, nil
