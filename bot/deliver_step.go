@@ -212,6 +212,9 @@ func (w *Worker) finish(ctx context.Context, log *slog.Logger, d Delivery, extra
 			return nil
 		}
 		e := entry(KindDeliveryFailed, now, ActorBot, "could not %s: %v", describe(d), cause)
+		if ge := (*graphError)(nil); errors.As(cause, &ge) { // a warning, not a lost delivery: graph.go
+			e = entry(KindGraphFailed, now, ActorBot, "no metric graph: %v", cause)
+		}
 		return appendEntries(tx, d.IncidentID, now, []*TimelineEntry{e})
 	})
 	if err != nil {

@@ -139,11 +139,11 @@ func TestWorkerGivesUpAFailingGraphWithOneWarning(t *testing.T) {
 	eventually(t, "both deliveries done", func() bool { return len(h.pending()) == 0 })
 	var warnings []string
 	for _, e := range h.timeline(id) {
-		if e.Kind == KindDeliveryFailed {
-			warnings = append(warnings, e.Text)
+		if e.Kind == KindGraphFailed || e.Kind == KindDeliveryFailed {
+			warnings = append(warnings, string(e.Kind)+": "+e.Text)
 		}
 	}
-	if len(warnings) != 1 || !strings.Contains(warnings[0], "metric graph") || !strings.Contains(warnings[0], "connection refused") {
+	if len(warnings) != 1 || !strings.HasPrefix(warnings[0], "graph_failed: no metric graph") || !strings.Contains(warnings[0], "connection refused") {
 		t.Errorf("warnings %q, want one naming the graph and Prometheus's failure", warnings)
 	}
 	calls := h.chat.Calls()

@@ -284,9 +284,11 @@ const (
 	KindDeliveryFailed     Kind = "delivery_failed"
 	KindPostmortemExported Kind = "postmortem_exported"
 	// Alertmanager and Prometheus in the loop (silence.go).
-	KindSilenced    Kind = "silenced"
-	KindUnsilenced  Kind = "unsilenced"
-	KindProfile     Kind = "profile"
+	KindSilenced   Kind = "silenced"
+	KindUnsilenced Kind = "unsilenced"
+	KindProfile    Kind = "profile"
+	// KindGraphFailed warns that Prometheus could not give the graph.
+	KindGraphFailed Kind = "graph_failed"
 	KindProfileDiff Kind = "profile_diff"
 )
 

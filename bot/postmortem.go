@@ -115,7 +115,7 @@ func Draft(inc *Incident, timeline []TimelineEntry, loc *time.Location, now time
 // in their own sections (impact, cause, action items). They stay on the
 // timeline itself, but the postmortem's timeline tells the story.
 var notStory = map[Kind]bool{KindChannelCreated: true, KindRespondersInvited: true, KindRunbookPosted: true,
-	KindPostmortemExported: true, KindDeliveryFailed: true, KindImpact: true, KindCause: true, KindActionItem: true}
+	KindPostmortemExported: true, KindDeliveryFailed: true, KindGraphFailed: true, KindImpact: true, KindCause: true, KindActionItem: true}
 
 // storyOf keeps the entries the draft's timeline tells: not struck, not
 // plumbing, not the facts shown elsewhere.
