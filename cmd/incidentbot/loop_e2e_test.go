@@ -196,6 +196,9 @@ func TestGraphInTheChannel(t *testing.T) {
 		"INCIDENTBOT_DB": filepath.Join(t.TempDir(), "incidentbot.db"), "INCIDENTBOT_WEBHOOK_TOKEN": token,
 		"INCIDENTBOT_LOG_FORMAT": "text", "SLACK_BOT_TOKEN": "xoxb-e2e", "SLACK_SIGNING_SECRET": signingSecret,
 		"SLACK_API_URL": slack.APIURL(), "INCIDENTBOT_PUBLIC_URL": "https://incidentbot.example.com",
+		// Empty, not unset: the default, the Prometheus of the alert's
+		// generatorURL (the harness turns graphs off when it is unset).
+		"INCIDENTBOT_PROMETHEUS_URL": "",
 	})
 	am.retarget(b.URL)
 	alert := memoryLeak("pg-1")
