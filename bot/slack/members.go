@@ -3,7 +3,6 @@ package slack
 import (
 	"context"
 	"slices"
-	"sync"
 	"time"
 
 	slackgo "github.com/slack-go/slack"
@@ -43,46 +42,6 @@ func (c *Client) IsMember(ctx context.Context, channel, user string) (bool, erro
 			break
 		}
 	}
-	c.members.put(channel, list, now.Add(membersTTL))
+	c.members.put(channel, list, now.Add(membersTTL), maxMemberLists)
 	return slices.Contains(list, user), nil
-}
-
-// memberCache holds channel member lists until they expire, at most
-// maxMemberLists of them.
-type memberCache struct {
-	mu sync.Mutex
-	m  map[string]memberList
-}
-
-type memberList struct {
-	users []string
-	until time.Time
-}
-
-func (mc *memberCache) get(channel string, now time.Time) ([]string, bool) {
-	mc.mu.Lock()
-	defer mc.mu.Unlock()
-	l, ok := mc.m[channel]
-	if !ok || !now.Before(l.until) {
-		return nil, false
-	}
-	return l.users, true
-}
-
-func (mc *memberCache) put(channel string, users []string, until time.Time) {
-	mc.mu.Lock()
-	defer mc.mu.Unlock()
-	if mc.m == nil {
-		mc.m = make(map[string]memberList)
-	}
-	if _, ok := mc.m[channel]; !ok && len(mc.m) >= maxMemberLists {
-		var oldest string
-		for k, l := range mc.m {
-			if oldest == "" || l.until.Before(mc.m[oldest].until) {
-				oldest = k
-			}
-		}
-		delete(mc.m, oldest)
-	}
-	mc.m[channel] = memberList{users: users, until: until}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
@@ -43,13 +42,13 @@ func (c *Client) DisplayName(ctx context.Context, id string) (string, error) {
 	})
 	switch code := errorCode(err); {
 	case code == "user_not_found" || code == "users_not_found":
-		c.names.put(id, "", now.Add(unknownTTL))
+		c.names.put(id, "", now.Add(unknownTTL), maxNamesHeld)
 		return "", fmt.Errorf("%w: slack user %s", bot.ErrNotFound, id)
 	case err != nil:
 		return "", err // not cached: the next draft asks again
 	}
 	n := displayName(u)
-	c.names.put(id, n, now.Add(nameTTL))
+	c.names.put(id, n, now.Add(nameTTL), maxNamesHeld)
 	return n, nil
 }
 
@@ -75,53 +74,4 @@ func firstOf(s ...string) string {
 		}
 	}
 	return ""
-}
-
-// nameCache holds display names ("" for unknown users) until they expire,
-// at most maxNamesHeld of them.
-type nameCache struct {
-	mu sync.Mutex
-	m  map[string]heldName
-}
-
-type heldName struct {
-	name  string
-	until time.Time
-}
-
-func (nc *nameCache) get(id string, now time.Time) (string, bool) {
-	nc.mu.Lock()
-	defer nc.mu.Unlock()
-	h, ok := nc.m[id]
-	if !ok || !now.Before(h.until) {
-		return "", false
-	}
-	return h.name, true
-}
-
-// put keeps a name; when full, expired names go first, then the one that
-// expires soonest.
-func (nc *nameCache) put(id, name string, until time.Time) {
-	nc.mu.Lock()
-	defer nc.mu.Unlock()
-	if nc.m == nil {
-		nc.m = make(map[string]heldName)
-	}
-	if _, ok := nc.m[id]; !ok && len(nc.m) >= maxNamesHeld {
-		var oldest string
-		for k, h := range nc.m {
-			if oldest == "" || h.until.Before(nc.m[oldest].until) {
-				oldest = k
-			}
-		}
-		delete(nc.m, oldest)
-	}
-	nc.m[id] = heldName{name: name, until: until}
-}
-
-// held is how many names are cached, for tests.
-func (nc *nameCache) held() int {
-	nc.mu.Lock()
-	defer nc.mu.Unlock()
-	return len(nc.m)
 }

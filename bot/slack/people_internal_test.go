@@ -7,12 +7,12 @@ import (
 )
 
 func TestNameCacheIsBounded(t *testing.T) {
-	var nc nameCache
+	var nc expiring[string]
 	now := time.Unix(0, 0)
 	for i := range maxNamesHeld + 50 {
-		nc.put(fmt.Sprintf("U%d", i), "x", now.Add(time.Duration(i)*time.Second))
+		nc.put(fmt.Sprintf("U%d", i), "x", now.Add(time.Duration(i)*time.Second), maxNamesHeld)
 	}
-	if n := nc.held(); n != maxNamesHeld {
+	if n := nc.len(); n != maxNamesHeld {
 		t.Fatalf("cache holds %d names, want at most %d", n, maxNamesHeld)
 	}
 	if _, ok := nc.get("U0", now); ok {

@@ -97,8 +97,8 @@ type Client struct {
 
 	mu      sync.Mutex
 	botUser string
-	names   nameCache
-	members memberCache
+	names   expiring[string]   // display names, "" for unknown users
+	members expiring[[]string] // channel member lists
 }
 
 var _ bot.Chat = (*Client)(nil)
