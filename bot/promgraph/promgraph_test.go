@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"image"
 	"image/png"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/internal/testpeers"
 )
 
 // leakTarget serves /metrics with a memory gauge that grows 3 MiB a
@@ -35,60 +34,16 @@ func leakTarget(t *testing.T) *httptest.Server {
 	return srv
 }
 
-// startPrometheus runs the real Prometheus (Debian's package) on a free
-// loopback port, scraping target every second. Without the binary the
-// test is skipped, except in CI where it must be there.
+// startPrometheus runs the real Prometheus scraping target (testpeers).
 func startPrometheus(t *testing.T, target string) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts the real Prometheus")
 	}
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("prometheus is not installed (apt-get install prometheus); CI must run this test")
-		}
-		t.Skip("prometheus binary not found; install Debian's prometheus package to run this test")
-	}
-	dir := t.TempDir()
-	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: leaky\n    static_configs:\n      - targets: ['%s']\n", strings.TrimPrefix(target, "http://"))
-	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := freeAddr(t)
-	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "prometheus.yml"), "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--log.level=warn")
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	url := "http://" + addr
-	waitUntil(t, 30*time.Second, "prometheus /-/ready", func() bool {
-		res, err := http.Get(url + "/-/ready")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == 200
-	})
-	return url
+	return testpeers.Prometheus(t, target)
 }
 
-var freeMu sync.Mutex
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	freeMu.Lock()
-	defer freeMu.Unlock()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freeAddr(t *testing.T) string { return testpeers.FreeAddr(t) }
 
 func waitUntil(t *testing.T, limit time.Duration, what string, ok func() bool) {
 	t.Helper()
