@@ -141,7 +141,7 @@ func (e *Engine) startPage(ctx context.Context, t Timer) (*PageMessage, error) {
 			if err := tx.AddPageToken(HashPageToken(token), inc.ID, p.ID, now.Add(e.o.TokenTTL)); err != nil {
 				return err
 			}
-			msg.AckURL = e.link("/page/ack/%s", token)
+			msg.AckURL, msg.AckTTL = e.link("/page/ack/%s", token), e.o.TokenTTL
 		}
 		return nil
 	})

@@ -144,6 +144,9 @@ type PageMessage struct {
 	// URL links to the incident (its web page or API); AckURL is the ack
 	// link, empty for Slack (which has a button) or without a public URL.
 	URL, AckURL string
+	// AckTTL is how long AckURL works (EngineOptions.TokenTTL), for the
+	// message to say so.
+	AckTTL time.Duration
 }
 
 // Pager sends a page by one method. Each method (Slack DM, email,

@@ -226,6 +226,28 @@ var htmlPart = template.Must(template.New("page").Parse(`<!doctype html>
 </body></html>
 `))
 
+// ttlWords says how long an ack link works, in words: "24 hours",
+// "90 minutes", "3 days". Unknown (zero) is "a limited time".
+func ttlWords(d time.Duration) string {
+	unit := func(n int64, one string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %ss", n, one)
+	}
+	switch {
+	case d <= 0:
+		return "a limited time"
+	case d%(24*time.Hour) == 0 && d > 48*time.Hour:
+		return unit(int64(d/(24*time.Hour)), "day")
+	case d%time.Hour == 0:
+		return unit(int64(d/time.Hour), "hour")
+	case d%time.Minute == 0:
+		return unit(int64(d/time.Minute), "minute")
+	}
+	return unit(int64(d.Round(time.Second)/time.Second), "second")
+}
+
 // headerSafe drops line breaks, so text from alerts cannot add headers.
 func headerSafe(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\n' }), " ")
@@ -268,14 +290,14 @@ func (p *Pager) message(to string, m bot.PageMessage) ([]byte, error) {
 	var text strings.Builder
 	fmt.Fprintf(&text, "%s\r\n\r\n", headerSafe(m.Text))
 	if m.AckURL != "" {
-		fmt.Fprintf(&text, "Acknowledge: %s\r\n(opens a page with a confirm button)\r\n\r\n", m.AckURL)
+		fmt.Fprintf(&text, "Acknowledge: %s\r\n(opens a page with a confirm button; the link works for %s)\r\n\r\n", m.AckURL, ttlWords(m.AckTTL))
 	}
 	if m.URL != "" {
 		fmt.Fprintf(&text, "Incident: %s\r\n", m.URL)
 	}
 	var html bytes.Buffer
 	if err := htmlPart.Execute(&html, map[string]string{"Head": fmt.Sprintf("%s %s: %s", inc.Severity, inc.Key(), inc.Title),
-		"Text": m.Text, "AckURL": m.AckURL, "URL": m.URL, "Key": inc.Key(), "TTL": "24 hours"}); err != nil {
+		"Text": m.Text, "AckURL": m.AckURL, "URL": m.URL, "Key": inc.Key(), "TTL": ttlWords(m.AckTTL)}); err != nil {
 		return nil, err
 	}
 	for _, part := range []struct{ ctype, body string }{{"text/plain; charset=utf-8", text.String()}, {"text/html; charset=utf-8", html.String()}} {

@@ -336,3 +336,47 @@ func TestEmailEHLOIsAnAddressLiteral(t *testing.T) {
 		t.Errorf("EHLO %q, want the address literal [127.0.0.1]", box.messages[0].helo)
 	}
 }
+
+// The email says how long its ack link works from the engine's TokenTTL,
+// in both parts, not a fixed "24 hours".
+func TestEmailSaysTheAckLinksLifetime(t *testing.T) {
+	serverTLS, clientTLS := certs(t)
+	box := &mailbox{}
+	addr := serve(t, box, serverTLS, true, false)
+	p, err := New(Options{URL: "smtp://" + addr, From: "incidentbot@example.com", TLS: clientTLS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := page("alice@example.com")
+	m.AckTTL = 90 * time.Minute
+	if err := p.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(box.messages[0].data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	n := 0
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		b, _ := io.ReadAll(part)
+		n++
+		if s := string(b); !strings.Contains(s, "works for 90 minutes") || strings.Contains(s, "24 hours") {
+			t.Errorf("%s part does not say the link works for 90 minutes:\n%s", part.Header.Get("Content-Type"), s)
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d parts, want 2", n)
+	}
+	for d, want := range map[time.Duration]string{24 * time.Hour: "24 hours", time.Hour: "1 hour", 72 * time.Hour: "3 days",
+		30 * time.Minute: "30 minutes", 90 * time.Second: "90 seconds", 0: "a limited time"} {
+		if got := ttlWords(d); got != want {
+			t.Errorf("ttlWords(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
