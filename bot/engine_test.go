@@ -543,3 +543,52 @@ func TestOverridesAreBounded(t *testing.T) {
 		t.Errorf("after the first ended: %v", err)
 	}
 }
+
+// An alert that joins an open incident later starts the policy of a team
+// it matches that was not paged at the open, once: not again for a
+// repeat of the notification, an HA peer's copy, another alert of the
+// team, or an alert of a team already running.
+func TestLaterAlertStartsItsTeamsPolicyOnce(t *testing.T) {
+	h := newOnCallHarness(t, EngineOptions{})
+	h.oc.Teams = append(h.oc.Teams, Team{Name: "checkout",
+		Match:      func(l map[string]string) bool { return l["service"] == "checkout" },
+		Schedules:  []Rotation{{Name: "primary", Zone: time.UTC, Start: time.Date(2024, 6, 20, 9, 0, 0, 0, time.UTC), Shift: 24 * time.Hour, Members: []string{"UD"}}},
+		Escalation: Escalation{Steps: []EscalationStep{{Notify: []Target{{TargetSchedule, "primary"}}}}},
+	})
+	id := h.open()
+	h.run()
+	same(t, "slack after the open", h.slack.got(), []string{"UA@0"})
+	ctx := context.Background()
+	// Acknowledged before the checkout alert joins: checkout is paged anyway.
+	h.clock.Advance(time.Minute)
+	if _, err := h.svc.Apply(ctx, id, Action{Op: OpAck, Actor: "<@UA>"}); err != nil {
+		t.Fatal(err)
+	}
+	a := firing("f1", 0)
+	a.StartsAt = h.clock.Now().Add(-2 * time.Minute)
+	b := firing("f2", 0)
+	b.StartsAt, b.Labels = h.clock.Now(), map[string]string{"alertname": "CheckoutErrors", "service": "checkout", "instance": "f2"}
+	for i := range 3 { // the notification, its repeat, the HA peer's copy
+		if _, err := h.svc.Ingest(ctx, &Notification{Receiver: "r", GroupKey: "g", Status: AlertFiring, Alerts: []Alert{a, b}}); err != nil {
+			t.Fatal(i, err)
+		}
+		h.run()
+	}
+	// Another checkout alert, and one of payments firing again.
+	c := b
+	c.Fingerprint, c.Labels = "f3", map[string]string{"alertname": "CheckoutLatency", "service": "checkout", "instance": "f3"}
+	a.StartsAt = h.clock.Now()
+	if _, err := h.svc.Ingest(ctx, &Notification{Receiver: "r", GroupKey: "g", Status: AlertFiring, Alerts: []Alert{a, b, c}}); err != nil {
+		t.Fatal(err)
+	}
+	h.advance(time.Hour)
+	same(t, "slack", h.slack.got(), []string{"UA@0", "UD@0"})
+	var started []string
+	for _, e := range h.texts(id, KindEscalation) {
+		if strings.Contains(e, " started:") {
+			started = append(started, e)
+		}
+	}
+	same(t, "starts", started, []string{"escalation of team payments started: its alerts match the team",
+		"escalation of team checkout started: a later alert (CheckoutErrors) matches the team"})
+}

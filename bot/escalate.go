@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -79,6 +80,53 @@ func (s *Service) escalate(tx Tx, inc *Incident, opened bool, now time.Time) ([]
 	return out, nil
 }
 
+// escalateJoined starts, for alerts that joined an open incident (new or
+// firing again), the policy of every team they match that has no run for
+// this incident yet, running or finished: a team's policy runs at most
+// once per incident by itself, however often Alertmanager repeats the
+// notification (or both peers of an HA pair send it). A person may still
+// start it again with /incident page. The incident may be acknowledged:
+// the new team's own people are paged anyway (the run starts "acked at
+// start", so only an answer to its own pages, or the resolve, stops it).
+func (s *Service) escalateJoined(tx Tx, inc *Incident, joined []Alert, now time.Time) ([]*TimelineEntry, error) {
+	if s.oncall == nil || len(s.oncall.Teams) == 0 || !inc.Open() {
+		return nil, nil
+	}
+	var firing []Alert
+	for _, a := range joined {
+		if a.Status == AlertFiring {
+			firing = append(firing, a)
+		}
+	}
+	teams := s.oncall.TeamsFor(&Incident{Alerts: firing})
+	if len(teams) == 0 {
+		return nil, nil
+	}
+	runs, err := tx.Escalations(inc.ID)
+	if err != nil {
+		return nil, err
+	}
+	var out []*TimelineEntry
+	for _, t := range teams {
+		if slices.ContainsFunc(runs, func(r EscalationRun) bool { return r.Team == t.Name }) {
+			continue
+		}
+		name := ""
+		for _, a := range firing {
+			if t.Match(a.Labels) {
+				name = clip(a.Name(), 100)
+				break
+			}
+		}
+		e, err := s.startRun(tx, inc, &EscalationRun{Team: t.Name, StartedBy: ActorAlertmanager, Joined: name}, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
 // stopReason says whether the incident's state stops run: resolved, or
 // acknowledged (an acknowledgement that came before the run started, as
 // for a page by hand of an acknowledged incident, does not stop it).
@@ -127,6 +175,9 @@ func (s *Service) startRun(tx Tx, inc *Incident, r *EscalationRun, now time.Time
 	text := fmt.Sprintf("escalation of %s started by %s", r.Name(), Mention(r.StartedBy))
 	if r.Team != "" && r.StartedBy == ActorAlertmanager {
 		text = fmt.Sprintf("escalation of %s started: its alerts match the team", r.Name())
+		if r.Joined != "" {
+			text = fmt.Sprintf("escalation of %s started: a later alert (%s) matches the team", r.Name(), r.Joined)
+		}
 	}
 	if r.Message != "" {
 		text += ": " + r.Message

@@ -282,6 +282,11 @@ func (s *Service) ingestInto(tx Tx, inc *Incident, in *incoming, p *plan, res *I
 		}
 		return nil // a repeat: only the group's digest is written
 	}
+	started, err := s.escalateJoined(tx, inc, m.alerts, s.Now()) // on-call: escalate.go
+	if err != nil {
+		return err
+	}
+	entries = append(entries, started...)
 	res.Changes = len(entries)
 	if err := tx.UpdateIncident(inc); err != nil {
 		return err

@@ -54,6 +54,9 @@ type EscalationRun struct {
 	StartedAt  time.Time `json:"started_at"`
 	StartedBy  string    `json:"started_by"`
 	Message    string    `json:"message,omitempty"`
+	// Joined names the alert that started the run when it joined an
+	// incident already open (its team was not paged at the open).
+	Joined string `json:"joined,omitempty"`
 	// AckedAtStart: the incident was acknowledged when the run started (a
 	// page by hand), so only an answer to its own pages stops it.
 	AckedAtStart bool `json:"acked_at_start,omitempty"`
