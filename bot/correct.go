@@ -43,7 +43,7 @@ func (s *Service) Correct(ctx context.Context, id int64, entryID uint64, c Corre
 		return nil, fmt.Errorf("%w: actor is empty", ErrInvalid)
 	}
 	if c.Text != nil {
-		t := NormalizeMentions(CleanText(*c.Text))
+		t := NormalizeMentions(strings.TrimSpace(CleanText(*c.Text)))
 		if t == "" {
 			return nil, fmt.Errorf("%w: text is empty; strike the entry instead", ErrInvalid)
 		}

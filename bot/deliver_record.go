@@ -53,7 +53,7 @@ func resultEntries(inc *Incident, d Delivery, r ChatResult, now time.Time) []*Ti
 		if at.IsZero() || at.After(now) {
 			at = now
 		}
-		out = append(out, entry(KindPinned, at, actor, "%s: %s", Mention(p.Author), NormalizeMentions(clip(CleanText(p.Text), maxPinnedText))))
+		out = append(out, entry(KindPinned, at, actor, "%s: %s", Mention(p.Author), NormalizeMentions(clip(strings.TrimSpace(CleanText(p.Text)), maxPinnedText))))
 	}
 	if r.Warning != "" {
 		out = append(out, entry(KindDeliveryFailed, now, ActorBot, "%s", r.Warning))

@@ -37,8 +37,37 @@ func FuzzMarkdownCell(f *testing.F) {
 		if strings.ContainsAny(got, "\n\r<>") || strings.ContainsFunc(got, unwanted) {
 			t.Fatalf("MarkdownCell(%q) = %q leaves a line break, HTML or a control character", s, got)
 		}
-		if strings.Count(got, "|") != strings.Count(got, `\|`) {
-			t.Fatalf("MarkdownCell(%q) = %q has an unescaped |", s, got)
+		if cellBorders("| "+got+" |") != 2 || opensLink(got) {
+			t.Fatalf("MarkdownCell(%q) = %q ends the cell early or opens a link", s, got)
+		}
+	})
+}
+
+// FuzzCleanText: the inbound rule leaves no unwanted rune, keeps every
+// other rune in order, and is idempotent.
+func FuzzCleanText(f *testing.F) {
+	for _, h := range hostile {
+		f.Add(h.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := CleanText(s)
+		if strings.ContainsFunc(got, unwanted) || strings.ContainsRune(got, '\r') {
+			t.Fatalf("CleanText(%q) = %q keeps an unwanted rune", s, got)
+		}
+		if again := CleanText(got); again != got {
+			t.Fatalf("CleanText is not idempotent: %q, then %q", got, again)
+		}
+		kept := strings.Map(func(r rune) rune {
+			if r == '\r' {
+				return '\n'
+			}
+			if unwanted(r) {
+				return -1
+			}
+			return r
+		}, strings.ReplaceAll(s, "\r\n", "\n"))
+		if got != kept {
+			t.Fatalf("CleanText(%q) = %q, want %q", s, got, kept)
 		}
 	})
 }

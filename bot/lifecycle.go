@@ -50,7 +50,7 @@ type Action struct {
 // or in the future) or ErrConflict (already acknowledged, already resolved...).
 func (s *Service) Apply(ctx context.Context, id int64, a Action) (*Incident, error) {
 	a.Actor = Person(strings.TrimSpace(a.Actor))
-	a.Text = NormalizeMentions(CleanText(a.Text))
+	a.Text = NormalizeMentions(strings.TrimSpace(CleanText(a.Text)))
 	if err := a.check(); err != nil {
 		return nil, err
 	}

@@ -1,52 +1,58 @@
 package bot
 
-import (
-	"strings"
-	"unicode"
-)
+import "strings"
 
 // The draft is Markdown; text from people and alerts reaches it through
-// exactly one of these, chosen by where it lands. Neither lets text start
-// a line (so no heading, list item or table row), nor carry raw HTML, nor
-// control characters.
+// exactly one of two functions, chosen by where it lands: MarkdownLine for
+// running text, MarkdownCell for a table cell. Neither lets text start a
+// line (so no heading, list item or table row), carry raw HTML, make a
+// link or an image, or escape the escaping with a backslash.
 
 // MarkdownLine makes text safe inside one line of Markdown: control
-// characters go, whitespace (newlines too) folds to single spaces, < and >
-// become entities (no HTML, no autolinks), and a leading #, >, - or + that
-// a renderer could read as structure is escaped.
+// characters go, whitespace (newlines too) folds to single spaces, a
+// backslash is doubled (it cannot escape what follows), < and > become
+// entities (no HTML, no autolinks), [ is escaped (no link, no image that
+// loads from a tracker), and a leading #, >, -, +, = that a renderer could
+// read as structure is escaped.
 func MarkdownLine(s string) string {
-	s = OneLine(StripControl(s))
-	s = strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(s)
+	s = OneLine(CleanText(s))
+	s = markdownEscaper.Replace(s)
 	if s != "" && strings.ContainsRune("#>-+=", rune(s[0])) {
 		s = `\` + s
 	}
 	return s
 }
 
+var markdownEscaper = strings.NewReplacer(`\`, `\\`, "<", "&lt;", ">", "&gt;", "[", `\[`)
+
 // MarkdownCell makes text safe inside a cell of a Markdown table: a
-// MarkdownLine whose | cannot end the cell.
+// MarkdownLine whose | cannot end the cell. (The backslash MarkdownLine
+// doubles matters here: `\|` from outside would otherwise become `\\|`, an
+// escaped backslash followed by a cell border.)
 func MarkdownCell(s string) string {
 	return strings.ReplaceAll(MarkdownLine(s), "|", `\|`)
 }
 
-// MarkdownCode makes text safe inside an inline code span of a table cell:
-// backticks cannot end the span, nor | the cell.
-func MarkdownCode(s string) string {
-	s = OneLine(StripControl(s))
-	s = strings.ReplaceAll(s, "`", "'")
-	return "`" + strings.ReplaceAll(s, "|", `\|`) + "`"
-}
-
-// StripControl removes control characters (NUL, escape sequences, C1
-// controls, bidi overrides) from text; tabs and newlines become spaces.
-func StripControl(s string) string {
+// CleanText is the one rule for text arriving from outside, on every
+// inbound path alike: alert labels and annotations, slash commands, forms,
+// corrections, the API. It removes NUL and the other C0 and C1 control
+// characters except tab and newline (a carriage return becomes a newline,
+// CRLF one newline), the bidirectional formatting characters that make
+// text read other than it is (trojan-source), and the invisible ones that
+// make two strings look alike (zero-width space, word joiner, BOM, soft
+// hyphen). Zero-width joiner and non-joiner stay: emoji sequences and
+// several scripts need them. docs/hostile-input.md lists the set. Text
+// without any of them comes back as it is, without allocating; nothing is
+// trimmed (callers that want it trim).
+func CleanText(s string) string {
 	if !strings.ContainsFunc(s, unwanted) {
 		return s
 	}
+	s = strings.ReplaceAll(s, "\r\n", "\n")
 	return strings.Map(func(r rune) rune {
 		switch {
-		case r == '\n' || r == '\t' || r == '\r':
-			return ' '
+		case r == '\r':
+			return '\n'
 		case unwanted(r):
 			return -1
 		}
@@ -54,28 +60,27 @@ func StripControl(s string) string {
 	}, s)
 }
 
-// unwanted are the runes no text we keep should carry: controls, and the
-// bidirectional formatting characters that make text read other than it is.
+// unwanted are the runes CleanText removes (and \r, which it turns into
+// \n).
 func unwanted(r rune) bool {
-	return unicode.IsControl(r) || (r >= 0x202A && r <= 0x202E) || (r >= 0x2066 && r <= 0x2069) || r == 0xFEFF
-}
-
-// CleanText is the one rule for text arriving from outside (a command, a
-// modal, the API): control characters removed, newlines kept (a note may
-// have lines), surrounding space trimmed.
-func CleanText(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return r != '\n' && unwanted(r) }) {
-		return strings.TrimSpace(s)
+	switch {
+	case r == '\n' || r == '\t':
+		return false
+	case r < 0x80:
+		return r < 0x20 || r == 0x7F
+	case r <= 0x9F: // C1
+		return true
 	}
-	return strings.TrimSpace(strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n':
-			return r
-		case r == '\t' || r == '\r':
-			return ' '
-		case unwanted(r):
-			return -1
-		}
-		return r
-	}, s))
+	switch r {
+	case 0x00AD, // soft hyphen
+		0x061C,         // Arabic letter mark
+		0x200B,         // zero-width space
+		0x200E, 0x200F, // left-to-right and right-to-left marks
+		0x2060, // word joiner
+		0xFEFF: // BOM, zero-width no-break space
+		return true
+	}
+	return (r >= 0x202A && r <= 0x202E) || // embeddings and overrides
+		(r >= 0x2066 && r <= 0x2069) || // isolates
+		(r >= 0x2061 && r <= 0x2064) // invisible operators
 }

@@ -122,7 +122,7 @@ func (p *Postmortem) writeAlerts(b *strings.Builder) {
 		if a.EndsAt != nil {
 			resolved = p.long(*a.EndsAt)
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", MarkdownCell(a.Name()), MarkdownCode(LabelString(a.Labels, "alertname")), p.long(a.StartsAt), resolved)
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", MarkdownCell(a.Name()), MarkdownCell(LabelString(a.Labels, "alertname")), p.long(a.StartsAt), resolved)
 	}
 }
 

@@ -66,7 +66,7 @@ func (s *Server) Command(ctx context.Context, cmd slack.SlashCommand) Reply {
 		if err != nil {
 			return s.failed(ctx, err, c.Verb)
 		}
-		return inChannel("%s declared %s: %s (%s); %s leads it", bot.Mention(actor), inc.Key(), botslack.Said(inc.Title), inc.Severity, bot.Mention(inc.Lead))
+		return inChannel("%s declared %s: %s (%s); %s leads it", bot.Mention(actor), inc.Key(), botslack.Escape(inc.Title), inc.Severity, bot.Mention(inc.Lead))
 	case "list":
 		return s.listOpen(ctx)
 	}
@@ -133,7 +133,7 @@ func (s *Server) change(ctx context.Context, inc *bot.Incident, c bot.Command, a
 // describeChange says what a lifecycle command did, for the channel.
 func describeChange(inc *bot.Incident, c bot.Command, actor string) string {
 	key := inc.Key()
-	c.Text = botslack.Said(bot.NormalizeMentions(c.Text))
+	c.Text = botslack.Escape(bot.NormalizeMentions(c.Text))
 	switch c.Verb {
 	case "ack":
 		return fmt.Sprintf("%s acknowledged %s", actor, key)

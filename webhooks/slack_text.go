@@ -71,7 +71,7 @@ func (s *Server) timeline(ctx context.Context, inc *bot.Incident) Reply {
 	lines := make([]string, 0, len(entries))
 	size := 0
 	for i := len(entries) - 1; i >= 0 && size < maxReplyText; i-- {
-		line := "• " + botslack.Said(bot.PostLine(inc, entries[i], now, zone))
+		line := "• " + botslack.Escape(bot.PostLine(inc, entries[i], now, zone))
 		if entries[i].Struck {
 			line = "• ~" + strings.TrimPrefix(line, "• ") + "~ (struck)"
 		}
@@ -89,7 +89,7 @@ func (s *Server) timeline(ctx context.Context, inc *bot.Incident) Reply {
 }
 
 // titleText is an incident's title for Slack.
-func titleText(inc *bot.Incident) string { return botslack.Said(inc.Title) }
+func titleText(inc *bot.Incident) string { return botslack.Escape(inc.Title) }
 
 // runbookList names the runbooks matching the incident's alerts, then all.
 func runbookList(rb bot.Runbooks, inc *bot.Incident) string {

@@ -119,7 +119,7 @@ func story(inc *bot.Incident) string {
 	var lines []string
 	for _, l := range []struct{ name, text string }{{"Impact", inc.Impact}, {"Cause", inc.Cause}, {"Resolution", inc.Resolution}} {
 		if t := oneLine(l.text); t != "" {
-			lines = append(lines, "*"+l.name+":* "+said(clip(t, 900)))
+			lines = append(lines, "*"+l.name+":* "+Escape(clip(t, 900)))
 		}
 	}
 	return strings.Join(lines, "\n")

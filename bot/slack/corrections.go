@@ -21,7 +21,7 @@ func entryBlocks(inc *bot.Incident, d bot.Delivery) []slackgo.Block {
 	lines := strings.Split(d.Text, "\n")
 	blocks := make([]slackgo.Block, 0, len(lines))
 	for i, line := range lines {
-		text := mrkdwn(clip(said(line), 2900))
+		text := mrkdwn(clip(Escape(line), 2900))
 		if i >= len(ids) {
 			blocks = append(blocks, slackgo.NewContextBlock("", text))
 			continue

@@ -38,7 +38,7 @@ func TestSlackPagerDM(t *testing.T) {
 	for _, want := range []string{
 		`"action_id":"page_ack"`, `"value":"12:34"`, `Acknowledge`, `Open channel`, `https://slack.com/app_redirect?channel=C0INC`,
 		`SEV1 INC-12: Checkout \u0026lt;!channel\u0026gt; \u0026amp; co`, `team *payments*, step 2 (repeat 1)`,
-		`5xx at \u0026lt;b\u0026gt;40%\u0026lt;/b\u0026gt; (and 1 more firing)`, `\u0026lt;@U0X\u0026gt; look *now*`,
+		`5xx at \u0026lt;b\u0026gt;40%\u0026lt;/b\u0026gt; (and 1 more firing)`, `\u003c@U0X\u003e look *now*`,
 	} {
 		if !strings.Contains(b, want) {
 			t.Errorf("DM blocks lack %s:\n%s", want, b)

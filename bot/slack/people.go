@@ -69,7 +69,7 @@ func displayName(u *slackgo.User) string {
 
 func firstOf(s ...string) string {
 	for _, v := range s {
-		if v = strings.TrimSpace(bot.OneLine(bot.StripControl(v))); v != "" {
+		if v = strings.TrimSpace(bot.OneLine(bot.CleanText(v))); v != "" {
 			return v
 		}
 	}

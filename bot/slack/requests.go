@@ -3,7 +3,6 @@ package slack
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/incidentbot/incidentbot/bot"
@@ -17,34 +16,12 @@ func (c *Client) post(ctx context.Context, inc *bot.Incident, d bot.Delivery) (b
 	if inc.SlackChannelID == "" || strings.TrimSpace(d.Text) == "" {
 		return bot.ChatResult{}, nil
 	}
-	_, err := c.postMessage(ctx, inc.SlackChannelID, clip(said(d.Text), 3900), entryBlocks(inc, d))
+	_, err := c.postMessage(ctx, inc.SlackChannelID, clip(Escape(strings.TrimSpace(d.Text)), 3900), entryBlocks(inc, d))
 	if channelGone(err) {
 		c.log.Info("slack: not posting into a gone channel", "incident", inc.ID, "err", err)
 		return bot.ChatResult{}, nil
 	}
 	return bot.ChatResult{}, err
-}
-
-var mentionRE = regexp.MustCompile(`<[@#][UWC][A-Z0-9]+(\|[^<>|]*)?>`)
-
-// Said is the one way text people or alerts wrote reaches Slack's
-// mrkdwn: control characters removed, &, < and > escaped, mentions of
-// people and channels kept, but not special mentions (<!channel>, <!here>)
-// nor links: a note or an alert summary cannot page the workspace or
-// disguise a link.
-func Said(s string) string { return said(s) }
-
-func said(s string) string {
-	s = bot.CleanText(s)
-	var b strings.Builder
-	last := 0
-	for _, m := range mentionRE.FindAllStringIndex(s, -1) {
-		b.WriteString(Escape(s[last:m[0]]))
-		b.WriteString(s[m[0]:m[1]])
-		last = m[1]
-	}
-	b.WriteString(Escape(s[last:]))
-	return b.String()
 }
 
 // postmortem uploads the draft (d.Text, rendered by the worker) into the

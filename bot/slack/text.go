@@ -11,18 +11,39 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/incidentbot/incidentbot/bot"
 	slackgo "github.com/slack-go/slack"
 )
 
-// Escape escapes text from outside (alert labels, annotations, titles) for
-// Slack's mrkdwn, where &, < and > are control characters: an alert cannot
-// inject a link or an @channel. Entities already there stay as they are:
-// text typed in Slack arrives escaped, and must not show "&amp;lt;".
+// Escape is the one way text from outside (alert labels and annotations,
+// titles, notes, names) reaches Slack's mrkdwn. It applies bot.CleanText
+// (no control, bidi or invisible characters; newlines stay) and escapes &,
+// < and >, Slack's control characters, so that text cannot page the
+// workspace (<!channel>, <!here>, <!subteam^...>) nor disguise a link
+// (<https://evil|docs>). Two things pass as they are: mentions of people
+// and channels (<@U123>, <#C123|name>), which is how Slack sends them in
+// what people type and how the bot writes who did what; and the entities
+// &amp;, &lt;, &gt; already there, since text typed in Slack arrives
+// escaped and must not show "&amp;lt;".
 func Escape(s string) string {
+	s = bot.CleanText(s)
 	if !strings.ContainsAny(s, "&<>") {
 		return s
 	}
 	var b strings.Builder
+	last := 0
+	for _, m := range mentionRE.FindAllStringIndex(s, -1) {
+		escapeTo(&b, s[last:m[0]])
+		b.WriteString(s[m[0]:m[1]])
+		last = m[1]
+	}
+	escapeTo(&b, s[last:])
+	return b.String()
+}
+
+var mentionRE = regexp.MustCompile(`<[@#][UWC][A-Z0-9]+(\|[^<>|]*)?>`)
+
+func escapeTo(b *strings.Builder, s string) {
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {
 		case c == '<':
@@ -35,7 +56,6 @@ func Escape(s string) string {
 			b.WriteByte(c)
 		}
 	}
-	return b.String()
 }
 
 func entityAt(s string) bool {

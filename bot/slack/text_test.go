@@ -5,18 +5,26 @@ import (
 	"time"
 )
 
-func TestSaid(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"acknowledged by <@U100>", "acknowledged by <@U100>"},
-		{"lead <@U100|ann> in <#C123|inc-1>", "lead <@U100|ann> in <#C123|inc-1>"},
-		{"<!channel> wake up", "&lt;!channel&gt; wake up"},
-		{"<!subteam^S1|@oncall> and <!here>", "&lt;!subteam^S1|@oncall&gt; and &lt;!here&gt;"},
-		{"latency < 5ms & rising > 3", "latency &lt; 5ms &amp; rising &gt; 3"},
-		{"<https://evil.example|click>", "&lt;https://evil.example|click&gt;"},
-		{"typed in Slack: a &lt; b &amp;&amp; c", "typed in Slack: a &lt; b &amp;&amp; c"},
+// TestEscape: the one mrkdwn path, with hostile input. Each case would
+// page the workspace, disguise a link, hide or reorder text, or show
+// Slack's own escaping twice.
+func TestEscape(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"mention kept", "acknowledged by <@U100>", "acknowledged by <@U100>"},
+		{"labelled mentions kept", "lead <@U100|ann> in <#C123|inc-1>", "lead <@U100|ann> in <#C123|inc-1>"},
+		{"@channel", "<!channel> wake up", "&lt;!channel&gt; wake up"},
+		{"user group and @here", "<!subteam^S1|@oncall> and <!here>", "&lt;!subteam^S1|@oncall&gt; and &lt;!here&gt;"},
+		{"comparison", "latency < 5ms & rising > 3", "latency &lt; 5ms &amp; rising &gt; 3"},
+		{"disguised link", "<https://evil.example|click>", "&lt;https://evil.example|click&gt;"},
+		{"link in a mention label", "<@U1|x <https://evil.example|y>>", "&lt;@U1|x &lt;https://evil.example|y&gt;&gt;"},
+		{"typed in Slack", "typed in Slack: a &lt; b &amp;&amp; c", "typed in Slack: a &lt; b &amp;&amp; c"},
+		{"NUL and terminal escapes", "ok\x00\x1b[31mred\x07", "ok[31mred"},
+		{"bidi override", "admin\u202egnp.exe", "admingnp.exe"},
+		{"zero width", "<!chan\u200bnel>", "&lt;!channel&gt;"},
+		{"newlines stay", "line one\r\nline two", "line one\nline two"},
 	} {
-		if got := said(tc.in); got != tc.want {
-			t.Errorf("said(%q): got %q, want %q", tc.in, got, tc.want)
+		if got := Escape(tc.in); got != tc.want {
+			t.Errorf("%s: Escape(%q) = %q, want %q", tc.name, tc.in, got, tc.want)
 		}
 	}
 }
