@@ -17,8 +17,8 @@ const copyStoreUsage = `usage: incidentbot copy-store --from FILE --to URL
 Copies a bbolt store (stop the service first: the file is locked while it
 runs) into an empty PostgreSQL database, migrating its schema first.
 Incidents keep their numbers and channels; timelines, groups, the outbox,
-timers, pages and overrides come along. Ack links sent before the move stop
-working (their token hashes cannot be listed); everything else goes on.
+timers, pages, overrides and the hashes of unexpired ack-link tokens come
+along, so ack links sent before the move keep working.
 `
 
 func copyStore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -54,7 +54,7 @@ func copyStore(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("copy-store: %w", err)
 	}
-	fmt.Fprintf(stdout, "copied %d incidents (%d alerts, %d timeline entries, %d groups), %d pending deliveries, %d timers, %d escalation runs, %d pages, %d overrides into %s\n",
-		c.Incidents, c.Alerts, c.Entries, c.Groups, c.Deliveries, c.Timers, c.Escalations, c.Pages, c.Overrides, storeName(*to))
+	fmt.Fprintf(stdout, "copied %d incidents (%d alerts, %d timeline entries, %d groups), %d pending deliveries, %d timers, %d escalation runs, %d pages, %d overrides, %d ack links into %s\n",
+		c.Incidents, c.Alerts, c.Entries, c.Groups, c.Deliveries, c.Timers, c.Escalations, c.Pages, c.Overrides, c.Tokens, storeName(*to))
 	return nil
 }

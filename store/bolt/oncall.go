@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -343,8 +344,14 @@ func (t *tx) PageToken(hash string) (int64, uint64, time.Time, error) {
 	if len(v) != 24 {
 		return 0, 0, time.Time{}, fmt.Errorf("ack link: %w", bot.ErrNotFound)
 	}
+	incident, page, exp := decodePageToken(v)
+	return incident, page, exp, nil
+}
+
+// decodePageToken reads a token's 24-byte record: incident, page, expiry.
+func decodePageToken(v []byte) (int64, uint64, time.Time) {
 	exp := time.Unix(0, int64(binary.BigEndian.Uint64(v[16:])^1<<63)).UTC()
-	return int64(binary.BigEndian.Uint64(v[:8])), binary.BigEndian.Uint64(v[8:16]), exp, nil
+	return int64(binary.BigEndian.Uint64(v[:8])), binary.BigEndian.Uint64(v[8:16]), exp
 }
 
 // AddOverride implements bot.Tx.
@@ -396,4 +403,23 @@ func (t *tx) Overrides() ([]bot.Override, error) {
 		return nil
 	})
 	return out, err
+}
+
+// PageTokens calls fn with every ack link's token hash (as stored: the
+// token itself is never kept), its incident, page and expiry, for
+// copy-store. bot.Tx can look a hash up but not list them.
+func (s *Store) PageTokens(ctx context.Context, fn func(hash string, incidentID int64, page uint64, expires time.Time) error) error {
+	return s.View(ctx, func(btx bot.Tx) error {
+		b := btx.(*tx).btx.Bucket(bucketPageTokens)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			if len(v) != 24 {
+				return fmt.Errorf("bolt: page token record of %d bytes, want 24", len(v))
+			}
+			incident, page, exp := decodePageToken(v)
+			return fn(string(k), incident, page, exp)
+		})
+	})
 }

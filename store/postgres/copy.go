@@ -14,18 +14,31 @@ import (
 
 // Copied counts what CopyFrom wrote.
 type Copied struct {
-	Incidents, Alerts, Entries, Groups, Deliveries, Timers, Escalations, Pages, Overrides int
+	Incidents, Alerts, Entries, Groups, Deliveries, Timers, Escalations, Pages, Overrides, Tokens int
+}
+
+// TokenLister is a source that can list its ack links' token hashes, as
+// bolt.Store can; a bot.Tx can only look one up.
+type TokenLister interface {
+	PageTokens(ctx context.Context, fn func(hash string, incidentID int64, page uint64, expires time.Time) error) error
+}
+
+type pageToken struct {
+	hash     string
+	incident int64
+	page     uint64
+	expires  time.Time
 }
 
 // CopyFrom copies everything src holds that a bot.Tx can list into this
 // store, which must hold no incident yet: incidents keep their numbers,
 // channels and alerts (in their order), timelines their entry IDs, groups
 // their state, and the outbox, timers, escalation runs, pages and
-// overrides theirs, so that what was pending goes on. It is one
-// transaction: on any error nothing is written. Not copied: the seen
-// Slack event IDs (kept a day) and the ack links' token hashes (a Tx
-// cannot list them: links sent before the move stop working; Slack
-// buttons and commands still acknowledge).
+// overrides theirs, so that what was pending goes on. When src is a
+// TokenLister, the ack links' token hashes that have not expired come
+// along with their expiry, so links sent before the move still work. It
+// is one transaction: on any error nothing is written. Not copied: the
+// seen Slack event IDs (kept a day).
 func (s *Store) CopyFrom(ctx context.Context, src bot.Store) (Copied, error) {
 	var c Copied
 	var (
@@ -72,6 +85,16 @@ func (s *Store) CopyFrom(ctx context.Context, src bot.Store) (Copied, error) {
 		overrides, err = tx.Overrides()
 		return err
 	})
+	var tokens []pageToken
+	if l, ok := src.(TokenLister); ok && err == nil {
+		now := time.Now()
+		err = l.PageTokens(ctx, func(hash string, incident int64, page uint64, expires time.Time) error {
+			if expires.After(now) {
+				tokens = append(tokens, pageToken{hash, incident, page, expires})
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return c, fmt.Errorf("read the source: %w", err)
 	}
@@ -160,6 +183,12 @@ func (s *Store) CopyFrom(ctx context.Context, src bot.Store) (Copied, error) {
 				return err
 			}
 			c.Overrides++
+		}
+		for _, k := range tokens {
+			if err := t.AddPageToken(k.hash, k.incident, k.page, k.expires); err != nil {
+				return err
+			}
+			c.Tokens++
 		}
 		// Numbers continue after the copied ones.
 		for _, q := range []string{

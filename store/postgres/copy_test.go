@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"reflect"
@@ -68,6 +69,7 @@ func TestCopyFromBolt(t *testing.T) {
 	}
 	defer src.Close()
 	at := time.Date(2024, 3, 14, 9, 26, 53, 589793238, time.UTC)
+	tokenExpiry := time.Now().Add(24 * time.Hour).Truncate(time.Microsecond).UTC()
 	ctx := context.Background()
 	err = src.Update(ctx, func(tx bot.Tx) error {
 		for i, title := range []string{"first", "gone", "third"} {
@@ -105,6 +107,13 @@ func TestCopyFromBolt(t *testing.T) {
 		if err := tx.AddTimer(&bot.Timer{Due: at.Add(time.Minute), Kind: "escalate", IncidentID: 3, Escalation: run.ID}); err != nil {
 			return err
 		}
+		// Ack links: one still valid, one expired (not worth copying).
+		if err := tx.AddPageToken("live-hash", 3, 1, tokenExpiry); err != nil {
+			return err
+		}
+		if err := tx.AddPageToken("stale-hash", 3, 1, time.Now().Add(-time.Minute)); err != nil {
+			return err
+		}
 		return tx.AddOverride(&bot.Override{Team: "ops", Schedule: "day", User: "U2", Start: at, End: at.Add(time.Hour), CreatedAt: at})
 	})
 	if err != nil {
@@ -116,11 +125,29 @@ func TestCopyFromBolt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CopyFrom: %v", err)
 	}
-	if c.Incidents != 2 || c.Alerts != 4 || c.Entries != 2 || c.Groups != 1 || c.Deliveries != 1 || c.Timers != 1 || c.Pages != 1 || c.Escalations != 1 || c.Overrides != 1 {
+	if c.Incidents != 2 || c.Alerts != 4 || c.Entries != 2 || c.Groups != 1 || c.Deliveries != 1 || c.Timers != 1 || c.Pages != 1 || c.Escalations != 1 || c.Overrides != 1 || c.Tokens != 1 {
 		t.Errorf("copied %+v, want 2 incidents, 4 alerts, 2 entries and one of each other", c)
 	}
 	if got := readAll(t, dst); !reflect.DeepEqual(got, want) {
 		t.Errorf("after the copy:\n got %+v\nwant %+v", got, want)
+	}
+	// An ack link sent before the move still finds its page, and expires
+	// when it would have; an expired one is left behind.
+	err = dst.View(ctx, func(tx bot.Tx) error {
+		inc, page, exp, err := tx.PageToken("live-hash")
+		if err != nil {
+			return fmt.Errorf("the live ack token after the copy: %w", err)
+		}
+		if inc != 3 || page != 1 || !exp.Equal(tokenExpiry) {
+			return fmt.Errorf("the live ack token after the copy: incident %d page %d expires %v, want 3, 1, %v", inc, page, exp, tokenExpiry)
+		}
+		if _, _, _, err := tx.PageToken("stale-hash"); !errors.Is(err, bot.ErrNotFound) {
+			return fmt.Errorf("the expired ack token after the copy: got %v, want not found", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
 	}
 
 	// Numbers go on after the copied ones, in every series.
