@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -179,6 +181,40 @@ func (p *proc) metric(name string) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no %s in /metrics", name)
+}
+
+// metrics scrapes /metrics once and returns the values of the samples
+// named (with labels, as exposed), in order.
+func (p *proc) metrics(names ...string) ([]float64, error) {
+	res, err := http.Get(p.URL + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	want := make(map[string]int, len(names))
+	for i, n := range names {
+		want[n] = i
+	}
+	out, found := make([]float64, len(names)), 0
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, v, ok := strings.Cut(sc.Text(), " ")
+		if i, wanted := want[name]; ok && wanted {
+			if out[i], err = strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			delete(want, name)
+			found++
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if found < len(names) {
+		return nil, fmt.Errorf("not in /metrics: %v", slices.Collect(maps.Keys(want)))
+	}
+	return out, nil
 }
 
 // tail returns the end of a log file, for failure messages.

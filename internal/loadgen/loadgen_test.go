@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -111,6 +112,38 @@ func TestCheckLoopback(t *testing.T) {
 	for _, u := range []string{"http://example.com", "http://10.0.0.1:80", "https://127.0.0.1", "http://localhost:80"} {
 		if CheckLoopback(u) == nil {
 			t.Errorf("%s accepted", u)
+		}
+	}
+}
+
+// TestResolveEndsTheOldestGroup checks that a resolve resolves every alert
+// of the oldest open group, which then gets no more notifications, and
+// that the last open group is never resolved.
+func TestResolveEndsTheOldestGroup(t *testing.T) {
+	m := &Mix{ResolveRatio: 1}
+	m.Prime(3)
+	for want := 1; want <= 2; want++ {
+		b, kind := m.Next(nil)
+		var msg amMessage
+		if err := json.Unmarshal(b, &msg); err != nil || kind != Resolve {
+			t.Fatalf("resolve %d: kind %v, %v", want, kind, err)
+		}
+		if msg.Status != "resolved" || !strings.Contains(msg.GroupKey, fmt.Sprintf("svc-%06d", want)) {
+			t.Errorf("resolve %d: status %s, group %s", want, msg.Status, msg.GroupKey)
+		}
+		for _, a := range msg.Alerts {
+			if a.Status != "resolved" || !a.EndsAt.After(a.StartsAt) {
+				t.Errorf("resolve %d: alert %s %s ends %v", want, a.Fingerprint, a.Status, a.EndsAt)
+			}
+		}
+	}
+	if m.Open() != 1 || m.Groups() != 3 {
+		t.Errorf("%d open of %d made, want 1 of 3", m.Open(), m.Groups())
+	}
+	for range 10 {
+		b, kind := m.Next(nil)
+		if kind == Resolve || !strings.Contains(string(b), "svc-000003") {
+			t.Fatalf("with one group open: %v to %.120s", kind, b)
 		}
 	}
 }

@@ -153,16 +153,25 @@ const (
 	Update
 	// New is the first notification of a new group.
 	New
+	// Resolve resolves every alert of a group: its last notification,
+	// after which the group leaves the mix.
+	Resolve
 )
 
-func (k Kind) String() string { return [...]string{"repeat", "update", "new"}[k] }
+func (k Kind) String() string { return [...]string{"repeat", "update", "new", "resolve"}[k] }
 
 // Mix makes the notifications of a run: mostly repeats and updates of the
-// groups that exist, and new groups at NewRatio. It is safe for
-// concurrent use.
+// groups that are open, new groups at NewRatio and, at ResolveRatio, the
+// resolution of the oldest open group. It is safe for concurrent use.
 type Mix struct {
 	// NewRatio is the share of notifications that start a new group.
 	NewRatio float64
+	// ResolveRatio is the share of notifications that resolve the oldest
+	// open group (all its alerts at once), which then gets no more
+	// notifications, as Alertmanager forgets a resolved group. The last
+	// open group is never resolved. Equal to NewRatio, it keeps the number
+	// of open groups about where priming left it.
+	ResolveRatio float64
 	// UpdateRatio is the share of the others that change one alert.
 	UpdateRatio float64
 	// Alerts is how many alerts each group has; default 5.
@@ -170,8 +179,11 @@ type Mix struct {
 	// Now is the clock for startsAt and endsAt; nil means time.Now.
 	Now func() time.Time
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// groups are the open groups, oldest first; made counts every group
+	// made, open or resolved.
 	groups []*Group
+	made   int
 	// stamp keeps times strictly increasing, so that an update is never
 	// mistaken for a late copy of the past.
 	stamp time.Time
@@ -194,6 +206,13 @@ func (m *Mix) Prime(n int) [][]byte {
 func (m *Mix) Groups() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.made
+}
+
+// Open returns how many of them are still open.
+func (m *Mix) Open() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	return len(m.groups)
 }
 
@@ -201,8 +220,20 @@ func (m *Mix) Groups() int {
 func (m *Mix) Next(b []byte) ([]byte, Kind) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(m.groups) == 0 || rand.Float64() < m.NewRatio {
+	r := rand.Float64()
+	if len(m.groups) == 0 || r < m.NewRatio {
 		return AppendBody(b, m.newGroup()), New
+	}
+	if r < m.NewRatio+m.ResolveRatio && len(m.groups) > 1 {
+		g := m.groups[0]
+		m.groups = m.groups[1:]
+		now := m.now()
+		for i := range g.Alerts {
+			if a := &g.Alerts[i]; a.Firing {
+				a.Firing, a.EndsAt = false, now
+			}
+		}
+		return AppendBody(b, g), Resolve
 	}
 	g := m.groups[rand.IntN(len(m.groups))]
 	if rand.Float64() >= m.UpdateRatio {
@@ -223,7 +254,8 @@ func (m *Mix) newGroup() *Group {
 	if n <= 0 {
 		n = 5
 	}
-	g := &Group{ID: len(m.groups) + 1, Alerts: make([]Alert, n)}
+	m.made++
+	g := &Group{ID: m.made, Alerts: make([]Alert, n)}
 	now := m.now()
 	for i := range g.Alerts {
 		g.Alerts[i] = Alert{N: i, Firing: true, StartsAt: now}

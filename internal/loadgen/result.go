@@ -106,7 +106,7 @@ func WriteTable(w io.Writer, results []Result) {
 	_ = tw.Flush()
 	for _, r := range results {
 		var parts []string
-		for _, k := range []Kind{Repeat, Update, New} {
+		for _, k := range []Kind{Repeat, Update, New, Resolve} {
 			if l := r.ByKind[k]; len(l) > 0 {
 				parts = append(parts, fmt.Sprintf("%s %d p50 %s p99 %s", k, len(l), ms(quantile(l, 0.5)), ms(quantile(l, 0.99))))
 			}
