@@ -71,3 +71,45 @@ func FuzzCleanText(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCleanNotification: whatever text a notification carries, cleaning
+// leaves no unwanted rune in labels, annotations or URLs, keeps the
+// identities (receiver, groupKey, fingerprint) as sent, keeps the number
+// of labels, and refuses only names that would merge.
+func FuzzCleanNotification(f *testing.F) {
+	f.Add("alertname", "Disk\x00Full", "description", "a\r\n\tb\u202e", "{}:{x=\"\\x00\"}")
+	f.Add("team\x00", "a", "team", "b", "g")
+	f.Add("\x1b", "v", "k", "v", "g")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2, groupKey string) {
+		labels := map[string]string{k1: v1, k2: v2}
+		n := &Notification{Receiver: "r\u200b", GroupKey: groupKey, GroupLabels: labels, CommonLabels: labels,
+			CommonAnnotations: labels, ExternalURL: v1,
+			Alerts: []Alert{{Fingerprint: "ab12", Labels: labels, Annotations: labels, GeneratorURL: v2}}}
+		c, err := n.cleaned()
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) || (CleanText(k1) != "" && CleanText(k2) != "" && (CleanText(k1) != CleanText(k2) || k1 == k2)) {
+				t.Fatalf("cleaned refused %q: %v", labels, err)
+			}
+			return
+		}
+		if c.Receiver != n.Receiver || c.GroupKey != groupKey || c.Alerts[0].Fingerprint != "ab12" {
+			t.Fatalf("an identity changed: %+v", c)
+		}
+		for _, m := range []map[string]string{c.GroupLabels, c.CommonLabels, c.CommonAnnotations, c.Alerts[0].Labels, c.Alerts[0].Annotations} {
+			if len(m) != len(labels) {
+				t.Fatalf("cleaning %q kept %d labels, want %d", labels, len(m), len(labels))
+			}
+			for k, v := range m {
+				if dirty(k) || dirty(v) {
+					t.Fatalf("cleaned %q keeps %q=%q", labels, k, v)
+				}
+			}
+		}
+		if dirty(c.ExternalURL) || dirty(c.Alerts[0].GeneratorURL) {
+			t.Fatalf("a URL keeps an unwanted rune: %q %q", c.ExternalURL, c.Alerts[0].GeneratorURL)
+		}
+		if n.GroupLabels[k1] != v1 && k1 != k2 {
+			t.Fatal("cleaned changed its input")
+		}
+	})
+}

@@ -139,7 +139,11 @@ type Incident struct {
 	Receiver    string            `json:"receiver"`
 	GroupKey    string            `json:"group_key"`
 	GroupLabels map[string]string `json:"group_labels,omitempty"`
-	ExternalURL string            `json:"external_url,omitempty"`
+	// GroupLabelsCleaned is set when a group label arrived with characters
+	// the inbound rule (CleanText) removed: GroupLabels no longer match
+	// Alertmanager's values, so no silence is made from them.
+	GroupLabelsCleaned bool   `json:"group_labels_cleaned,omitempty"`
+	ExternalURL        string `json:"external_url,omitempty"`
 
 	DeclaredBy string `json:"declared_by,omitempty"`
 

@@ -182,6 +182,10 @@ func (s *Service) ingest(ctx context.Context, n *Notification) (IngestResult, er
 	if err := n.Validate(now); err != nil {
 		return IngestResult{}, err
 	}
+	n, err := n.cleaned()
+	if err != nil {
+		return IngestResult{}, err
+	}
 	in := s.prepare(n)
 	read := new(plan)
 	if err := s.store.View(ctx, func(tx Tx) error {
@@ -352,9 +356,11 @@ func (s *Service) newFromNotification(n *Notification, now time.Time) *Incident 
 		Receiver:    n.Receiver,
 		GroupKey:    n.GroupKey,
 		GroupLabels: maps.Clone(n.GroupLabels),
-		ExternalURL: n.ExternalURL,
-		CreatedAt:   now,
-		Severity:    SEV4 + 1,
+		// A silence matches label values as Alertmanager holds them.
+		GroupLabelsCleaned: n.groupLabelsCleaned,
+		ExternalURL:        n.ExternalURL,
+		CreatedAt:          now,
+		Severity:           SEV4 + 1,
 	}
 	for _, a := range n.Alerts {
 		if a.Status != AlertFiring {

@@ -19,6 +19,10 @@ type Notification struct {
 	// TruncatedAlerts is how many alerts max_alerts left out.
 	TruncatedAlerts int
 	Alerts          []Alert
+
+	// groupLabelsCleaned is set by cleaned when a group label carried
+	// characters CleanText removed.
+	groupLabelsCleaned bool
 }
 
 // MaxClockSkew is how far in the future an alert's time may be before the

@@ -95,6 +95,9 @@ func SilenceMatchers(inc *Incident) ([]Matcher, error) {
 	if len(inc.GroupLabels) == 0 {
 		return nil, fmt.Errorf("%w: the alert group of %s has no group labels (group_by), so a silence would mute every alert; silence it in Alertmanager's UI", ErrConflict, inc.Key())
 	}
+	if inc.GroupLabelsCleaned {
+		return nil, fmt.Errorf("%w: the group labels of %s arrived with control characters, removed here, so a silence made from them would match nothing; silence it in Alertmanager's UI", ErrConflict, inc.Key())
+	}
 	out := make([]Matcher, 0, len(inc.GroupLabels))
 	for k, v := range inc.GroupLabels {
 		out = append(out, Matcher{Name: k, Value: v, IsEqual: true})

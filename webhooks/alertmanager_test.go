@@ -108,7 +108,10 @@ func hostileCases(now time.Time) []hostileCase {
 		{name: "resolved without end", body: amBody(now, func(p, a map[string]any) { a["status"] = "resolved" }), want: 400, wantErr: "endsAt is missing"},
 		{name: "bad alert status", body: amBody(now, func(p, a map[string]any) { a["status"] = "burning" }), want: 400, wantErr: `status "burning"`},
 		{name: "bad fingerprint", body: amBody(now, func(p, a map[string]any) { a["fingerprint"] = "not hex!" }), want: 400, wantErr: "fingerprint"},
-		{name: "NUL in label", body: amBody(now, func(p, a map[string]any) { a["labels"].(map[string]any)["instance"] = "db\x001" }), want: 400, wantErr: "NUL"},
+		{name: "NUL and escapes in labels, cleaned", body: amBody(now, func(p, a map[string]any) {
+			a["labels"].(map[string]any)["instance"] = "db\x001\x1b[2J\u202e"
+			a["annotations"] = map[string]any{"description": "two\r\n\tlines\x00"}
+		}), want: 200, wantStored: true},
 		{name: "NUL in groupKey", body: amBody(now, func(p, a map[string]any) { p["groupKey"] = "g\x00" }), want: 400, wantErr: "groupKey contains a NUL"},
 		{name: "raw NUL byte", body: bytes.Replace(valid, []byte("DiskFull"), []byte("Disk\x00Full"), 1), want: 400, wantErr: "not valid JSON"},
 		{name: "invalid UTF-8", body: bytes.Replace(valid, []byte("Disk almost"), []byte("Disk \xff\xfe almost"), 1), want: 400, wantErr: "not valid UTF-8"},
@@ -144,6 +147,20 @@ func TestAlertmanagerHostile(t *testing.T) {
 			}
 			if stored := len(e.incidents()) > 0; stored != tt.wantStored {
 				t.Errorf("stored = %v, want %v", stored, tt.wantStored)
+			}
+			for _, inc := range e.incidents() { // stored text went through bot.CleanText
+				for _, al := range inc.Alerts {
+					for k, v := range al.Labels {
+						if bot.CleanText(k+v) != k+v {
+							t.Errorf("stored label %q=%q keeps a control character", k, v)
+						}
+					}
+					for k, v := range al.Annotations {
+						if bot.CleanText(k+v) != k+v || strings.Contains(v, "\r") {
+							t.Errorf("stored annotation %q=%q keeps a control character", k, v)
+						}
+					}
+				}
 			}
 			e.noSecrets("answer", got)
 		})
