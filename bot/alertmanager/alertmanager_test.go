@@ -2,20 +2,14 @@ package alertmanager_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/bot/alertmanager"
+	"github.com/incidentbot/incidentbot/internal/testpeers"
 )
 
 // startAlertmanager runs the real Alertmanager pinned as a tool in go.mod
@@ -25,86 +19,7 @@ func startAlertmanager(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("starts the real Alertmanager")
 	}
-	out, err := exec.Command("go", "tool", "-n", "alertmanager").Output()
-	if err != nil {
-		t.Fatalf("go tool -n alertmanager: %v", err)
-	}
-	dir := t.TempDir()
-	cfg := "route:\n  receiver: none\nreceivers:\n  - name: none\n"
-	if err := os.WriteFile(filepath.Join(dir, "am.yml"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	addr := freeAddr(t)
-	cmd := exec.Command(strings.TrimSpace(string(out)), "--config.file="+filepath.Join(dir, "am.yml"),
-		"--storage.path="+filepath.Join(dir, "data"), "--web.listen-address="+addr, "--cluster.listen-address=", "--log.level=warn")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	url := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get(url + "/-/ready")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return url
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("alertmanager at %s did not get ready", url)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-var freeMu sync.Mutex
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	freeMu.Lock()
-	defer freeMu.Unlock()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// amSilence is a silence as GET /api/v2/silences shows it.
-type amSilence struct {
-	ID        string `json:"id"`
-	CreatedBy string `json:"createdBy"`
-	Comment   string `json:"comment"`
-	EndsAt    string `json:"endsAt"`
-	Matchers  []struct {
-		Name    string `json:"name"`
-		Value   string `json:"value"`
-		IsEqual bool   `json:"isEqual"`
-		IsRegex bool   `json:"isRegex"`
-	} `json:"matchers"`
-	Status struct {
-		State string `json:"state"`
-	} `json:"status"`
-}
-
-func silences(t *testing.T, url string) map[string]amSilence {
-	t.Helper()
-	res, err := http.Get(url + "/api/v2/silences")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var list []amSilence
-	if err := json.NewDecoder(res.Body).Decode(&list); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]amSilence{}
-	for _, s := range list {
-		out[s.ID] = s
-	}
-	return out
+	return testpeers.Alertmanager(t, "route:\n  receiver: none\nreceivers:\n  - name: none\n")
 }
 
 func order(d time.Duration) bot.Silence {
@@ -120,7 +35,7 @@ func order(d time.Duration) bot.Silence {
 
 func TestSilenceCreateExtendExpireAgainstAlertmanager(t *testing.T) {
 	am := startAlertmanager(t)
-	dead := "http://" + freeAddr(t) // nothing listens there
+	dead := "http://" + testpeers.FreeAddr(t) // nothing listens there
 	c, err := alertmanager.New(alertmanager.Options{URLs: []string{dead, am}, PeerTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +49,7 @@ func TestSilenceCreateExtendExpireAgainstAlertmanager(t *testing.T) {
 	if peer != am {
 		t.Errorf("peer = %q, want %q (the first one that answered)", peer, am)
 	}
-	got, ok := silences(t, am)[id]
+	got, ok := testpeers.Silences(t, am)[id]
 	if !ok || got.Status.State != "active" || got.CreatedBy != "alice" || !strings.Contains(got.Comment, "INC-7") {
 		t.Fatalf("Alertmanager shows %+v for %s", got, id)
 	}
@@ -150,7 +65,7 @@ func TestSilenceCreateExtendExpireAgainstAlertmanager(t *testing.T) {
 		t.Fatal(err)
 	}
 	active := 0
-	for _, s := range silences(t, am) {
+	for _, s := range testpeers.Silences(t, am) {
 		if s.Status.State == "active" {
 			active++
 		}
@@ -162,7 +77,7 @@ func TestSilenceCreateExtendExpireAgainstAlertmanager(t *testing.T) {
 	if err := c.Expire(ctx, peer, id2); err != nil {
 		t.Fatal(err)
 	}
-	if s := silences(t, am)[id2]; s.Status.State != "expired" {
+	if s := testpeers.Silences(t, am)[id2]; s.Status.State != "expired" {
 		t.Errorf("after Expire: state %q, want expired", s.Status.State)
 	}
 	if err := c.Expire(ctx, peer, id2); err != nil {
@@ -181,7 +96,7 @@ func TestSilenceFallbackAndRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, peer, err := none.Silence(ctx, am+"/", order(time.Hour))
-	if err != nil || peer != am || silences(t, am)[id].Status.State != "active" {
+	if err != nil || peer != am || testpeers.Silences(t, am)[id].Status.State != "active" {
 		t.Fatalf("externalURL fallback: %q at %q, %v", id, peer, err)
 	}
 	if _, _, err := none.Silence(ctx, "", order(time.Hour)); !errors.Is(err, bot.ErrConflict) {
@@ -198,7 +113,7 @@ func TestSilenceFallbackAndRefusals(t *testing.T) {
 }
 
 func TestSilenceUnreachableNamesPeersWithoutSecrets(t *testing.T) {
-	a, b := "http://admin:hunter2@"+freeAddr(t), "http://"+freeAddr(t)+"/alertmanager"
+	a, b := "http://admin:hunter2@"+testpeers.FreeAddr(t), "http://"+testpeers.FreeAddr(t)+"/alertmanager"
 	c, err := alertmanager.New(alertmanager.Options{URLs: []string{a, b}, PeerTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)

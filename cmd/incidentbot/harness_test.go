@@ -10,13 +10,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/incidentbot/incidentbot/internal/testpeers"
 )
 
 // botProc is the service started in-process through run, as main does.
@@ -136,30 +135,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var (
-	amOnce sync.Once
-	amPath string
-	amErr  error
-)
-
-// alertmanagerBinary builds (once, cached by go) the Alertmanager pinned as
-// a tool in go.mod and returns its path.
-func alertmanagerBinary(t *testing.T) string {
-	t.Helper()
-	amOnce.Do(func() {
-		out, err := exec.Command("go", "tool", "-n", "alertmanager").Output()
-		if err != nil {
-			amErr = fmt.Errorf("go tool -n alertmanager: %v", err)
-			return
-		}
-		amPath = strings.TrimSpace(string(out))
-	})
-	if amErr != nil {
-		t.Fatal(amErr)
-	}
-	return amPath
-}
-
 // amProc is a real Alertmanager, its webhook receiver pointed at a
 // recording proxy in front of the bot.
 type amProc struct {
@@ -175,12 +150,19 @@ type amProc struct {
 // short group timers so the test runs in seconds.
 func startAlertmanager(t *testing.T, target, token string) *amProc {
 	t.Helper()
-	bin := alertmanagerBinary(t)
+	am, cfg := newAMProc(t, target, token)
+	am.URL = testpeers.Alertmanager(t, cfg)
+	return am
+}
+
+// newAMProc returns a recorder that forwards to target and the
+// Alertmanager configuration that sends to it.
+func newAMProc(t *testing.T, target, token string) (*amProc, string) {
+	t.Helper()
 	am := &amProc{target: target}
 	proxy := httptest.NewServer(http.HandlerFunc(am.forward))
 	t.Cleanup(proxy.Close)
-	dir := t.TempDir()
-	cfg := fmt.Sprintf(`route:
+	return am, fmt.Sprintf(`route:
   receiver: team.ops
   group_by: [alertname, service]
   group_wait: 1s
@@ -195,28 +177,6 @@ receivers:
           authorization:
             credentials: %s
 `, proxy.URL, token)
-	if err := os.WriteFile(filepath.Join(dir, "am.yml"), []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	port := freePort(t)
-	cmd := exec.Command(bin, "--config.file="+filepath.Join(dir, "am.yml"), "--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address=127.0.0.1:"+port, "--cluster.listen-address=", "--log.level=warn")
-	var logs syncBuffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	am.URL = "http://127.0.0.1:" + port
-	waitFor(t, 20*time.Second, "alertmanager /-/ready", func() bool {
-		res, err := http.Get(am.URL + "/-/ready")
-		if err != nil {
-			return false
-		}
-		res.Body.Close()
-		return res.StatusCode == 200
-	})
-	return am
 }
 
 // retarget points the receiver at a restarted bot.
@@ -282,12 +242,7 @@ func (am *amProc) push(t *testing.T, alerts ...amAlert) {
 
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	_, port, _ := net.SplitHostPort(testpeers.FreeAddr(t))
 	return port
 }
 

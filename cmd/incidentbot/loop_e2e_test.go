@@ -19,35 +19,8 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/incidentbot/incidentbot/bot/slack/slacktesting"
+	"github.com/incidentbot/incidentbot/internal/testpeers"
 )
-
-// amSilence is a silence as Alertmanager's API v2 shows it.
-type amSilence struct {
-	ID        string
-	CreatedBy string
-	Comment   string
-	Matchers  []struct{ Name, Value string }
-	Status    struct{ State string }
-}
-
-// amSilences lists the silences the real Alertmanager holds, by ID.
-func amSilences(t *testing.T, amURL string) map[string]amSilence {
-	t.Helper()
-	res, err := http.Get(amURL + "/api/v2/silences")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var list []amSilence
-	if err := json.NewDecoder(res.Body).Decode(&list); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]amSilence{}
-	for _, s := range list {
-		out[s.ID] = s
-	}
-	return out
-}
 
 type silenceJSON struct {
 	ID           string  `json:"id"`
@@ -109,7 +82,7 @@ func TestSilenceThroughSlackAndAlertmanager(t *testing.T) {
 	if d := time.Until(ends); err != nil || d < 29*time.Minute || d > 31*time.Minute {
 		t.Errorf("ends_at %s: want about 30m from now", sil.EndsAt)
 	}
-	got, ok := amSilences(t, am.URL)[sil.ID]
+	got, ok := testpeers.Silences(t, am.URL)[sil.ID]
 	if !ok || got.Status.State != "active" || got.CreatedBy != "u0alice" {
 		t.Fatalf("Alertmanager holds %+v for %s", got, sil.ID)
 	}
@@ -135,7 +108,7 @@ func TestSilenceThroughSlackAndAlertmanager(t *testing.T) {
 
 	commandReply(t, b.URL, "U0BOB", channel, "unsilence")
 	waitFor(t, 20*time.Second, "the silence to expire", func() bool {
-		return amSilences(t, am.URL)[sil.ID].Status.State == "expired"
+		return testpeers.Silences(t, am.URL)[sil.ID].Status.State == "expired"
 	})
 	waitFor(t, 5*time.Second, "expired_at on the incident", func() bool {
 		b.getJSON(t, "/api/v1/incidents/1", "", &inc)
@@ -163,7 +136,7 @@ func TestSilenceThroughSlackAndAlertmanager(t *testing.T) {
 	}()
 	commandReply(t, b.URL, "U0BOB", channel, "resolve rolled back")
 	waitFor(t, 30*time.Second, "the resolved incident's silence to expire in Alertmanager", func() bool {
-		return amSilences(t, am.URL)[second].Status.State == "expired"
+		return testpeers.Silences(t, am.URL)[second].Status.State == "expired"
 	})
 }
 

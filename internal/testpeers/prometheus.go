@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,11 +48,8 @@ func Prometheus(t testing.TB, target string) string {
 	url := "http://" + addr
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		if res, err := http.Get(url + "/-/ready"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return url
-			}
+		if ready(url) {
+			return url
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("prometheus was not ready after 30s; its log:\n%s", logs.String())
