@@ -167,6 +167,11 @@ type Incident struct {
 	// Roster sums up Alerts, kept in step by ingest, so that a notification
 	// reads only the alerts it names.
 	Roster Roster `json:"roster,omitzero"`
+	// Teams lists the on-call teams whose match has fitted one of the
+	// incident's alerts, kept by ingest under the team config TeamsOf
+	// (OnCall.TeamIndex), so that filtering by team reads no alerts.
+	Teams   []string `json:"teams,omitempty"`
+	TeamsOf string   `json:"teams_of,omitempty"`
 	// TruncatedAlerts is how many alerts Alertmanager last left out of the
 	// group's notification (max_alerts).
 	TruncatedAlerts int `json:"truncated_alerts,omitempty"`

@@ -277,6 +277,7 @@ func (s *Service) ingestInto(tx Tx, inc *Incident, in *incoming, p *plan, res *I
 		entries = append(entries, s.cleared(inc)...)
 	}
 	detailsChanged := changedDetails(inc, in.n)
+	detailsChanged = s.noteTeams(inc, m.alerts, false) || detailsChanged
 	if err := m.put(tx, inc.ID); err != nil {
 		return err
 	}
@@ -334,6 +335,7 @@ func (s *Service) ingestClosed(tx Tx, latest *Incident, in *incoming, p *plan, n
 		all[i] = i
 	}
 	m := merge(&inc.Roster, in, all, nil)
+	s.noteTeams(inc, m.alerts, true)
 	truncated := noteTruncation(inc, in.n)
 	if err := tx.CreateIncident(inc); err != nil {
 		return nil, err

@@ -13,6 +13,10 @@ type Team struct {
 	// Match reports whether an alert with these labels pages the team; nil
 	// matches nothing (the team is paged by hand only).
 	Match func(labels map[string]string) bool
+	// MatchSpec is Match as configured (its matchers, in order): two
+	// configs with the same names and specs match alike. The incidents'
+	// team lists are kept only when every team with a Match has one.
+	MatchSpec string
 	// UserGroup is the Slack user group kept equal to who is on call now;
 	// "" means none.
 	UserGroup string

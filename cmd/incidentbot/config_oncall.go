@@ -99,6 +99,7 @@ func (f *oncallFile) compile() (*bot.OnCall, error) {
 				sets = append(sets, ms)
 			}
 			t.Match = func(l map[string]string) bool { return anyMatch(sets, l) }
+			t.MatchSpec = strings.Join(ft.Match, "\n")
 		}
 		names := map[string]bool{}
 		for j, fs := range ft.Schedules {

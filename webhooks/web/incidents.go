@@ -147,13 +147,15 @@ func (h *Handler) incidents(c *gin.Context) {
 func (h *Handler) scan(c *gin.Context, f listFilter, open *bool, before int64, want int) (rows []row, last int64, more bool, read int, err error) {
 	oc := h.svc.OnCallConfig()
 	// Alerts are read only when the filter needs them: a text search
-	// (label values) or a team (matched on labels). Rows show their teams
-	// then, and only then.
-	withAlerts := f.Q != "" || f.Team != ""
+	// (label values), or a team for an incident whose header has no team
+	// list kept under this config (incidents from before the list, or
+	// from another team config). Those reads count against scanAlerts.
+	withAlerts := f.Q != ""
 	budget := scanHeaders
 	if withAlerts {
 		budget = scanAlerts
 	}
+	loaded := 0
 	for read < budget {
 		limit := min(storePage, budget-read)
 		list, err := h.svc.Incidents(ctx(c), bot.IncidentFilter{Open: open, Limit: limit, Before: before, WithAlerts: withAlerts})
@@ -163,10 +165,25 @@ func (h *Handler) scan(c *gin.Context, f listFilter, open *bool, before int64, w
 		for i, inc := range list {
 			read++
 			before = inc.ID
-			if !f.matches(inc, oc) {
+			teams, known := oc.KnownTeams(inc)
+			if !known && (withAlerts || f.Team != "") {
+				if !withAlerts {
+					if loaded == scanAlerts {
+						return rows, inc.ID + 1, true, read - 1, nil
+					}
+					loaded++
+					full, err := h.svc.Incident(ctx(c), inc.ID)
+					if err != nil {
+						return nil, 0, false, 0, err
+					}
+					inc.Alerts = full.Alerts
+				}
+				teams = teamsOf(inc, oc)
+			}
+			if !f.matches(inc, teams) {
 				continue
 			}
-			rows = append(rows, row{Inc: inc, Metrics: bot.MetricsOf(inc), Teams: teamsOf(inc, oc)})
+			rows = append(rows, row{Inc: inc, Metrics: bot.MetricsOf(inc), Teams: teams})
 			if len(rows) == want {
 				return rows, before, i < len(list)-1 || len(list) == limit, read, nil
 			}
@@ -178,11 +195,11 @@ func (h *Handler) scan(c *gin.Context, f listFilter, open *bool, before int64, w
 	return rows, before, true, read, nil
 }
 
-func (f listFilter) matches(inc *bot.Incident, oc *bot.OnCall) bool {
+func (f listFilter) matches(inc *bot.Incident, teams []string) bool {
 	if f.Sev != 0 && inc.Severity != f.Sev {
 		return false
 	}
-	if f.Team != "" && !contains(teamsOf(inc, oc), f.Team) {
+	if f.Team != "" && !contains(teams, f.Team) {
 		return false
 	}
 	if f.Q == "" {
@@ -238,8 +255,8 @@ func lower(b byte) byte {
 	return b
 }
 
-// teamsOf lists the teams whose match fits one of the incident's alerts:
-// the teams it pages.
+// teamsOf lists the teams whose match fits one of the incident's alerts
+// (which it must carry): the teams it pages.
 func teamsOf(inc *bot.Incident, oc *bot.OnCall) []string {
 	if oc == nil {
 		return nil

@@ -108,3 +108,53 @@ func TestOnCallFeedLink(t *testing.T) {
 		t.Errorf("the feed: %.200s", cal)
 	}
 }
+
+// paymentsIndexed is payments with its match spec, as config files give
+// it: incidents then keep a team list on their header.
+func paymentsIndexed(o *bot.Options) {
+	payments(o)
+	o.OnCall.Teams[0].MatchSpec = `service="payment-gateway"`
+}
+
+// TestIncidentListTeamFilterReadsTheHeader checks that the team filter
+// trusts the team list an incident's header keeps under this team config
+// (and reads no alerts for it), and matches the alerts of an incident whose
+// list was kept under another config. The store is written directly, so
+// that list and alerts disagree and show which one was read.
+func TestIncidentListTeamFilterReadsTheHeader(t *testing.T) {
+	e := newEnvWith(t, paymentsIndexed)
+	e.webhook("firing.json") // INC-1: a payment-gateway alert; ingest keeps [payments]
+	oc := e.svc.OnCallConfig()
+	if got, ok := oc.KnownTeams(mustIncident(t, e, 1)); !ok || strings.Join(got, ",") != "payments" {
+		t.Fatalf("INC-1 teams %v (known %v), want [payments]", got, ok)
+	}
+	other := bot.Alert{Fingerprint: "0000000000000001", Status: bot.AlertFiring, StartsAt: testNow.Add(-time.Hour),
+		Labels: map[string]string{"alertname": "Other", "service": "search"}}
+	paying := other
+	paying.Fingerprint, paying.Labels = "0000000000000002", map[string]string{"alertname": "Pay", "service": "payment-gateway"}
+	for _, inc := range []*bot.Incident{
+		// INC-2: listed as payments under this config, though no alert says so.
+		{Title: "listed", Alerts: []bot.Alert{other}, Teams: []string{"payments"}, TeamsOf: oc.TeamIndex()},
+		// INC-3: a list from another config: its alerts decide (payments).
+		{Title: "stale list", Alerts: []bot.Alert{paying}, Teams: []string{"storage"}, TeamsOf: "another-config"},
+		// INC-4: no list (an incident from before it): its alerts decide (none).
+		{Title: "no list", Alerts: []bot.Alert{other}},
+	} {
+		inc.Status, inc.Severity, inc.CreatedAt, inc.DetectedAt = bot.StatusInvestigating, bot.SEV2, testNow, testNow.Add(-time.Hour)
+		if err := e.store.Update(t.Context(), func(tx bot.Tx) error { return tx.CreateIncident(inc) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := strings.Join(keys(e.mustGet("/incidents?team=payments", nil)), ","); got != "INC-3,INC-2,INC-1" {
+		t.Errorf("team=payments: %s, want INC-3,INC-2,INC-1", got)
+	}
+}
+
+func mustIncident(t *testing.T, e *env, id int64) *bot.Incident {
+	t.Helper()
+	inc, err := e.svc.Incident(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inc
+}
