@@ -98,7 +98,7 @@ func PostLine(inc *Incident, e TimelineEntry, now time.Time, loc *time.Location)
 	if PersonID(e.Actor) != "" && !e.RecordedAt.IsZero() && e.RecordedAt.Sub(e.At) >= backdated {
 		marks = append(marks, "backdated")
 	}
-	if inc.BeforeDetection(e.At) {
+	if e.IsBeforeDetection(inc) {
 		marks = append(marks, "before detection")
 	}
 	if len(marks) > 0 {

@@ -75,6 +75,9 @@ func (s *Service) Correct(ctx context.Context, id int64, entryID uint64, c Corre
 		if err != nil {
 			return err
 		}
+		if !e.At.Equal(old.At) || e.BeforeDetection == nil {
+			e.markDetection(inc)
+		}
 		if err := tx.ReplaceEntry(&e); err != nil {
 			return err
 		}

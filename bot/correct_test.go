@@ -3,11 +3,14 @@ package bot_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/store/bolt"
 )
 
 func TestCorrectKeepsHistoryAndRefolds(t *testing.T) {
@@ -98,5 +101,87 @@ func TestCorrectKeepsHistoryAndRefolds(t *testing.T) {
 	p, _ = s.Postmortem(ctx, 1, nil)
 	if struck := p.Markdown(); !strings.Contains(md, "bad time") || strings.Contains(struck, "bad time") || strings.Contains(struck, "bad tiem") {
 		t.Errorf("a struck entry must leave the draft, and an edited one show its new text:\nbefore:\n%s\nafter:\n%s", md, struck)
+	}
+}
+
+// TestBeforeDetectionIsStored: the mark is decided when an entry is
+// recorded and when its time is corrected, and stored with it; an entry
+// recorded before the mark existed still shows it, worked out from the
+// incident, on the timeline and in the draft.
+func TestBeforeDetectionIsStored(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "bot.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := t0.Add(3 * time.Hour)
+	s := bot.NewService(st, bot.Options{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	mustIngest(t, s, notification(leakAlert("pg-1", 0, -1))) // detected 14:00
+	for _, a := range []bot.Action{
+		{Op: bot.OpNote, Actor: "U1", When: "13:10", Text: "deploy 4411"},
+		{Op: bot.OpNote, Actor: "U1", When: "14:20", Text: "restarted"},
+	} {
+		if _, err := s.Apply(ctx, 1, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored := func() map[string]*bool {
+		out := map[string]*bool{}
+		err := st.View(ctx, func(tx bot.Tx) error {
+			tl, err := tx.Timeline(1)
+			for _, e := range tl {
+				out[e.Text] = e.BeforeDetection
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	mark := func(b *bool) string {
+		if b == nil {
+			return "none"
+		}
+		return strconv.FormatBool(*b)
+	}
+	if got := stored(); mark(got["deploy 4411"]) != "true" || mark(got["restarted"]) != "false" {
+		t.Fatalf("stored marks: deploy %s, restarted %s; want true, false", mark(got["deploy 4411"]), mark(got["restarted"]))
+	}
+	tl, _ := s.Timeline(ctx, 1)
+	var restarted bot.TimelineEntry
+	for _, e := range tl {
+		if e.Text == "restarted" {
+			restarted = e
+		}
+	}
+	if _, err := s.Correct(ctx, 1, restarted.ID, bot.Correction{When: "13:50", By: "U2"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored(); mark(got["restarted"]) != "true" {
+		t.Fatalf("after moving it to 13:50, stored mark %s, want true", mark(got["restarted"]))
+	}
+
+	// An entry recorded before marks were stored.
+	old := &bot.TimelineEntry{IncidentID: 1, At: t0.Add(-30 * time.Minute), Kind: bot.KindNote, Actor: "U1", Text: "old note", RecordedAt: now}
+	if err := st.Update(ctx, func(tx bot.Tx) error { return tx.Append(old) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := stored(); mark(got["old note"]) != "none" {
+		t.Fatalf("the old entry was stored with a mark: %s", mark(got["old note"]))
+	}
+	tl, _ = s.Timeline(ctx, 1)
+	inc, _ := s.Incident(ctx, 1)
+	for _, e := range tl {
+		if e.Text == "old note" && (e.BeforeDetection == nil || !*e.BeforeDetection) {
+			t.Errorf("Timeline shows the old entry without its mark: %+v", e)
+		}
+	}
+	md := bot.Draft(inc, tl, nil, now).Markdown()
+	for _, want := range []string{"old note — U1 *(before detection)*", "deploy 4411 — U1 *(before detection)*", "restarted — U1 *(before detection)*"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("draft lacks %q:\n%s", want, md)
+		}
 	}
 }

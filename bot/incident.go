@@ -321,6 +321,26 @@ type TimelineEntry struct {
 	EditedAt *time.Time `json:"edited_at,omitempty"`
 	// History holds the earlier versions, oldest first.
 	History []EntryVersion `json:"history,omitempty"`
+	// BeforeDetection marks a moment before the incident was detected (the
+	// deploy that started a leak), decided when the entry is recorded and
+	// again when its time is corrected. Nil on entries recorded before the
+	// mark was stored: Service.Timeline fills it in from the incident.
+	BeforeDetection *bool `json:"before_detection,omitempty"`
+}
+
+// IsBeforeDetection reports the entry's stored mark, or, on an entry
+// recorded before the mark was stored, works it out from inc (nil: not).
+func (e TimelineEntry) IsBeforeDetection(inc *Incident) bool {
+	if e.BeforeDetection != nil {
+		return *e.BeforeDetection
+	}
+	return inc != nil && inc.BeforeDetection(e.At)
+}
+
+// markDetection stores on e whether it lies before inc's detection.
+func (e *TimelineEntry) markDetection(inc *Incident) {
+	b := inc.BeforeDetection(e.At)
+	e.BeforeDetection = &b
 }
 
 // EntryVersion is an earlier version of a corrected timeline entry, and

@@ -94,7 +94,7 @@ func Draft(inc *Incident, timeline []TimelineEntry, loc *time.Location, now time
 	p := &Postmortem{
 		Incident: inc.ID, Key: inc.Key(), Title: inc.Title, Severity: inc.Severity, Status: inc.Status,
 		Lead: PersonID(inc.Lead), Zone: loc.String(), Impact: inc.Impact, RootCause: inc.Cause, Resolution: inc.Resolution,
-		Timeline: storyOf(timeline), Alerts: inc.Alerts, StepsDone: inc.StepsDone, ActionItems: inc.ActionItems,
+		Timeline: storyOf(inc, timeline), Alerts: inc.Alerts, StepsDone: inc.StepsDone, ActionItems: inc.ActionItems,
 		ExportedAt: now.UTC(), loc: loc,
 	}
 	p.Metrics = metricsOf(inc)
@@ -118,11 +118,15 @@ var notStory = map[Kind]bool{KindChannelCreated: true, KindRespondersInvited: tr
 	KindPostmortemExported: true, KindDeliveryFailed: true, KindGraphFailed: true, KindImpact: true, KindCause: true, KindActionItem: true}
 
 // storyOf keeps the entries the draft's timeline tells: not struck, not
-// plumbing, not the facts shown elsewhere.
-func storyOf(timeline []TimelineEntry) []TimelineEntry {
+// plumbing, not the facts shown elsewhere. Each carries its before-detection
+// mark (worked out from inc for entries recorded before it was stored).
+func storyOf(inc *Incident, timeline []TimelineEntry) []TimelineEntry {
 	out := make([]TimelineEntry, 0, len(timeline))
 	for _, e := range timeline {
 		if !notStory[e.Kind] && !e.Struck {
+			if e.BeforeDetection == nil {
+				e.markDetection(inc)
+			}
 			out = append(out, e)
 		}
 	}

@@ -39,7 +39,7 @@ func (p *Postmortem) Markdown() string {
 	}
 	for _, e := range p.Timeline {
 		mark := ""
-		if p.beforeDetection(e.At) {
+		if e.IsBeforeDetection(nil) {
 			mark = " *(before detection)*"
 		}
 		w("- **%s:** %s%s%s\n", p.clock(e.At, days), p.line(e.Text), p.byline(e), mark)
@@ -89,10 +89,6 @@ func (p *Postmortem) line(s string) string {
 		}
 		return p.person(id)
 	}))
-}
-
-func (p *Postmortem) beforeDetection(t time.Time) bool {
-	return !p.Metrics.DetectedAt.IsZero() && t.Before(p.Metrics.DetectedAt.Truncate(time.Minute))
 }
 
 func (p *Postmortem) writeMetrics(b *strings.Builder) {

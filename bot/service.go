@@ -158,11 +158,16 @@ func (s *Service) Incidents(ctx context.Context, f IncidentFilter) ([]*Incident,
 func (s *Service) Timeline(ctx context.Context, id int64) ([]TimelineEntry, error) {
 	var entries []TimelineEntry
 	err := s.store.View(ctx, func(tx Tx) error {
-		if _, err := tx.IncidentHeader(id); err != nil {
+		inc, err := tx.IncidentHeader(id)
+		if err != nil {
 			return err
 		}
-		var err error
 		entries, err = tx.Timeline(id)
+		for i := range entries {
+			if entries[i].BeforeDetection == nil { // recorded before the mark was stored
+				entries[i].markDetection(inc)
+			}
+		}
 		return err
 	})
 	SortTimeline(entries)
@@ -195,6 +200,7 @@ func (s *Service) record(tx Tx, inc *Incident, opened bool, entries []*TimelineE
 		e.IncidentID = inc.ID
 		e.RecordedAt = now
 		e.At = e.At.UTC()
+		e.markDetection(inc)
 	}
 	if err := tx.Append(entries...); err != nil {
 		return err

@@ -28,8 +28,8 @@ func TestAPIPatchEntry(t *testing.T) {
 		wantBody                      string
 	}{
 		{"no token", path, "", "application/json", `{"text":"x"}`, 401, ""},
-		{"text", path, auth, "application/json", `{"text":"note without a typo"}`, 200, `"text":"note without a typo"`},
-		{"time and strike", path, auth, "application/json; charset=utf-8", `{"at":"2024-06-20T13:30:00Z","struck":true}`, 200, `"struck":true`},
+		{"text", path, auth, "application/json", `{"text":"note without a typo"}`, 200, `"before_detection":false`},
+		{"time and strike", path, auth, "application/json; charset=utf-8", `{"at":"2024-06-20T13:30:00Z","struck":true}`, 200, `"before_detection":true`},
 		{"same again", path, auth, "application/json", `{"struck":true}`, 409, "already reads so"},
 		{"future", path, auth, "application/json", `{"at":"2999-01-01T00:00:00Z"}`, 400, "in the future"},
 		{"bad time", path, auth, "application/json", `{"at":"14:05"}`, 400, "want RFC 3339"},
@@ -66,7 +66,7 @@ func TestAPIPatchEntry(t *testing.T) {
 		}
 	}
 	hist, _ := fixed["history"].([]any)
-	if fixed == nil || fixed["struck"] != true || fixed["at"] != "2024-06-20T13:30:00Z" || fixed["edited_at"] == nil || len(hist) != 2 ||
+	if fixed == nil || fixed["struck"] != true || fixed["before_detection"] != true || fixed["at"] != "2024-06-20T13:30:00Z" || fixed["edited_at"] == nil || len(hist) != 2 ||
 		hist[0].(map[string]any)["text"] != "nte with a typo" || hist[0].(map[string]any)["by"] != "api" {
 		t.Errorf("corrected entry as the API shows it: %v", fixed)
 	}
