@@ -22,13 +22,22 @@ import (
 	"github.com/prometheus/alertmanager/api/v2/models"
 
 	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/internal/hostallow"
 )
 
 // Options configures a Client. Zero values are usable defaults.
 type Options struct {
 	// URLs are the Alertmanager peers (INCIDENTBOT_ALERTMANAGER_URL), tried
-	// in order; empty means each incident's own externalURL.
+	// in order; empty means each incident's own externalURL, when Allow
+	// admits its host.
 	URLs []string
+	// Allow lists the hosts an externalURL may name
+	// (INCIDENTBOT_DERIVED_HOSTS); the zero List admits none, so that
+	// whoever can post a webhook cannot choose what the bot contacts.
+	Allow hostallow.List
+	// Resolver looks up the names of externalURLs; nil means
+	// net.DefaultResolver.
+	Resolver hostallow.Resolver
 	// PeerTimeout bounds the call to one peer; default 5s.
 	PeerTimeout time.Duration
 	// HTTPClient makes the calls; nil means a client without a timeout of
@@ -40,6 +49,9 @@ type Options struct {
 type Client struct {
 	peers []*url.URL
 	o     Options
+	// derived calls peers named by notifications: it dials only what
+	// Allow admits and follows no redirect.
+	derived *http.Client
 }
 
 var _ bot.Silencer = (*Client)(nil)
@@ -53,7 +65,11 @@ func New(o Options) (*Client, error) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{}
 	}
-	c := &Client{o: o}
+	c := &Client{o: o, derived: &http.Client{
+		Transport: &http.Transport{DialContext: o.Allow.DialContext(o.Resolver), Proxy: nil, MaxIdleConns: 8,
+			IdleConnTimeout: time.Minute, TLSHandshakeTimeout: 10 * time.Second, MaxResponseHeaderBytes: 64 << 10},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
 	for _, raw := range o.URLs {
 		u, err := ParseURL(raw)
 		if err != nil {
@@ -79,7 +95,9 @@ func ParseURL(raw string) (*url.URL, error) {
 }
 
 // candidates lists the peers to try: first, when given, then the
-// configured ones, else fallback.
+// configured ones, else fallback. A peer that is not configured (fallback,
+// or first recorded from an earlier fallback) comes from a notification
+// and is used only when Allow admits its host.
 func (c *Client) candidates(first, fallback string) ([]*url.URL, error) {
 	var out []*url.URL
 	seen := map[string]bool{}
@@ -89,8 +107,9 @@ func (c *Client) candidates(first, fallback string) ([]*url.URL, error) {
 			out = append(out, u)
 		}
 	}
+	var refused error
 	if first != "" {
-		if u, err := c.match(first); err == nil {
+		if u, derived, err := c.match(first); err == nil && (!derived || c.o.Allow.Admits(u.Hostname())) {
 			add(u)
 		}
 	}
@@ -99,10 +118,18 @@ func (c *Client) candidates(first, fallback string) ([]*url.URL, error) {
 	}
 	if len(out) == 0 && fallback != "" {
 		u, err := ParseURL(fallback)
-		if err != nil {
+		switch {
+		case err != nil:
 			return nil, fmt.Errorf("%w (the alert group's externalURL; set INCIDENTBOT_ALERTMANAGER_URL)", err)
+		case c.o.Allow.Admits(u.Hostname()):
+			add(u)
+		default:
+			refused = fmt.Errorf("%w: the alert group's externalURL names Alertmanager at %s, a host not in INCIDENTBOT_DERIVED_HOSTS; set INCIDENTBOT_ALERTMANAGER_URL",
+				bot.ErrConflict, show(u))
 		}
-		add(u)
+	}
+	if refused != nil {
+		return nil, refused
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%w: no Alertmanager URL: set INCIDENTBOT_ALERTMANAGER_URL", bot.ErrConflict)
@@ -111,14 +138,26 @@ func (c *Client) candidates(first, fallback string) ([]*url.URL, error) {
 }
 
 // match turns a recorded peer (shown without credentials) back into the
-// configured URL with them, or parses it when it is not configured.
-func (c *Client) match(shown string) (*url.URL, error) {
+// configured URL with them, or parses it when it is not configured
+// (derived: it came from a notification).
+func (c *Client) match(shown string) (u *url.URL, derived bool, err error) {
 	for _, u := range c.peers {
 		if show(u) == shown {
-			return u, nil
+			return u, false, nil
 		}
 	}
-	return ParseURL(shown)
+	u, err = ParseURL(shown)
+	return u, true, err
+}
+
+// configured reports whether u is one of the operator's peers.
+func (c *Client) configured(u *url.URL) bool {
+	for _, p := range c.peers {
+		if p == u {
+			return true
+		}
+	}
+	return false
 }
 
 // show is how a peer is named in answers, records and logs: no password.
@@ -129,7 +168,11 @@ func show(u *url.URL) string {
 }
 
 func (c *Client) api(u *url.URL) *client.AlertmanagerAPI {
-	rt := clientruntime.NewWithClient(u.Host, path.Join("/", u.Path, "/api/v2"), []string{u.Scheme}, c.o.HTTPClient)
+	hc := c.o.HTTPClient
+	if !c.configured(u) {
+		hc = c.derived
+	}
+	rt := clientruntime.NewWithClient(u.Host, path.Join("/", u.Path, "/api/v2"), []string{u.Scheme}, hc)
 	if u.User != nil {
 		pw, _ := u.User.Password()
 		rt.DefaultAuthentication = clientruntime.BasicAuth(u.User.Username(), pw)

@@ -3,12 +3,17 @@ package alertmanager_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/bot/alertmanager"
+	"github.com/incidentbot/incidentbot/internal/hostallow"
 	"github.com/incidentbot/incidentbot/internal/testpeers"
 )
 
@@ -91,7 +96,7 @@ func TestSilenceCreateExtendExpireAgainstAlertmanager(t *testing.T) {
 func TestSilenceFallbackAndRefusals(t *testing.T) {
 	am := startAlertmanager(t)
 	ctx := context.Background()
-	none, err := alertmanager.New(alertmanager.Options{})
+	none, err := alertmanager.New(alertmanager.Options{Allow: mustAllow(t, "127.0.0.1")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,5 +136,75 @@ func TestSilenceUnreachableNamesPeersWithoutSecrets(t *testing.T) {
 	}
 	if _, err := alertmanager.New(alertmanager.Options{URLs: []string{"am:9093"}}); !errors.Is(err, bot.ErrInvalid) {
 		t.Errorf("a URL without scheme: %v, want ErrInvalid", err)
+	}
+}
+
+func mustAllow(t *testing.T, entries ...string) hostallow.List {
+	t.Helper()
+	l, err := hostallow.Parse(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+type fakeResolver map[string][]netip.Addr
+
+func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if a, ok := f[host]; ok {
+		return a, nil
+	}
+	return nil, errors.New("no such host")
+}
+
+// TestExternalURLOnlyOnAllowedHosts gives the client the hostile
+// externalURLs a webhook could carry: without INCIDENTBOT_ALERTMANAGER_URL
+// it may contact only allow-listed hosts, never by redirect or DNS name
+// another one.
+func TestExternalURLOnlyOnAllowedHosts(t *testing.T) {
+	am := startAlertmanager(t)
+	var hits atomic.Int64
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Redirect(w, r, am+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer redirect.Close()
+	amPort := am[strings.LastIndex(am, ":")+1:]
+	res := fakeResolver{"am.internal": {netip.MustParseAddr("127.0.0.1")}, "meta.internal": {netip.MustParseAddr("169.254.169.254")}}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, external string
+		allow          []string
+		ok             bool
+	}{
+		{name: "no allow-list: the externalURL is not used", external: am},
+		{name: "metadata address under a catch-all network", external: "http://169.254.169.254", allow: []string{"0.0.0.0/0"}},
+		{name: "unlisted name resolving to loopback", external: "http://evil.example:" + amPort, allow: []string{"am.internal"}},
+		{name: "listed name resolving to loopback", external: "http://am.internal:" + amPort, allow: []string{"am.internal"}},
+		{name: "listed name resolving to metadata", external: "http://meta.internal:" + amPort, allow: []string{"meta.internal"}},
+		{name: "redirect to another host", external: redirect.URL, allow: []string{"127.0.0.1"}},
+		{name: "listed name, loopback listed", external: "http://am.internal:" + amPort, allow: []string{"am.internal", "127.0.0.0/8"}, ok: true},
+	} {
+		c, err := alertmanager.New(alertmanager.Options{Allow: mustAllow(t, tc.allow...), Resolver: res, PeerTimeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := len(testpeers.Silences(t, am))
+		id, _, err := c.Silence(ctx, tc.external, order(time.Hour))
+		if tc.ok != (err == nil) {
+			t.Errorf("%s: silence %q, err = %v, want ok=%v", tc.name, id, err, tc.ok)
+		}
+		if created := len(testpeers.Silences(t, am)) > before; created != tc.ok {
+			t.Errorf("%s: a silence was created in Alertmanager = %v", tc.name, created)
+		}
+	}
+	if hits.Load() != 1 {
+		t.Errorf("the redirecting host was asked %d times, want once (and not followed)", hits.Load())
+	}
+	// A peer recorded from an earlier externalURL is asked again only if
+	// it is still admitted.
+	c, _ := alertmanager.New(alertmanager.Options{})
+	if err := c.Expire(ctx, am, "00000000-0000-4000-8000-000000000000"); !errors.Is(err, bot.ErrConflict) {
+		t.Errorf("expiring at a recorded peer no longer allowed: %v, want ErrConflict", err)
 	}
 }

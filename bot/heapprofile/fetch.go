@@ -13,9 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"github.com/google/pprof/profile"
 
 	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/internal/hostallow"
 )
 
 // Options configures a Client. Zero values are usable defaults.
@@ -32,9 +31,7 @@ type Options struct {
 	// MaxBytes bounds one profile; default 64 MiB.
 	MaxBytes int64
 	// Resolver looks host names up; nil means net.DefaultResolver.
-	Resolver interface {
-		LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-	}
+	Resolver hostallow.Resolver
 }
 
 // Client fetches and diffs heap profiles. It is safe for concurrent use.
@@ -64,87 +61,19 @@ func New(o Options) *Client {
 	return &Client{o: o, busy: map[string]*hostTurn{}, diffing: make(chan struct{}, 1)}
 }
 
-// Allowed is a parsed allow-list: host names, exact addresses, networks.
-type Allowed struct {
-	names []string
-	nets  []netip.Prefix
-}
-
-// ParseAllow reads an allow-list: host names (payments.svc.cluster.local),
-// addresses (10.0.0.5) and networks in CIDR notation (10.0.0.0/8).
-// Errors wrap bot.ErrInvalid and name the entry.
-func ParseAllow(entries []string) (Allowed, error) {
-	var a Allowed
-	for _, e := range entries {
-		e = strings.ToLower(strings.TrimSpace(e))
-		if p, err := netip.ParsePrefix(e); err == nil {
-			a.nets = append(a.nets, p.Masked())
-			continue
-		}
-		if ip, err := netip.ParseAddr(e); err == nil {
-			a.nets = append(a.nets, netip.PrefixFrom(ip, ip.BitLen()))
-			continue
-		}
-		if e == "" || strings.ContainsAny(e, "/:*@ ") {
-			return Allowed{}, fmt.Errorf("%w: allow entry %q: want a host name, an address or a CIDR network", bot.ErrInvalid, e)
-		}
-		a.names = append(a.names, strings.TrimSuffix(e, "."))
-	}
-	return a, nil
-}
-
-// admitsName reports whether host is one of the allowed names.
-func (a Allowed) admitsName(host string) bool {
-	host = strings.TrimSuffix(strings.ToLower(host), ".")
-	return slices.Contains(a.names, host)
-}
-
-// admitsAddr reports whether ip is in one of the allowed networks.
-func (a Allowed) admitsAddr(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	for _, p := range a.nets {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
-}
-
-// Admits reports whether a URL's host may be contacted at all: a listed
-// name, or an address in a listed network. A name that is not listed is
-// refused even if it would resolve into a listed network: names are
-// checked as names, addresses as addresses.
-func (a Allowed) Admits(host string) bool {
-	if ip, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
-		return a.admitsAddr(ip)
-	}
-	return a.admitsName(host)
-}
-
-// dialable reports whether an address a listed name resolved to may be
-// dialled: in a listed network when networks are listed; never a
-// link-local (cloud metadata), multicast or unspecified address.
-func (a Allowed) dialable(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	if ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() || ip.IsUnspecified() {
-		return a.admitsAddr(ip) && ip.IsLinkLocalUnicast() // only when listed on purpose
-	}
-	return true
-}
-
 // CheckURL checks a profile URL against an allow-list without contacting
 // anything: http(s), a host the list admits. Errors wrap bot.ErrInvalid.
-func CheckURL(raw string, allow []string) (*url.URL, Allowed, error) {
-	a, err := ParseAllow(allow)
+func CheckURL(raw string, allow []string) (*url.URL, hostallow.List, error) {
+	a, err := hostallow.Parse(allow)
 	if err != nil {
-		return nil, Allowed{}, err
+		return nil, hostallow.List{}, err
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return nil, Allowed{}, fmt.Errorf("%w: profile URL %q: want http(s)://host[:port]/path without credentials", bot.ErrInvalid, raw)
+		return nil, hostallow.List{}, fmt.Errorf("%w: profile URL %q: want http(s)://host[:port]/path without credentials", bot.ErrInvalid, raw)
 	}
 	if !a.Admits(u.Hostname()) {
-		return nil, Allowed{}, fmt.Errorf("%w: profile URL %s: host %q is not in the allow-list", bot.ErrInvalid, u.Redacted(), u.Hostname())
+		return nil, hostallow.List{}, fmt.Errorf("%w: profile URL %s: host %q is not in the allow-list", bot.ErrInvalid, u.Redacted(), u.Hostname())
 	}
 	return u, a, nil
 }
@@ -204,42 +133,19 @@ func (c *Client) Fetch(ctx context.Context, t bot.ProfileTarget) ([]byte, error)
 	return data, nil
 }
 
-// dialer dials only addresses the allow-list admits: an address host is
-// checked as such; a name host is resolved here and each address checked
-// again, so that DNS cannot steer the fetch elsewhere.
-func (c *Client) dialer(host string, allow Allowed) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
+// dialer dials host only, and only the addresses allow admits (see
+// hostallow.List.DialContext).
+func (c *Client) dialer(host string, allow hostallow.List) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	dial := allow.DialContext(c.o.Resolver)
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		h, port, err := net.SplitHostPort(addr)
+		h, _, err := net.SplitHostPort(addr)
 		if err != nil {
 			return nil, err
 		}
 		if !strings.EqualFold(strings.Trim(h, "[]"), strings.Trim(host, "[]")) {
 			return nil, fmt.Errorf("refused to dial %s: only %s may be contacted", h, host)
 		}
-		var ips []netip.Addr
-		if ip, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
-			ips = []netip.Addr{ip}
-		} else if ips, err = c.o.Resolver.LookupNetIP(ctx, "ip", h); err != nil {
-			return nil, err
-		}
-		var errs []error
-		for _, ip := range ips {
-			ok := allow.admitsAddr(ip) || (allow.admitsName(h) && allow.dialable(ip))
-			if !ok {
-				errs = append(errs, fmt.Errorf("refused to dial %s: %s is not in the allow-list", h, ip))
-				continue
-			}
-			conn, err := d.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
-			if err == nil {
-				return conn, nil
-			}
-			errs = append(errs, err)
-		}
-		if len(errs) == 0 {
-			return nil, fmt.Errorf("%s has no address", h)
-		}
-		return nil, errors.Join(errs...)
+		return dial(ctx, network, addr)
 	}
 }
 

@@ -24,13 +24,22 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/internal/hostallow"
 )
 
 // Options configures a Grapher. Zero values are usable defaults.
 type Options struct {
 	// URL is the Prometheus to ask (INCIDENTBOT_PROMETHEUS_URL); empty
-	// means the one each alert's generatorURL names.
+	// means the one each alert's generatorURL names, when Allow admits its
+	// host.
 	URL string
+	// Allow lists the hosts a generatorURL may name
+	// (INCIDENTBOT_DERIVED_HOSTS); the zero List admits none, so that
+	// whoever can post a webhook cannot choose what the bot contacts.
+	Allow hostallow.List
+	// Resolver looks up the names of generatorURLs; nil means
+	// net.DefaultResolver.
+	Resolver hostallow.Resolver
 	// Timeout bounds each query; default 10s.
 	Timeout time.Duration
 	// Points is the number of points per series the step aims at;
@@ -51,6 +60,9 @@ type Options struct {
 // Grapher is incidentbot's Prometheus. It is safe for concurrent use.
 type Grapher struct {
 	o Options
+	// derived makes the calls to Prometheus servers named by alerts: it
+	// dials only what Allow admits.
+	derived http.RoundTripper
 	// down remembers a Prometheus that just failed: for Cooldown its
 	// queries fail at once, so that an incident storm during a Prometheus
 	// outage does not spend a time-out per graph (the delivery worker
@@ -93,7 +105,9 @@ func New(o Options) (*Grapher, error) {
 		}
 		o.URL = strings.TrimRight(u.String(), "/")
 	}
-	return &Grapher{o: o, down: map[string]failure{}}, nil
+	derived := &http.Transport{DialContext: o.Allow.DialContext(o.Resolver), Proxy: nil, MaxIdleConns: 16,
+		IdleConnTimeout: time.Minute, TLSHandshakeTimeout: 10 * time.Second, MaxResponseHeaderBytes: 64 << 10}
+	return &Grapher{o: o, down: map[string]failure{}, derived: derived}, nil
 }
 
 // panel is one expression's data, ready to draw.
@@ -149,14 +163,19 @@ func Step(start, end time.Time, points int) time.Duration {
 }
 
 func (gr *Grapher) query(ctx context.Context, q bot.GraphQuery, start, end time.Time, step time.Duration) (panel, error) {
-	base := gr.o.URL
+	base, rt := gr.o.URL, transport(gr.o.HTTPClient)
 	if base == "" {
-		base = q.Source
+		u, err := url.Parse(q.Source)
+		if err != nil || !gr.o.Allow.Admits(u.Hostname()) {
+			return panel{}, fmt.Errorf("%w: the alert's generatorURL names Prometheus at %s, a host not in INCIDENTBOT_DERIVED_HOSTS (or set INCIDENTBOT_PROMETHEUS_URL)",
+				bot.ErrConflict, clipText(q.Source, 120))
+		}
+		base, rt = q.Source, gr.derived
 	}
 	if err := gr.recentFailure(base); err != nil {
 		return panel{}, err
 	}
-	p, err := gr.ask(ctx, base, q, start, end, step)
+	p, err := gr.ask(ctx, base, rt, q, start, end, step)
 	if err != nil {
 		gr.failed(base, err)
 	}
@@ -184,9 +203,9 @@ func (gr *Grapher) failed(base string, err error) {
 	gr.down[base] = failure{until: time.Now().Add(gr.o.Cooldown), err: err}
 }
 
-func (gr *Grapher) ask(ctx context.Context, base string, q bot.GraphQuery, start, end time.Time, step time.Duration) (panel, error) {
+func (gr *Grapher) ask(ctx context.Context, base string, rt http.RoundTripper, q bot.GraphQuery, start, end time.Time, step time.Duration) (panel, error) {
 	client, err := api.NewClient(api.Config{Address: base, Client: &http.Client{
-		Transport: capped{rt: transport(gr.o.HTTPClient), max: gr.o.MaxBody},
+		Transport: capped{rt: rt, max: gr.o.MaxBody},
 		// Never follow a redirect: the address is where we said we go.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}})

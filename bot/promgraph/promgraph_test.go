@@ -59,7 +59,7 @@ func waitUntil(t *testing.T, limit time.Duration, what string, ok func() bool) {
 func TestGraphOfALeakFromRealPrometheus(t *testing.T) {
 	target := leakTarget(t)
 	prom := startPrometheus(t, target.URL)
-	gr, err := New(Options{Points: 300})
+	gr, err := New(Options{Points: 300, Allow: allowLoopback(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +131,8 @@ func TestGraphFailuresSayWhatFailed(t *testing.T) {
 	// Only the slow case depends on the time-out: the others get a generous
 	// one, so that a loaded machine (the huge answer takes a while to write)
 	// cannot turn "too large" into "too slow".
-	quick, _ := New(Options{Timeout: 300 * time.Millisecond, MaxBody: 1 << 20})
-	gr, _ := New(Options{Timeout: time.Minute, MaxBody: 1 << 20})
+	quick, _ := New(Options{Timeout: 300 * time.Millisecond, MaxBody: 1 << 20, Allow: allowLoopback(t)})
+	gr, _ := New(Options{Timeout: time.Minute, MaxBody: 1 << 20, Allow: allowLoopback(t)})
 	now := time.Now()
 	for _, tc := range []struct {
 		name, source, want string
@@ -207,7 +207,7 @@ func TestAFailedPrometheusIsNotAskedAgainForAWhile(t *testing.T) {
 		http.Error(w, "boom", http.StatusInternalServerError)
 	}))
 	defer broken.Close()
-	gr, _ := New(Options{Cooldown: time.Hour})
+	gr, _ := New(Options{Cooldown: time.Hour, Allow: allowLoopback(t)})
 	now := time.Now()
 	g := bot.Graph{Start: now.Add(-time.Hour), End: now, Queries: []bot.GraphQuery{{Expr: "up", Source: broken.URL}}}
 	if _, err := gr.Graph(context.Background(), g); err == nil {

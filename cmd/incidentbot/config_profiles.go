@@ -12,6 +12,7 @@ import (
 
 	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/bot/heapprofile"
+	"github.com/incidentbot/incidentbot/internal/hostallow"
 )
 
 // loopFile is the part of the config file about Alertmanager and
@@ -61,7 +62,7 @@ func (f *loopFile) compile() (*loopConfig, error) {
 		if len(p.Allow) == 0 {
 			return nil, fmt.Errorf("%s.allow: list the hosts or networks that may be fetched from", where)
 		}
-		if _, err := heapprofile.ParseAllow(p.Allow); err != nil {
+		if _, err := hostallow.Parse(p.Allow); err != nil {
 			return nil, fmt.Errorf("%s.allow: %w", where, err)
 		}
 		if p.URL != "" {

@@ -171,7 +171,7 @@ func TestGraphInTheChannel(t *testing.T) {
 		"SLACK_API_URL": slack.APIURL(), "INCIDENTBOT_PUBLIC_URL": "https://incidentbot.example.com",
 		// Empty, not unset: the default, the Prometheus of the alert's
 		// generatorURL (the harness turns graphs off when it is unset).
-		"INCIDENTBOT_PROMETHEUS_URL": "",
+		"INCIDENTBOT_PROMETHEUS_URL": "", "INCIDENTBOT_DERIVED_HOSTS": "127.0.0.1",
 	})
 	am.retarget(b.URL)
 	alert := memoryLeak("pg-1")

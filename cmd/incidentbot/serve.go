@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
-	"github.com/incidentbot/incidentbot/bot/alertmanager"
 	"github.com/incidentbot/incidentbot/runbooks"
 	"github.com/incidentbot/incidentbot/webhooks"
 )
@@ -50,15 +49,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	silencer, err := alertmanager.New(alertmanager.Options{URLs: st.AlertmanagerURLs})
+	silencer, err := newSilencer(st, log)
 	if err != nil {
-		return fmt.Errorf("alertmanager-url: %w", err)
+		return err
 	}
 	pagers, err := newPagers(st, cfg, chat)
 	if err != nil {
 		return err
 	}
-	grapher, err := newGrapher(st.PrometheusURL)
+	grapher, err := newGrapher(st, log)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/incidentbot/incidentbot/internal/hostallow"
 )
 
 // settings are the service's settings: each is an environment variable and
@@ -38,6 +40,9 @@ type settings struct {
 	// Alertmanager and Prometheus in the loop (silences, graphs).
 	AlertmanagerURLs []string
 	PrometheusURL    string
+	// DerivedHosts admits the hosts that URLs taken from notifications
+	// (externalURL, generatorURL) may name; empty admits none.
+	DerivedHosts hostallow.List
 
 	SMTPURL           string // on-call pages: oncall.go
 	SMTPFrom          string
@@ -71,8 +76,9 @@ var settingList = []setting{
 	{"SLACK_APP_TOKEN", "slack-app-token", "", "xapp- token: receive Slack requests over Socket Mode", true},
 	{"INCIDENTBOT_SLACK_CHANNEL", "slack-channel", "", "channel ID for the headline post of every incident", false},
 	{"INCIDENTBOT_SLACK_RESPONDERS", "slack-responders", "", "comma-separated Slack user IDs invited to every incident channel", false},
-	{"INCIDENTBOT_ALERTMANAGER_URL", "alertmanager-url", "", "Alertmanager API base(s) for silences, comma-separated for HA peers (default: the notification's externalURL)", false},
-	{"INCIDENTBOT_PROMETHEUS_URL", "prometheus-url", "", "Prometheus API base for graphs (default: the host of the alert's generatorURL; off: no graphs)", false},
+	{"INCIDENTBOT_ALERTMANAGER_URL", "alertmanager-url", "", "Alertmanager API base(s) for silences, comma-separated for HA peers (default: the notification's externalURL, if derived-hosts admits it)", false},
+	{"INCIDENTBOT_PROMETHEUS_URL", "prometheus-url", "", "Prometheus API base for graphs (default: the host of the alert's generatorURL, if derived-hosts admits it; off: no graphs)", false},
+	{"INCIDENTBOT_DERIVED_HOSTS", "derived-hosts", "", "comma-separated hosts, addresses and CIDR networks that a notification's externalURL and generatorURL may name; empty: such URLs are never contacted", false},
 	{"INCIDENTBOT_SMTP_URL", "smtp-url", "", "smtp://user:pass@host:587 (STARTTLS) or smtps://...: pages by email", true},
 	{"INCIDENTBOT_SMTP_FROM", "smtp-from", "", "sender address of email pages", false},
 	{"INCIDENTBOT_PAGE_WEBHOOK_SECRET", "page-webhook-secret", "", "HMAC key of webhook pages (X-Incidentbot-Signature)", true},
@@ -127,6 +133,9 @@ func parseSettings(name string, args []string, getenv func(string) string, stder
 	}
 	st.PrometheusURL = get("prometheus-url")
 	var err error
+	if st.DerivedHosts, err = hostallow.Parse(splitList(get("derived-hosts"))); err != nil {
+		return nil, fmt.Errorf("derived-hosts: %w", err)
+	}
 	if st.MaxWebhookBody, err = strconv.ParseInt(get("webhook-max-body"), 10, 64); err != nil || st.MaxWebhookBody < 1024 {
 		return nil, errors.New("webhook-max-body: want a number of bytes, at least 1024")
 	}
@@ -137,6 +146,17 @@ func parseSettings(name string, args []string, getenv func(string) string, stder
 		return nil, err
 	}
 	return st, st.check()
+}
+
+// splitList reads a comma-separated list, leaving out empty items.
+func splitList(s string) []string {
+	var out []string
+	for v := range strings.SplitSeq(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func (st *settings) check() error {
