@@ -32,6 +32,10 @@ type ProfileBlobs interface {
 	Put(name string, data []byte) error
 	// Get returns what Put stored, or an error wrapping ErrNotFound.
 	Get(name string) ([]byte, error)
+	// DeleteIncident removes every profile stored for incident id (the
+	// names Put got for it, inc-<id>/...). It is idempotent: an incident
+	// without profiles is no error.
+	DeleteIncident(id int64) error
 }
 
 // ProfileTarget is where an incident's heap profiles come from: a URL and

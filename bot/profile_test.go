@@ -54,6 +54,17 @@ func (b *memBlobs) Put(name string, data []byte) error {
 	return nil
 }
 
+func (b *memBlobs) DeleteIncident(id int64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k := range b.m {
+		if strings.HasPrefix(k, fmt.Sprintf("inc-%d/", id)) {
+			delete(b.m, k)
+		}
+	}
+	return nil
+}
+
 func (b *memBlobs) Get(name string) ([]byte, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -14,6 +15,10 @@ import (
 // never held for long and ingest goes on between the batches.
 type Retention struct {
 	Store Store
+	// Blobs, when set, holds the incidents' heap profiles: they are
+	// deleted with the incident, before its records, so that a crash
+	// between the two leaves no file that nothing names.
+	Blobs ProfileBlobs
 	// Keep is how long a resolved incident is kept after it resolved.
 	Keep time.Duration
 	// Now is the clock; nil means time.Now.
@@ -105,8 +110,14 @@ func (r *Retention) Sweep(ctx context.Context) (int, error) {
 	}
 }
 
-// delete deletes one incident in batches, pausing between them.
+// delete deletes one incident in batches, pausing between them, after
+// its profile files.
 func (r *Retention) delete(ctx context.Context, id int64) error {
+	if r.Blobs != nil {
+		if err := r.Blobs.DeleteIncident(id); err != nil {
+			return fmt.Errorf("retention: profiles of incident %d: %w", id, err)
+		}
+	}
 	for batches := 1; ; batches++ {
 		var gone bool
 		err := r.Store.Update(ctx, func(tx Tx) (err error) {

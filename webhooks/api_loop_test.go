@@ -74,6 +74,7 @@ func (oneProfile) Diff(_, _ []byte, _ int) (bot.ProfileDiff, error) {
 type mapBlobs map[string][]byte
 
 func (m mapBlobs) Put(name string, data []byte) error { m[name] = data; return nil }
+func (m mapBlobs) DeleteIncident(int64) error         { return nil }
 func (m mapBlobs) Get(name string) ([]byte, error) {
 	if d, ok := m[name]; ok {
 		return d, nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 
 	"github.com/incidentbot/incidentbot/bot"
 )
@@ -71,4 +72,12 @@ func (d Dir) Get(name string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: profile %s", bot.ErrNotFound, name)
 	}
 	return b, err
+}
+
+// DeleteIncident removes the profiles of incident id; see bot.ProfileBlobs.
+func (d Dir) DeleteIncident(id int64) error {
+	if id <= 0 {
+		return fmt.Errorf("%w: incident id %d", bot.ErrInvalid, id)
+	}
+	return os.RemoveAll(filepath.Join(d.root, "inc-"+strconv.FormatInt(id, 10)))
 }

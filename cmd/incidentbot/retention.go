@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/bot/heapprofile"
 )
 
 // parseRetention reads INCIDENTBOT_RETENTION: empty or 0 keeps everything;
@@ -37,7 +39,7 @@ func parseRetention(s string) (time.Duration, error) {
 
 // startRetention runs the retention sweeps until ctx ends, when keep is
 // set, and returns a channel closed once they have stopped.
-func startRetention(ctx context.Context, keep time.Duration, store bot.Store, log *slog.Logger, m *metrics) <-chan struct{} {
+func startRetention(ctx context.Context, keep time.Duration, store bot.Store, blobs bot.ProfileBlobs, log *slog.Logger, m *metrics) <-chan struct{} {
 	done := make(chan struct{})
 	if keep <= 0 {
 		close(done)
@@ -46,11 +48,28 @@ func startRetention(ctx context.Context, keep time.Duration, store bot.Store, lo
 	deleted := prometheus.NewCounter(prometheus.CounterOpts{Name: "incidentbot_retention_deleted_incidents_total",
 		Help: "Resolved incidents deleted, with their alerts and timelines, because INCIDENTBOT_RETENTION passed."})
 	m.reg.MustRegister(deleted)
-	r := &bot.Retention{Store: store, Keep: keep, Log: log, OnDeleted: func(int64, int) { deleted.Inc() }}
+	r := &bot.Retention{Store: store, Blobs: blobs, Keep: keep, Log: log, OnDeleted: func(int64, int) { deleted.Inc() }}
 	log.Info("retention on: resolved incidents are deleted once resolved this long ago", "keep", keep.String())
 	go func() {
 		defer close(done)
 		r.Run(ctx)
 	}()
 	return done
+}
+
+// retentionBlobs is where retention deletes incidents' profile files: the
+// profiler's directory, or, with profiling off now, the directory an
+// earlier configuration left behind (nil when there is none).
+func retentionBlobs(blobs bot.ProfileBlobs, st *settings) bot.ProfileBlobs {
+	if blobs != nil {
+		return blobs
+	}
+	if fi, err := os.Stat(profileDir(st.DB)); err != nil || !fi.IsDir() {
+		return nil
+	}
+	dir, err := heapprofile.NewDir(profileDir(st.DB))
+	if err != nil {
+		return nil
+	}
+	return dir
 }

@@ -105,7 +105,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	workDone, timersDone := lead(workCtx, store, m, log, func(ctx context.Context) (<-chan struct{}, <-chan struct{}) {
 		return chat.start(ctx, store, srv, errc), oncall.start(ctx, errc)
 	})
-	retentionDone := startRetention(workCtx, st.Retention, store, log, m)
+	retentionDone := startRetention(workCtx, st.Retention, store, retentionBlobs(blobs, st), log, m)
 
 	select {
 	case <-ctx.Done():
