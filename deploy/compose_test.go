@@ -1,39 +1,76 @@
 package deploy
 
 import (
+	"fmt"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-type composeFile struct {
-	Services map[string]struct {
-		Image       string   `yaml:"image"`
-		Build       any      `yaml:"build"`
-		Environment []string `yaml:"environment"`
-		Volumes     []string `yaml:"volumes"`
-		Ports       []string `yaml:"ports"`
-		Secrets     []struct {
-			Source string `yaml:"source"`
-			Target string `yaml:"target"`
-		} `yaml:"secrets"`
-	} `yaml:"services"`
-	Secrets map[string]map[string]string `yaml:"secrets"`
+// The two compose files: the embedded default (bbolt) and PostgreSQL mode.
+const (
+	boltCompose     = "compose/compose.yaml"
+	postgresCompose = "compose/compose.postgres.yaml"
+)
+
+var composeFiles = []string{boltCompose, postgresCompose}
+
+type composeService struct {
+	Image       string   `yaml:"image"`
+	Build       any      `yaml:"build"`
+	Environment []string `yaml:"environment"`
+	Volumes     []string `yaml:"volumes"`
+	Ports       []string `yaml:"ports"`
+	Secrets     []struct {
+		Source string `yaml:"source"`
+		Target string `yaml:"target"`
+	} `yaml:"secrets"`
+	Deploy struct {
+		Replicas int `yaml:"replicas"`
+	} `yaml:"deploy"`
+	DependsOn   any `yaml:"depends_on"`
+	Healthcheck *struct {
+		Test []string `yaml:"test"`
+	} `yaml:"healthcheck"`
 }
 
-func readCompose(t *testing.T) composeFile {
+type composeFile struct {
+	Services map[string]composeService    `yaml:"services"`
+	Secrets  map[string]map[string]string `yaml:"secrets"`
+}
+
+func readCompose(t *testing.T, path string) composeFile {
 	t.Helper()
 	var c composeFile
-	readYAML(t, "compose/compose.yaml", &c)
+	readYAML(t, path, &c)
 	for _, want := range []string{"incidentbot", "alertmanager", "prometheus"} {
 		if _, ok := c.Services[want]; !ok {
-			t.Fatalf("compose.yaml has no %s service", want)
+			t.Fatalf("%s has no %s service", path, want)
 		}
 	}
 	return c
+}
+
+// forEachCompose runs check as a subtest on each compose file.
+func forEachCompose(t *testing.T, check func(t *testing.T, path string, c composeFile)) {
+	for _, path := range composeFiles {
+		t.Run(path, func(t *testing.T) { check(t, path, readCompose(t, path)) })
+	}
+}
+
+// env returns the value a service's environment gives name.
+func (s composeService) env(name string) (string, bool) {
+	for _, e := range s.Environment {
+		if k, v, _ := strings.Cut(e, "="); k == name {
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // mounts maps a service's container paths to their host sources.
@@ -49,7 +86,10 @@ func mounts(volumes []string) map[string]string {
 }
 
 func TestComposeServices(t *testing.T) {
-	c := readCompose(t)
+	forEachCompose(t, checkComposeServices)
+}
+
+func checkComposeServices(t *testing.T, path string, c composeFile) {
 	for svc, s := range c.Services {
 		img := s.Image
 		if !pinned(img) {
@@ -76,14 +116,17 @@ func TestComposeServices(t *testing.T) {
 			}
 		}
 	}
-	if mounts(c.Services["incidentbot"].Volumes)["/data"] == "" {
+	if path == boltCompose && mounts(c.Services["incidentbot"].Volumes)["/data"] == "" {
 		t.Errorf("incidentbot keeps its database in /data; mount a volume there")
 	}
 }
 
 // Alertmanager must find the token where alertmanager.yml says it is.
 func TestComposeWebhookToken(t *testing.T) {
-	c := readCompose(t)
+	forEachCompose(t, checkComposeWebhookToken)
+}
+
+func checkComposeWebhookToken(t *testing.T, _ string, c composeFile) {
 	var am amConfig
 	readYAML(t, alertmanagerConfig, &am)
 	var targets []string
@@ -108,7 +151,10 @@ func TestComposeWebhookToken(t *testing.T) {
 // Prometheus must load the rules from deploy/prometheus/rules and scrape
 // incidentbot as the job the rules name.
 func TestComposePrometheus(t *testing.T) {
-	c := readCompose(t)
+	forEachCompose(t, checkComposePrometheus)
+}
+
+func checkComposePrometheus(t *testing.T, _ string, c composeFile) {
 	m := mounts(c.Services["prometheus"].Volumes)
 	var cfg struct {
 		RuleFiles     []string `yaml:"rule_files"`
@@ -117,6 +163,11 @@ func TestComposePrometheus(t *testing.T) {
 			StaticConfigs []struct {
 				Targets []string `yaml:"targets"`
 			} `yaml:"static_configs"`
+			DNSSDConfigs []struct {
+				Names []string `yaml:"names"`
+				Type  string   `yaml:"type"`
+				Port  int      `yaml:"port"`
+			} `yaml:"dns_sd_configs"`
 		} `yaml:"scrape_configs"`
 	}
 	readYAML(t, "compose/prometheus.yml", &cfg)
@@ -131,15 +182,58 @@ func TestComposePrometheus(t *testing.T) {
 	if len(cfg.RuleFiles) == 0 {
 		t.Errorf("prometheus.yml loads no rule files")
 	}
+	// Every replica: DNS gives one address a replica.
 	scraped := false
 	for _, sc := range cfg.ScrapeConfigs {
-		for _, st := range sc.StaticConfigs {
-			if sc.JobName == "incidentbot" && slices.Contains(st.Targets, "incidentbot:8080") {
+		for _, d := range sc.DNSSDConfigs {
+			if sc.JobName == "incidentbot" && slices.Contains(d.Names, "incidentbot") && d.Type == "A" && d.Port == 8080 {
 				scraped = true
 			}
 		}
 	}
 	if !scraped {
-		t.Errorf(`prometheus.yml must scrape incidentbot:8080 as job_name "incidentbot" (incidentbot.rules.yml selects job="incidentbot")`)
+		t.Errorf(`prometheus.yml must find every incidentbot replica (dns_sd_configs, A records of incidentbot, port 8080) as job_name "incidentbot" (incidentbot.rules.yml selects job="incidentbot")`)
+	}
+}
+
+// PostgreSQL mode in compose: the database is healthy before the
+// replicas start, they reach it by its service name with the password
+// from the shell, and there are at least two of them, each on a host
+// port of its own, with no volume of their own.
+func TestComposePostgres(t *testing.T) {
+	c := readCompose(t, postgresCompose)
+	pg, ok := c.Services["postgres"]
+	if !ok {
+		t.Fatalf("%s has no postgres service", postgresCompose)
+	}
+	if pg.Healthcheck == nil || !slices.Contains(pg.Healthcheck.Test, "pg_isready") {
+		t.Errorf("postgres: want a pg_isready healthcheck, so the replicas start once it takes connections")
+	}
+	if v, _ := pg.env("POSTGRES_PASSWORD"); !strings.HasPrefix(v, "${") {
+		t.Errorf("postgres: POSTGRES_PASSWORD %q, want it from the shell", v)
+	}
+	bot := c.Services["incidentbot"]
+	db, _ := bot.env("INCIDENTBOT_DB")
+	u, err := url.Parse(strings.ReplaceAll(db, "${INCIDENTBOT_PG_PASSWORD:?export INCIDENTBOT_PG_PASSWORD first}", "x"))
+	if err != nil || u.Scheme != "postgres" || u.Hostname() != "postgres" || !strings.Contains(db, "${INCIDENTBOT_PG_PASSWORD") {
+		t.Errorf("incidentbot: INCIDENTBOT_DB %q, want postgres://...@postgres:5432/... with the password from the shell (%v)", db, err)
+	}
+	if deps, _ := bot.DependsOn.(map[string]any); fmt.Sprint(deps["postgres"]) != "map[condition:service_healthy]" {
+		t.Errorf("incidentbot: depends_on %v, want postgres with condition service_healthy", bot.DependsOn)
+	}
+	if bot.Deploy.Replicas < 2 {
+		t.Errorf("incidentbot: deploy.replicas %d, want 2 or more", bot.Deploy.Replicas)
+	}
+	if mounts(bot.Volumes)["/data"] != "" {
+		t.Errorf("incidentbot: a volume at /data; on PostgreSQL the replicas keep no state of their own")
+	}
+	for _, p := range bot.Ports {
+		host, _, _ := strings.Cut(strings.TrimPrefix(p, "127.0.0.1:"), ":")
+		lo, hi, isRange := strings.Cut(host, "-")
+		n1, _ := strconv.Atoi(lo)
+		n2, _ := strconv.Atoi(hi)
+		if !isRange || n2-n1+1 < bot.Deploy.Replicas {
+			t.Errorf("incidentbot publishes %s: %d replicas need a host port range of as many ports", p, bot.Deploy.Replicas)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -103,7 +104,11 @@ type deployment struct {
 	Spec struct {
 		Replicas *int `yaml:"replicas"`
 		Strategy struct {
-			Type string `yaml:"type"`
+			Type          string `yaml:"type"`
+			RollingUpdate *struct {
+				MaxSurge       any `yaml:"maxSurge"`
+				MaxUnavailable any `yaml:"maxUnavailable"`
+			} `yaml:"rollingUpdate"`
 		} `yaml:"strategy"`
 		Template struct {
 			Metadata struct {
@@ -123,16 +128,28 @@ type deployment struct {
 	} `yaml:"spec"`
 }
 
+// The two Deployments: the embedded default (bbolt, one replica) and
+// PostgreSQL mode (three replicas).
+const (
+	boltDeployment     = "kubernetes/deployment.yaml"
+	postgresDeployment = "kubernetes/postgres/deployment.yaml"
+)
+
 func readDeployment(t *testing.T) (deployment, container) {
 	t.Helper()
+	return readDeploymentAt(t, boltDeployment)
+}
+
+func readDeploymentAt(t *testing.T, path string) (deployment, container) {
+	t.Helper()
 	var d deployment
-	readYAML(t, "kubernetes/deployment.yaml", &d)
+	readYAML(t, path, &d)
 	if d.Kind != "Deployment" {
-		t.Fatalf("kubernetes/deployment.yaml: kind %q, want Deployment", d.Kind)
+		t.Fatalf("%s: kind %q, want Deployment", path, d.Kind)
 	}
 	cs := d.Spec.Template.Spec.Containers
 	if len(cs) != 1 {
-		t.Fatalf("kubernetes/deployment.yaml: %d containers, want 1", len(cs))
+		t.Fatalf("%s: %d containers, want 1", path, len(cs))
 	}
 	return d, cs[0]
 }
@@ -159,7 +176,13 @@ func TestKubernetesDeploymentSingleWriter(t *testing.T) {
 }
 
 func TestKubernetesDeploymentProbes(t *testing.T) {
-	_, c := readDeployment(t)
+	for _, path := range []string{boltDeployment, postgresDeployment} {
+		t.Run(path, func(t *testing.T) { checkProbes(t, path) })
+	}
+}
+
+func checkProbes(t *testing.T, path string) {
+	_, c := readDeploymentAt(t, path)
 	probes := []struct {
 		name string
 		p    probe
@@ -179,7 +202,13 @@ func TestKubernetesDeploymentProbes(t *testing.T) {
 }
 
 func TestKubernetesDeploymentHardening(t *testing.T) {
-	d, c := readDeployment(t)
+	for _, path := range []string{boltDeployment, postgresDeployment} {
+		t.Run(path, func(t *testing.T) { checkHardening(t, path) })
+	}
+}
+
+func checkHardening(t *testing.T, path string) {
+	d, c := readDeploymentAt(t, path)
 	pod, sc := d.Spec.Template.Spec.SecurityContext, c.SecurityContext
 	isTrue := func(b *bool) bool { return b != nil && *b }
 	checks := []struct {
@@ -197,7 +226,7 @@ func TestKubernetesDeploymentHardening(t *testing.T) {
 	}
 	for _, ch := range checks {
 		if !ch.ok {
-			t.Errorf("kubernetes/deployment.yaml: want %s", ch.what)
+			t.Errorf("%s: want %s", path, ch.what)
 		}
 	}
 	if e, ok := c.env("GOMEMLIMIT"); !ok || e.ValueFrom == nil || e.ValueFrom.ResourceFieldRef == nil || e.ValueFrom.ResourceFieldRef.Resource != "limits.memory" {
@@ -206,7 +235,13 @@ func TestKubernetesDeploymentHardening(t *testing.T) {
 }
 
 func TestKubernetesServiceReachesPod(t *testing.T) {
-	d, c := readDeployment(t)
+	for _, dir := range []string{"kubernetes", "kubernetes/postgres"} {
+		t.Run(dir, func(t *testing.T) { checkService(t, dir) })
+	}
+}
+
+func checkService(t *testing.T, dir string) {
+	d, c := readDeploymentAt(t, dir+"/deployment.yaml")
 	podLabels := d.Spec.Template.Metadata.Labels
 	var svc struct {
 		Spec struct {
@@ -216,7 +251,7 @@ func TestKubernetesServiceReachesPod(t *testing.T) {
 			} `yaml:"ports"`
 		} `yaml:"spec"`
 	}
-	readYAML(t, "kubernetes/service.yaml", &svc)
+	readYAML(t, dir+"/service.yaml", &svc)
 	if len(svc.Spec.Selector) == 0 {
 		t.Errorf("service.yaml has no selector")
 	}
@@ -260,15 +295,22 @@ func TestKubernetesDatabaseOnPersistentVolume(t *testing.T) {
 }
 
 func TestKubernetesSecretsFromSecret(t *testing.T) {
-	_, c := readDeployment(t)
+	secrets := []string{"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "INCIDENTBOT_WEBHOOK_TOKEN", "INCIDENTBOT_API_TOKEN"}
+	t.Run("kubernetes", func(t *testing.T) { checkSecrets(t, "kubernetes", secrets) })
+	// The database URL holds a password.
+	t.Run("kubernetes/postgres", func(t *testing.T) { checkSecrets(t, "kubernetes/postgres", append(secrets, "INCIDENTBOT_DB")) })
+}
+
+func checkSecrets(t *testing.T, dir string, names []string) {
+	_, c := readDeploymentAt(t, dir+"/deployment.yaml")
 	var secret struct {
 		Metadata struct {
 			Name string `yaml:"name"`
 		} `yaml:"metadata"`
 		StringData map[string]string `yaml:"stringData"`
 	}
-	readYAML(t, "kubernetes/secret.example.yaml", &secret)
-	for _, name := range []string{"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "INCIDENTBOT_WEBHOOK_TOKEN", "INCIDENTBOT_API_TOKEN"} {
+	readYAML(t, dir+"/secret.example.yaml", &secret)
+	for _, name := range names {
 		e, ok := c.env(name)
 		if !ok || e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
 			t.Errorf("%s must come from a secretKeyRef (never a literal value)", name)
@@ -276,28 +318,93 @@ func TestKubernetesSecretsFromSecret(t *testing.T) {
 		}
 		ref := e.ValueFrom.SecretKeyRef
 		if _, ok := secret.StringData[ref.Key]; ref.Name != secret.Metadata.Name || !ok {
-			t.Errorf("%s refers to secret %s key %s, which secret.example.yaml (%s: %v) does not show",
-				name, ref.Name, ref.Key, secret.Metadata.Name, slices.Sorted(maps.Keys(secret.StringData)))
+			t.Errorf("%s refers to secret %s key %s, which %s/secret.example.yaml (%s: %v) does not show",
+				name, dir, ref.Name, ref.Key, secret.Metadata.Name, slices.Sorted(maps.Keys(secret.StringData)))
 		}
 	}
 }
 
 func TestKustomization(t *testing.T) {
+	t.Run("kubernetes", func(t *testing.T) { checkKustomization(t, "kubernetes", "deployment.yaml", "service.yaml", "pvc.yaml") })
+	t.Run("kubernetes/postgres", func(t *testing.T) {
+		checkKustomization(t, "kubernetes/postgres", "deployment.yaml", "service.yaml", "pdb.yaml")
+	})
+}
+
+func checkKustomization(t *testing.T, dir string, wants ...string) {
 	var kust struct {
 		Resources []string `yaml:"resources"`
 	}
-	readYAML(t, "kubernetes/kustomization.yaml", &kust)
+	readYAML(t, dir+"/kustomization.yaml", &kust)
 	for _, r := range kust.Resources {
-		if _, err := os.Stat(filepath.Join("kubernetes", r)); err != nil {
-			t.Errorf("kustomization.yaml resource %s: %v", r, err)
+		if _, err := os.Stat(filepath.Join(dir, r)); err != nil {
+			t.Errorf("%s/kustomization.yaml resource %s: %v", dir, r, err)
 		}
 	}
-	for _, want := range []string{"deployment.yaml", "service.yaml", "pvc.yaml"} {
+	for _, want := range wants {
 		if !slices.Contains(kust.Resources, want) {
-			t.Errorf("kustomization.yaml does not apply %s", want)
+			t.Errorf("%s/kustomization.yaml does not apply %s", dir, want)
 		}
 	}
 	if slices.Contains(kust.Resources, "secret.example.yaml") {
-		t.Errorf("kustomization.yaml must not apply secret.example.yaml (placeholder secrets)")
+		t.Errorf("%s/kustomization.yaml must not apply secret.example.yaml (placeholder secrets)", dir)
+	}
+}
+
+// PostgreSQL mode: three replicas, rolled one new pod at a time without
+// dropping below what the PodDisruptionBudget keeps, no volume (the
+// state is in the database), and every replica ready only while it
+// reaches the database.
+func TestKubernetesPostgresReplicas(t *testing.T) {
+	d, c := readDeploymentAt(t, postgresDeployment)
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != 3 {
+		t.Errorf("%s: spec.replicas %v, want 3", postgresDeployment, d.Spec.Replicas)
+	}
+	st := d.Spec.Strategy
+	if st.Type != "RollingUpdate" || st.RollingUpdate == nil {
+		t.Fatalf("%s: strategy %+v, want RollingUpdate with maxSurge and maxUnavailable set", postgresDeployment, st)
+	}
+	if ru := st.RollingUpdate; fmt.Sprint(ru.MaxSurge) != "1" || (fmt.Sprint(ru.MaxUnavailable) != "0" && fmt.Sprint(ru.MaxUnavailable) != "1") {
+		t.Errorf("%s: rollingUpdate maxSurge %v maxUnavailable %v, want 1 and 0 (or 1)", postgresDeployment, ru.MaxSurge, ru.MaxUnavailable)
+	}
+	if db, ok := c.env("INCIDENTBOT_DB"); !ok || db.ValueFrom == nil || db.ValueFrom.SecretKeyRef == nil {
+		t.Errorf("%s: INCIDENTBOT_DB must come from the Secret (the URL holds the password)", postgresDeployment)
+	}
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.PersistentVolumeClaim != nil {
+			t.Errorf("%s: volume %s claims %s; replicas keep no state of their own", postgresDeployment, v.Name, v.PersistentVolumeClaim.ClaimName)
+		}
+	}
+
+	var pdb struct {
+		APIVersion string `yaml:"apiVersion"`
+		Kind       string `yaml:"kind"`
+		Spec       struct {
+			MinAvailable   any `yaml:"minAvailable"`
+			MaxUnavailable any `yaml:"maxUnavailable"`
+			Selector       struct {
+				MatchLabels map[string]string `yaml:"matchLabels"`
+			} `yaml:"selector"`
+		} `yaml:"spec"`
+	}
+	readYAML(t, "kubernetes/postgres/pdb.yaml", &pdb)
+	if pdb.APIVersion != "policy/v1" || pdb.Kind != "PodDisruptionBudget" {
+		t.Errorf("pdb.yaml: %s %s, want policy/v1 PodDisruptionBudget", pdb.APIVersion, pdb.Kind)
+	}
+	minAvailable, _ := pdb.Spec.MinAvailable.(int)
+	if minAvailable != 2 || pdb.Spec.MaxUnavailable != nil {
+		t.Errorf("pdb.yaml: minAvailable %v maxUnavailable %v, want minAvailable 2 only", pdb.Spec.MinAvailable, pdb.Spec.MaxUnavailable)
+	}
+	if d.Spec.Replicas != nil && minAvailable >= *d.Spec.Replicas {
+		t.Errorf("pdb.yaml: minAvailable %d of %d replicas would block every drain", minAvailable, *d.Spec.Replicas)
+	}
+	podLabels := d.Spec.Template.Metadata.Labels
+	if len(pdb.Spec.Selector.MatchLabels) == 0 {
+		t.Errorf("pdb.yaml selects nothing")
+	}
+	for k, v := range pdb.Spec.Selector.MatchLabels {
+		if podLabels[k] != v {
+			t.Errorf("pdb.yaml selects %s=%s, which the pod template does not have (%v)", k, v, podLabels)
+		}
 	}
 }
