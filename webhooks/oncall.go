@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,11 +59,40 @@ func (s *Server) override(ctx context.Context, c bot.OnCallCommand, actor string
 		}
 		team = oc.Teams[0].Name
 	}
+	if err := s.mayOverride(team, c.User, actor); err != nil {
+		return ephemeral("%s", err)
+	}
 	o, err := s.svc.AddOverride(ctx, team, c.Schedule, c.User, c.Start, c.End, actor)
 	if err != nil {
 		return s.failed(ctx, err, "")
 	}
 	return inChannel("%s made <@%s> on call for %s/%s until %s", bot.Mention(actor), o.User, o.Team, o.Schedule, s.when(o.End))
+}
+
+// mayOverride says whether actor may make an override for team putting
+// user on call. Under access.act: members only a member of one of the
+// team's schedules, the person put on call themselves, or an admin may
+// (an override decides who is woken up at night); under anyone, anyone.
+// An unknown team is left for AddOverride to name.
+func (s *Server) mayOverride(team, user, actor string) error {
+	a := s.cfg.Access
+	if a.Act == "" || a.Act == ActAnyone {
+		return nil
+	}
+	t, err := s.svc.OnCallConfig().Team(team)
+	if err != nil {
+		return nil
+	}
+	who := bot.PersonID(actor)
+	if who != "" && (who == user || slices.Contains(a.Admins, who)) {
+		return nil
+	}
+	for _, r := range t.Schedules {
+		if who != "" && slices.Contains(r.Members, who) {
+			return nil
+		}
+	}
+	return fmt.Errorf("only members of %s's schedules, the person put on call and the admins may make its overrides (access.act: members)", team)
 }
 
 func teamList(oc *bot.OnCall) string {

@@ -311,3 +311,50 @@ func TestPageCommandWithChat(t *testing.T) {
 		t.Errorf("no channel post announces the page: %+v", e.pending())
 	}
 }
+
+// Under access.act: members, an override may be made only by a member of
+// one of the team's schedules, the person put on call, or an admin; a
+// refusal is ephemeral and stores nothing. Under anyone, anyone may.
+func TestOverrideAccess(t *testing.T) {
+	e := newOnCallEnv(t, testAPIKey)
+	e.srv.cfg.Access = Access{Act: ActMembers, Admins: []string{"U0ADMIN"}}
+	override := func(user, text string) Reply {
+		t.Helper()
+		form := url.Values{"command": {"/oncall"}, "text": {text}, "user_id": {user}, "user_name": {"x"}, "channel_id": {"C0ANY"},
+			"team_id": {"T0TEAM"}, "response_url": {"https://hooks.slack.com/commands/T0TEAM/1/abc"}}.Encode()
+		w := e.serve(slackRequest("/slack/commands", "application/x-www-form-urlencoded", form, e.now))
+		var r Reply
+		if w.Code != http.StatusOK || json.Unmarshal(w.Body.Bytes(), &r) != nil {
+			t.Fatalf("/oncall %s: %d %s", text, w.Code, w.Body)
+		}
+		return r
+	}
+	onCall := func() string {
+		t.Helper()
+		teams, err := e.svc.WhoIsOnCall(context.Background(), "payments")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return teams[0].Schedules[0].OnCall
+	}
+	// U0DAN is in search's schedule, not payments': he may not put
+	// U0MALLORY on call for payments, nor may U0MALLORY (not put on call).
+	for _, tc := range [][2]string{{"U0DAN", "override <@U0MALLORY> payments for 2h"}, {"U0MALLORY", "override <@U0BOB> payments for 2h"}} {
+		if r := override(tc[0], tc[1]); r.ResponseType != Ephemeral || !strings.Contains(r.Text, "only members of payments's schedules") || onCall() != "U0ALICE" {
+			t.Errorf("%s: /oncall %s = %+v; on call %s, want a refusal and U0ALICE still on call", tc[0], tc[1], r, onCall())
+		}
+	}
+	for _, tc := range []struct{ user, text, want string }{
+		{"U0DAN", "override <@U0DAN> payments for 2h", "U0DAN"},           // himself
+		{"U0CAROL", "override <@U0BOB> payments for 2h", "U0BOB"},         // a member of secondary
+		{"U0ADMIN", "override <@U0MALLORY> payments for 2h", "U0MALLORY"}, // an admin
+	} {
+		if r := override(tc.user, tc.text); r.ResponseType != InChannel || onCall() != tc.want {
+			t.Errorf("%s: /oncall %s = %+v; on call %s, want %s", tc.user, tc.text, r, onCall(), tc.want)
+		}
+	}
+	e.srv.cfg.Access = Access{Act: ActAnyone}
+	if r := override("U0NOBODY", "override <@U0EVE> payments for 2h"); r.ResponseType != InChannel || onCall() != "U0EVE" {
+		t.Errorf("under anyone: %+v; on call %s", r, onCall())
+	}
+}
