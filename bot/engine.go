@@ -167,31 +167,42 @@ func (e *Engine) Run(ctx context.Context) error {
 // handled now rather than at that deadline: one cut mid-send is settled as
 // "outcome unknown" (see pageToSend), one that was waiting for a send slot
 // (or for a retry) is sent.
+//
+// The timers are read Batch at a time (a page's timer moves past the
+// window when it is queued, so the cursor is the last timer read).
 func (e *Engine) recover(ctx context.Context) {
-	var soon []Timer
-	err := e.s.store.View(ctx, func(tx Tx) (err error) {
-		soon, err = tx.DueTimers(e.o.Now().Add(e.lease()), 0)
-		return err
-	})
-	if err != nil {
-		e.o.Log.Error("timer engine: reading timers at start", "err", err)
-		return
-	}
-	for _, t := range soon {
-		if t.Kind != TimerPage {
-			continue
-		}
-		var cut bool
-		_ = e.s.store.View(ctx, func(tx Tx) error {
-			p, err := tx.Page(t.IncidentID, t.Page)
-			cut = err == nil && (p.Status == PageSending || p.Status == PagePending)
-			return nil
+	until := e.o.Now().Add(e.lease())
+	var after *Timer
+	for ctx.Err() == nil {
+		var soon []Timer
+		err := e.s.store.View(ctx, func(tx Tx) (err error) {
+			soon, err = tx.TimersAfter(after, until, e.o.Batch)
+			return err
 		})
-		if cut {
-			if err := e.beginPage(ctx, t); err != nil {
-				e.o.Log.Error("timer engine: settling a page cut by a stop", "page", t.Page, "err", err)
+		if err != nil {
+			e.o.Log.Error("timer engine: reading timers at start", "err", err)
+			return
+		}
+		for _, t := range soon {
+			if t.Kind != TimerPage {
+				continue
+			}
+			var cut bool
+			_ = e.s.store.View(ctx, func(tx Tx) error {
+				p, err := tx.Page(t.IncidentID, t.Page)
+				cut = err == nil && (p.Status == PageSending || p.Status == PagePending)
+				return nil
+			})
+			if cut {
+				if err := e.beginPage(ctx, t); err != nil {
+					e.o.Log.Error("timer engine: settling a page cut by a stop", "page", t.Page, "err", err)
+				}
 			}
 		}
+		if len(soon) < e.o.Batch {
+			return
+		}
+		after = &soon[len(soon)-1]
 	}
 }
 
@@ -229,8 +240,8 @@ func (e *Engine) tick(ctx context.Context) time.Duration {
 			}
 			return min(e.o.Poll, max(next.Due.Sub(now), time.Millisecond))
 		}
-		if failed := e.handleAll(ctx, due, now); failed > 0 {
-			return e.o.BackoffMin // a failing timer stays due: do not spin on it
+		if stuck := e.handleAll(ctx, due, now); stuck > 0 {
+			return e.o.BackoffMin // a failed timer could not be moved (the store fails): do not spin on it
 		}
 	}
 	return 0
@@ -258,8 +269,9 @@ func (e *Engine) skipInflight(due []Timer) []Timer {
 }
 
 // handleAll handles a batch with Workers goroutines, so that their
-// commits are grouped by the store.
-func (e *Engine) handleAll(ctx context.Context, due []Timer, now time.Time) (failed int) {
+// commits are grouped by the store. A timer whose handling fails is moved
+// later (deferFailed); it returns how many failed and could not be moved.
+func (e *Engine) handleAll(ctx context.Context, due []Timer, now time.Time) (stuck int) {
 	var nfailed atomic.Int64
 	jobs := make(chan Timer)
 	var wg sync.WaitGroup
@@ -270,8 +282,12 @@ func (e *Engine) handleAll(ctx context.Context, due []Timer, now time.Time) (fai
 					e.o.OnFire(t.Kind, now.Sub(t.Due))
 				}
 				if err := e.handle(ctx, t); err != nil && ctx.Err() == nil {
-					nfailed.Add(1)
-					e.o.Log.Error("timer engine: timer failed; it stays and is tried again", "timer", t.ID, "kind", t.Kind, "incident", t.IncidentID, "err", err)
+					wait, derr := e.deferFailed(ctx, t)
+					if derr != nil {
+						nfailed.Add(1)
+					}
+					e.o.Log.Error("timer engine: timer failed; it is tried again later", "timer", t.ID, "kind", t.Kind, "incident", t.IncidentID,
+						"fails", t.Fails+1, "in", wait, "err", err)
 				}
 			}
 		})
@@ -282,6 +298,23 @@ func (e *Engine) handleAll(ctx context.Context, due []Timer, now time.Time) (fai
 	close(jobs)
 	wg.Wait()
 	return int(nfailed.Load())
+}
+
+// deferFailed moves a timer whose handling failed later by the back-off
+// of its failures in a row (BackoffMin doubling to BackoffMax): a timer
+// that always fails would otherwise stay at the head of the due index,
+// and a batch of them would keep every other timer from being read.
+func (e *Engine) deferFailed(ctx context.Context, t Timer) (time.Duration, error) {
+	t.Fails++
+	wait := e.backoff(t.Fails)
+	t.Due = e.o.Now().UTC().Add(wait)
+	err := e.s.store.Update(ctx, func(tx Tx) error {
+		if err := tx.SaveTimer(&t); !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		return nil // done or dropped meanwhile
+	})
+	return wait, err
 }
 
 func (e *Engine) handle(ctx context.Context, t Timer) error {

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -26,6 +27,10 @@ type HandOffer interface {
 	HandOff(ctx context.Context, h HandOff) error
 }
 
+// endOfTime is after every timer's due time (the last nanosecond the
+// stores' int64 nanoseconds can hold).
+var endOfTime = time.Unix(0, math.MaxInt64)
+
 // handOffTries bounds the retries of a failing hand-off; the next shift
 // change sets the user group right anyway.
 const handOffTries = 5
@@ -48,23 +53,36 @@ func (t *Team) nextHandOff(ovs []Override, now time.Time) time.Time {
 
 // seedHandOffs makes sure, at start, that every team with a user group or
 // a channel has its chain of hand-off timers: a timer whose firing
-// schedules the next. It reads every pending timer once.
+// schedules the next. It reads the pending timers once, Batch at a time,
+// then adds the missing chains. Only the engine moves chain timers, and
+// it runs this before firing anything.
 func (e *Engine) seedHandOffs(ctx context.Context) error {
 	oc := e.s.oncall
 	if e.handOffer == nil || oc == nil {
 		return nil
 	}
-	return e.s.store.Update(ctx, func(tx Tx) error {
-		all, err := tx.DueTimers(time.Unix(1<<62, 0), 0)
+	chained := map[string]bool{}
+	var after *Timer
+	for {
+		var page []Timer
+		err := e.s.store.View(ctx, func(tx Tx) (err error) {
+			page, err = tx.TimersAfter(after, endOfTime, e.o.Batch)
+			return err
+		})
 		if err != nil {
 			return err
 		}
-		chained := map[string]bool{}
-		for _, t := range all {
+		for _, t := range page {
 			if t.Kind == TimerHandOff && t.Chain {
 				chained[t.Team] = true
 			}
 		}
+		if len(page) < e.o.Batch {
+			break
+		}
+		after = &page[len(page)-1]
+	}
+	return e.s.store.Update(ctx, func(tx Tx) error {
 		now := e.o.Now().UTC()
 		for i := range oc.Teams {
 			t := &oc.Teams[i]

@@ -70,6 +70,20 @@ func (tx *memTx) DueTimers(now time.Time, limit int) ([]Timer, error) {
 	return out, nil
 }
 
+func (tx *memTx) TimersAfter(after *Timer, until time.Time, limit int) ([]Timer, error) {
+	var out []Timer
+	for _, t := range tx.sortedTimers() {
+		if after != nil && (t.Due.Before(after.Due) || t.Due.Equal(after.Due) && t.ID <= after.ID) {
+			continue
+		}
+		if t.Due.After(until) || len(out) == limit {
+			break
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
 func (tx *memTx) NextTimer() (*Timer, error) {
 	all := tx.sortedTimers()
 	if len(all) == 0 {

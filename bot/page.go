@@ -40,7 +40,11 @@ type Timer struct {
 	Team  string `json:"team,omitempty"`
 	Chain bool   `json:"chain,omitempty"`
 	// Ref names what a loop timer works on (a profile target's URL).
-	Ref       string    `json:"ref,omitempty"`
+	Ref string `json:"ref,omitempty"`
+	// Fails counts the times handling this timer failed; each
+	// failure moves it later by the engine's back-off, so that timers
+	// that keep failing do not hold the head of the due index.
+	Fails     int       `json:"fails,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
 

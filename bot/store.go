@@ -175,6 +175,10 @@ type Tx interface {
 	// DueTimers returns up to limit timers due at or before now, earliest
 	// first (equal times: lowest ID first).
 	DueTimers(now time.Time, limit int) ([]Timer, error)
+	// TimersAfter returns up to limit timers (limit > 0) due at or before
+	// until that come after `after` in that order (by due time, then ID):
+	// the timers read page by page. A nil after starts at the first.
+	TimersAfter(after *Timer, until time.Time, limit int) ([]Timer, error)
 	// NextTimer returns the earliest timer, or an error wrapping
 	// ErrNotFound when there is none.
 	NextTimer() (*Timer, error)

@@ -131,6 +131,32 @@ func (t *tx) DueTimers(now time.Time, limit int) ([]bot.Timer, error) {
 	return out, nil
 }
 
+// TimersAfter implements bot.Tx.
+func (t *tx) TimersAfter(after *bot.Timer, until time.Time, limit int) ([]bot.Timer, error) {
+	out := []bot.Timer{}
+	due := t.btx.Bucket(bucketTimerDue)
+	if due == nil {
+		return out, nil
+	}
+	end := dueKey(until)
+	c := due.Cursor()
+	k, _ := c.First()
+	if after != nil {
+		from := append(dueKey(after.Due), u64(after.ID)...)
+		if k, _ = c.Seek(from); k != nil && bytes.Equal(k, from) {
+			k, _ = c.Next()
+		}
+	}
+	for ; k != nil && bytes.Compare(k[:8], end) <= 0 && len(out) < limit; k, _ = c.Next() {
+		tm, err := t.timer(binary.BigEndian.Uint64(k[8:]))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *tm)
+	}
+	return out, nil
+}
+
 // NextTimer implements bot.Tx.
 func (t *tx) NextTimer() (*bot.Timer, error) {
 	if due := t.btx.Bucket(bucketTimerDue); due != nil {

@@ -38,6 +38,18 @@ func (t *tx) DueTimers(now time.Time, limit int) ([]bot.Timer, error) {
 	return bodies(t, "timer", sql, args, setTimerID)
 }
 
+func (t *tx) TimersAfter(after *bot.Timer, until time.Time, limit int) ([]bot.Timer, error) {
+	if limit <= 0 {
+		return []bot.Timer{}, nil
+	}
+	if after == nil {
+		return bodies(t, "timer", "SELECT id, body FROM timers WHERE due_ns <= $1 ORDER BY due_ns, id LIMIT $2",
+			[]any{ns(until), limit}, setTimerID)
+	}
+	return bodies(t, "timer", "SELECT id, body FROM timers WHERE (due_ns, id) > ($1, $2) AND due_ns <= $3 ORDER BY due_ns, id LIMIT $4",
+		[]any{ns(after.Due), int64(after.ID), ns(until), limit}, setTimerID)
+}
+
 func (t *tx) NextTimer() (*bot.Timer, error) {
 	all, err := bodies(t, "timer", "SELECT id, body FROM timers ORDER BY due_ns, id LIMIT 1", nil, setTimerID)
 	if err != nil {

@@ -74,6 +74,21 @@ func testTimers(t *testing.T, s bot.Store) {
 		if due, _ := tx.DueTimers(t0.Add(2*time.Hour), 2); len(due) != 2 {
 			t.Errorf("DueTimers with limit 2 returned %d", len(due))
 		}
+		// Read page by page: two, then the rest after the second.
+		first, err := tx.TimersAfter(nil, t0.Add(2*time.Hour), 2)
+		if err != nil {
+			return err
+		}
+		rest, err := tx.TimersAfter(&first[1], t0.Add(2*time.Hour), 10)
+		if err != nil {
+			return err
+		}
+		if got, want := timerIDs(append(first, rest...)), []uint64{in[2].ID, in[1].ID, in[3].ID, in[0].ID}; diff(got, want) != "" {
+			t.Errorf("TimersAfter page by page = %v, want %v", got, want)
+		}
+		if rest, _ := tx.TimersAfter(&first[1], t0, 10); len(rest) != 1 || rest[0].ID != in[3].ID {
+			t.Errorf("TimersAfter(second, t0) = %v, want only %d (same due time, larger ID)", timerIDs(rest), in[3].ID)
+		}
 		next, err := tx.NextTimer()
 		if err != nil || next.ID != in[2].ID {
 			t.Errorf("NextTimer = %v, %v; want %d", next, err, in[2].ID)
