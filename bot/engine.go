@@ -41,6 +41,11 @@ type EngineOptions struct {
 	// Defaults 5s, 2m and 5.
 	BackoffMin, BackoffMax time.Duration
 	MaxAttempts            int
+	// RateLimitedFor caps the waits of a page that the method rate-limits
+	// (those are not attempts): once retrying would take the page past
+	// this long after it was claimed, it is given up, recorded on the
+	// timeline, and the policy's next step is the safety net. Default 10m.
+	RateLimitedFor time.Duration
 	// TokenTTL is how long an ack link works; default 24h.
 	TokenTTL time.Duration
 	Log      *slog.Logger
@@ -65,6 +70,7 @@ func (o EngineOptions) withDefaults() EngineOptions {
 	def(&o.BackoffMin, 5*time.Second)
 	def(&o.BackoffMax, 2*time.Minute)
 	def(&o.TokenTTL, 24*time.Hour)
+	def(&o.RateLimitedFor, 10*time.Minute)
 	if o.Batch <= 0 {
 		o.Batch = 256
 	}

@@ -191,16 +191,23 @@ func (e *Engine) send(ctx context.Context, t Timer, m *PageMessage) {
 		}
 		wait := e.backoff(p.Attempts)
 		var ra *RetryAfterError
+		givenUp := ""
 		if errors.As(err, &ra) {
 			// Rate limited (by Slack, or held back by the client before
-			// calling): nothing went out, so this was not an attempt.
+			// calling): nothing went out, so this was not an attempt, but
+			// the waits are capped.
 			p.Attempts--
 			wait = max(ra.After, time.Second)
+			if limited := now.Add(wait).Sub(p.At); limited > e.o.RateLimitedFor {
+				givenUp = fmt.Sprintf("given up: rate limited for %s (%v)", roundDur(now.Sub(p.At)), err)
+			}
 		}
-		final := err == nil || permanent(err) || p.Attempts >= e.o.MaxAttempts
+		final := err == nil || permanent(err) || p.Attempts >= e.o.MaxAttempts || givenUp != ""
 		switch {
 		case err == nil:
 			p.Status, p.SentAt, p.Error = PageSent, &now, ""
+		case givenUp != "":
+			p.Status, p.Error = PageFailed, givenUp
 		case final:
 			p.Status, p.Error = PageFailed, err.Error()
 		default:
@@ -256,6 +263,9 @@ func pageEntry(p *Page, now time.Time) *TimelineEntry {
 	}
 	if p.Status == PageSent || p.Status == PageAcknowledged {
 		return entry(KindPaged, now, ActorBot, "paged %s by %s (%s)", who, p.Via, what)
+	}
+	if p.Attempts == 0 {
+		return entry(KindPaged, now, ActorBot, "could not page %s by %s (%s): %s", who, p.Via, what, p.Error)
 	}
 	return entry(KindPaged, now, ActorBot, "could not page %s by %s (%s) after %d attempts: %s", who, p.Via, what, p.Attempts, p.Error)
 }

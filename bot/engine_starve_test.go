@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,5 +148,41 @@ func TestEngineReadsTimersInPages(t *testing.T) {
 	}))
 	if handOffs != 1 {
 		t.Errorf("%d hand-off chains, want 1", handOffs)
+	}
+}
+
+// A page the method keeps rate-limiting is not retried for ever: past
+// RateLimitedFor it is given up, on the timeline, and the next step still
+// pages (the safety net).
+func TestRateLimitedPageIsGivenUp(t *testing.T) {
+	h := newOnCallHarness(t, EngineOptions{RateLimitedFor: 2 * time.Minute})
+	for range 1000 {
+		h.slack.fail = append(h.slack.fail, &RetryAfterError{After: 30 * time.Second})
+	}
+	id := h.open()
+	h.run()
+	for range 9 { // 4m30s: step 2 is not due yet
+		h.advance(30 * time.Second)
+	}
+	var slackPage *Page
+	for _, p := range h.pages(id) {
+		if p.Via == ViaSlack && p.Target == "UA" && p.N == 0 {
+			slackPage = &p
+		}
+	}
+	if slackPage == nil || slackPage.Status != PageFailed || !strings.Contains(slackPage.Error, "given up: rate limited for 2m0s") {
+		t.Fatalf("the rate-limited page = %+v, want failed, given up after 2m", slackPage)
+	}
+	left := 1000 - 5 // tries at 0s, 30s, 60s, 90s, 120s; the one that would wait past 2m gives up
+	if n := len(h.slack.fail); n != left {
+		t.Errorf("%d tries of the rate-limited page, want 5", 1000-n)
+	}
+	if paged := h.texts(id, KindPaged); !slices.Contains(paged, "could not page <@UA> by slack (team payments, step 1): given up: rate limited for 2m0s (rate limited, retry after 30s)") {
+		t.Errorf("paged entries:\n%s", strings.Join(paged, "\n"))
+	}
+	h.slack.fail = nil
+	h.advance(30 * time.Second)
+	if esc := h.texts(id, KindEscalation); len(esc) < 3 || !strings.Contains(esc[2], "step 2: paging") {
+		t.Errorf("step 2 did not fire after the give-up:\n%s", strings.Join(esc, "\n"))
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
@@ -75,8 +76,21 @@ func Sign(secret, body []byte) string {
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// Send implements bot.Pager: 2xx is sent; 5xx, 429, 408 and network
-// errors are transient (retried); any other status is a permanent refusal.
+// retryAfter reads a Retry-After header (seconds or an HTTP date), kept
+// between 1 s and 10 min; 30 s when it is missing or unreadable.
+func retryAfter(v string, now time.Time) time.Duration {
+	d := 30 * time.Second
+	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+		d = time.Duration(n) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, time.Second), 10*time.Minute)
+}
+
+// Send implements bot.Pager: 2xx is sent; 429 is a bot.RetryAfterError
+// (its Retry-After honoured); 5xx, 408 and network errors are transient
+// (retried); any other status is a permanent refusal.
 func (p *Pager) Send(ctx context.Context, m bot.PageMessage) error {
 	b := Body{
 		Incident: BodyIncident{ID: m.Incident.ID, Title: m.Incident.Title, Severity: m.Incident.Severity.String(), URL: m.URL},
@@ -111,6 +125,12 @@ func (p *Pager) Send(ctx context.Context, m bot.PageMessage) error {
 	switch c := resp.StatusCode; {
 	case c >= 200 && c < 300:
 		return nil
+	case c == http.StatusTooManyRequests:
+		// Rate limited: the page did not go out. The engine waits as told
+		// (within bounds) without counting an attempt, and gives the page
+		// up once it has waited EngineOptions.RateLimitedFor.
+		return &bot.RetryAfterError{After: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
+			Err: fmt.Errorf("webhook page: the gateway answered %s", resp.Status)}
 	case c >= 500 || c == http.StatusTooManyRequests || c == http.StatusRequestTimeout:
 		return fmt.Errorf("webhook page: the gateway answered %s", resp.Status)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
 )
@@ -99,5 +100,30 @@ func TestWebhookPageErrorsKeepTheURLSecret(t *testing.T) {
 		if err == nil || strings.Contains(err.Error(), "s3cret") || strings.Contains(err.Error(), "k3y") {
 			t.Errorf("Send(%q) = %v: want an error without the URL's path and query", addr, err)
 		}
+	}
+}
+
+// A 429 is a rate limit, not a failed attempt: the engine is told how long
+// to wait (Retry-After, bounded), and caps the total wait itself.
+func TestWebhookRateLimited(t *testing.T) {
+	for _, tc := range []struct {
+		header string
+		want   time.Duration
+	}{{"7", 7 * time.Second}, {"", 30 * time.Second}, {"86400", 10 * time.Minute}, {"-5", time.Second}, {"soon", 30 * time.Second}} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if tc.header != "" {
+				w.Header().Set("Retry-After", tc.header)
+			}
+			w.WriteHeader(http.StatusTooManyRequests)
+		}))
+		err := New("k", nil).Send(context.Background(), message(srv.URL))
+		srv.Close()
+		var ra *bot.RetryAfterError
+		if !errors.As(err, &ra) || ra.After != tc.want || errors.Is(err, bot.ErrInvalid) {
+			t.Errorf("429 with Retry-After %q: %v, want a rate limit of %s", tc.header, err, tc.want)
+		}
+	}
+	if d := retryAfter(time.Date(2026, 12, 2, 6, 1, 0, 0, time.UTC).Format(http.TimeFormat), time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)); d != time.Minute {
+		t.Errorf("Retry-After as a date: %s, want 1m", d)
 	}
 }
