@@ -333,6 +333,8 @@ func (e *Engine) handle(ctx context.Context, t Timer) error {
 		return e.handOff(ctx, t) // handoff.go
 	case TimerSilences:
 		return e.s.expireResolved(ctx, t, e.o.Now()) // loop.go
+	case TimerSilenceCheck:
+		return e.s.checkSilenced(ctx, t, e.o.Now()) // silence_check.go
 	case TimerProfile:
 		return e.s.captureTimer(ctx, t, e.o.Now()) // profile.go
 	}

@@ -26,6 +26,12 @@ type Silencer interface {
 	// it) and then the configured peers. It is idempotent: a silence that
 	// already expired or that Alertmanager forgot is no error.
 	Expire(ctx context.Context, peer, id string) error
+	// Firing lists the fingerprints of the alerts Alertmanager still holds
+	// as firing (active, silenced or inhibited) that match ms and route to
+	// receiver, asking peer first, then the configured peers, else
+	// fallback (the incident's externalURL). An empty list means the group
+	// is quiet. Errors mean no peer answered. It only reads.
+	Firing(ctx context.Context, peer, fallback string, ms []Matcher, receiver string) ([]string, error)
 }
 
 // Silence is an Alertmanager silence the bot created for an incident.
@@ -168,7 +174,13 @@ func (s *Service) Silence(ctx context.Context, id int64, o SilenceOrder) (*Incid
 	if err != nil {
 		return nil, Silence{}, err
 	}
-	out, err := s.update(ctx, id, func(inc *Incident) ([]*TimelineEntry, error) {
+	out, err := s.updateTx(ctx, id, func(tx Tx, inc *Incident) ([]*TimelineEntry, error) {
+		if sil.ID != replaced {
+			// A new silence: watch whether its group still fires.
+			if err := tx.AddTimer(&Timer{Due: nextSilenceCheck(sil, now), Kind: TimerSilenceCheck, IncidentID: id, Ref: sil.ID, CreatedAt: now}); err != nil {
+				return nil, err
+			}
+		}
 		kept := false
 		for i := range inc.Silences {
 			old := &inc.Silences[i]
@@ -258,7 +270,7 @@ func (s *Service) expireSilences(ctx context.Context, inc *Incident, actor, why 
 		}
 		return nil, nil, fmt.Errorf("%w: %s has no active silence", ErrConflict, inc.Key())
 	}
-	out, err := s.update(ctx, inc.ID, func(inc *Incident) ([]*TimelineEntry, error) {
+	out, err := s.updateTx(ctx, inc.ID, func(tx Tx, inc *Incident) ([]*TimelineEntry, error) {
 		var ids []string
 		for i := range inc.Silences {
 			for _, e := range ended {
@@ -270,6 +282,12 @@ func (s *Service) expireSilences(ctx context.Context, inc *Incident, actor, why 
 		}
 		if len(ids) == 0 {
 			return nil, nil
+		}
+		if inc.Open() {
+			// Alertmanager will not tell what resolved while silenced: ask.
+			if err := tx.AddTimer(&Timer{Due: now, Kind: TimerSilenceCheck, IncidentID: inc.ID, CreatedAt: now}); err != nil {
+				return nil, err
+			}
 		}
 		return []*TimelineEntry{entry(KindUnsilenced, now, actor, "Alertmanager silence %s expired: %s", strings.Join(ids, ", "), why)}, nil
 	})

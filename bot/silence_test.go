@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,9 @@ type fakeSilencer struct {
 	expired  []string
 	fail     error
 	n        int
+	mu       sync.Mutex // Firing runs on the engine
+	firing   []string
+	checks   []string
 }
 
 func (f *fakeSilencer) Silence(_ context.Context, fallback string, s bot.Silence) (string, string, error) {
@@ -40,6 +44,28 @@ func (f *fakeSilencer) Expire(_ context.Context, peer, id string) error {
 	}
 	f.expired = append(f.expired, peer+" "+id)
 	return nil
+}
+
+// Firing answers f.firing (nil: the group is quiet) and counts the calls.
+func (f *fakeSilencer) Firing(_ context.Context, peer, fallback string, ms []bot.Matcher, receiver string) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.checks = append(f.checks, fmt.Sprintf("%s %v %s", peer, ms, receiver))
+	return f.firing, nil
+}
+
+// answer sets what Firing answers from now on.
+func (f *fakeSilencer) answer(firing []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.firing = firing
+}
+
+// checked returns the Firing calls so far.
+func (f *fakeSilencer) checked() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.checks...)
 }
 
 // storeFailing fails every Update while fail is set.
@@ -302,5 +328,66 @@ func TestResolvingExpiresSilencesThroughTheEngine(t *testing.T) {
 	tl := timelineOf(t, svc, id)
 	if last := tl[len(tl)-1]; last.Kind != bot.KindUnsilenced || last.Actor != bot.ActorBot || !strings.Contains(last.Text, "INC-1 resolved") {
 		t.Errorf("last entry %+v", last)
+	}
+}
+
+// TestSilencedGroupCheckedUntilQuiet silences a group whose alerts keep
+// firing: every silenceCheckEvery the engine asks Alertmanager, and once
+// Alertmanager holds none of the group's alerts, the incident's alerts
+// are taken as resolved and the incident resolves, with an entry by the
+// bot saying why.
+func TestSilencedGroupCheckedUntilQuiet(t *testing.T) {
+	ctx := context.Background()
+	svc, fs, _, now := newSilenceService(t)
+	id := mustIngest(t, svc, notification(leakAlert("pg-1", 0, -1))).Incident
+	fs.answer([]string{"fp-pg-1"})
+	if _, _, err := svc.Silence(ctx, id, bot.SilenceOrder{Actor: "<@U1>", For: 2 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	clock := *now
+	runEngine(t, svc, func() time.Time { mu.Lock(); defer mu.Unlock(); return clock })
+	advance := func(d time.Duration, firing []string, wantChecks int) {
+		t.Helper()
+		fs.answer(firing)
+		mu.Lock()
+		clock = clock.Add(d)
+		mu.Unlock()
+		deadline := time.Now().Add(5 * time.Second)
+		for len(fs.checked()) < wantChecks {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d checks after 5s, want %d", len(fs.checked()), wantChecks)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if c := fs.checked(); len(c) != 0 {
+		t.Fatalf("checked before the first interval: %v", c)
+	}
+	advance(5*time.Minute, []string{"fp-pg-1"}, 1)
+	time.Sleep(50 * time.Millisecond) // the check's outcome is committed
+	if c := fs.checked(); c[0] != `http://am-2:9093 [alertname="MemoryLeak" service="payment-gateway"] incidentbot` {
+		t.Errorf("asked %q: want the peer that took the silence, the group's matchers and receiver", c[0])
+	}
+	if inc, _ := svc.Incident(ctx, id); !inc.Open() {
+		t.Fatal("resolved while Alertmanager still held a firing alert")
+	}
+	advance(5*time.Minute, nil, 2)
+	var inc *bot.Incident
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if inc, _ = svc.Incident(ctx, id); !inc.Open() || time.Now().After(deadline) {
+			break
+		}
+	}
+	if inc.Open() || inc.Roster.Firing != 0 || inc.Alerts[0].Status != bot.AlertResolved {
+		t.Fatalf("after a quiet check: status %s, roster %+v, alert %s; want resolved", inc.Status, inc.Roster, inc.Alerts[0].Status)
+	}
+	found := false
+	for _, e := range timelineOf(t, svc, id) {
+		found = found || (e.Actor == bot.ActorBot && e.Kind == bot.KindAlertResolved && strings.Contains(e.Text, "while silence sil-1 runs"))
+	}
+	if !found {
+		t.Errorf("no entry by the bot saying Alertmanager reported the group quiet: %+v", timelineOf(t, svc, id))
 	}
 }

@@ -38,6 +38,9 @@ func (f *slowSilencer) Silence(ctx context.Context, _ string, s bot.Silence) (st
 }
 
 func (f *slowSilencer) Expire(context.Context, string, string) error { return f.fail }
+func (f *slowSilencer) Firing(context.Context, string, string, []bot.Matcher, string) ([]string, error) {
+	return []string{"still"}, f.fail
+}
 
 // loopServer is a server whose service has sil as its Alertmanager, over
 // e's store, with e's incident and channel.

@@ -1,6 +1,6 @@
-// Package alertmanager creates and expires silences in Alertmanager through
-// its API v2, with the client the alertmanager module generates (the one
-// amtool uses). It implements bot.Silencer. Peers of an HA cluster gossip
+// Package alertmanager creates and expires silences in Alertmanager, and
+// asks whether a silenced group still fires, through its API v2, with the
+// client the alertmanager module generates (the one amtool uses). It implements bot.Silencer. Peers of an HA cluster gossip
 // silences, so the first peer that answers is enough.
 package alertmanager
 
@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"regexp"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	clientruntime "github.com/go-openapi/runtime/client"
 	"github.com/go-openapi/strfmt"
 	"github.com/prometheus/alertmanager/api/v2/client"
+	"github.com/prometheus/alertmanager/api/v2/client/alert"
 	"github.com/prometheus/alertmanager/api/v2/client/silence"
 	"github.com/prometheus/alertmanager/api/v2/models"
 
@@ -236,6 +238,48 @@ func (c *Client) Expire(ctx context.Context, peer, id string) error {
 		tried = append(tried, fmt.Sprintf("%s (%s)", show(u), reason(err)))
 	}
 	return fmt.Errorf("could not expire silence %s in Alertmanager: %s", id, strings.Join(tried, ", "))
+}
+
+// Firing lists the group's alerts that still fire; see bot.Silencer.
+// Alertmanager leaves resolved alerts out of GET /api/v2/alerts; silenced
+// and inhibited ones are asked for explicitly, since a silenced group is
+// exactly what is being checked.
+func (c *Client) Firing(ctx context.Context, peer, fallback string, ms []bot.Matcher, receiver string) ([]string, error) {
+	peers, err := c.candidates(peer, fallback)
+	if err != nil {
+		return nil, err
+	}
+	filter := make([]string, len(ms))
+	for i, m := range ms {
+		filter[i] = m.String()
+	}
+	yes := true
+	var tried []string
+	for _, u := range peers {
+		pctx, cancel := context.WithTimeout(ctx, c.o.PeerTimeout)
+		params := alert.NewGetAlertsParamsWithContext(pctx).WithActive(&yes).WithSilenced(&yes).WithInhibited(&yes).WithUnprocessed(&yes).WithFilter(filter)
+		if receiver != "" {
+			r := regexp.QuoteMeta(receiver)
+			params = params.WithReceiver(&r)
+		}
+		ok, err := c.api(u).Alert.GetAlerts(params)
+		cancel()
+		if err == nil {
+			out := make([]string, 0, len(ok.Payload))
+			for _, a := range ok.Payload {
+				if a != nil && a.Fingerprint != nil {
+					out = append(out, *a.Fingerprint)
+				}
+			}
+			return out, nil
+		}
+		var bad *alert.GetAlertsBadRequest
+		if errors.As(err, &bad) {
+			return nil, fmt.Errorf("%w: Alertmanager at %s refused the alert filter: %s", bot.ErrInvalid, show(u), bad.Payload)
+		}
+		tried = append(tried, fmt.Sprintf("%s (%s)", show(u), reason(err)))
+	}
+	return nil, fmt.Errorf("could not ask Alertmanager for the group's alerts: %s", strings.Join(tried, ", "))
 }
 
 func matchers(ms []bot.Matcher) models.Matchers {
