@@ -46,6 +46,13 @@ type EngineOptions struct {
 	// this long after it was claimed, it is given up, recorded on the
 	// timeline, and the policy's next step is the safety net. Default 10m.
 	RateLimitedFor time.Duration
+	// GroupWindow: after a message to a person by one method, more pages
+	// to them by that method wait until this long after it and then go
+	// out together, in one message listing their incidents with one
+	// Acknowledge for all (a storm pages once per window, not once per
+	// incident). The first page is never held. Default 5s; negative
+	// turns grouping off.
+	GroupWindow time.Duration
 	// TokenTTL is how long an ack link works; default 24h.
 	TokenTTL time.Duration
 	Log      *slog.Logger
@@ -71,6 +78,9 @@ func (o EngineOptions) withDefaults() EngineOptions {
 	def(&o.BackoffMax, 2*time.Minute)
 	def(&o.TokenTTL, 24*time.Hour)
 	def(&o.RateLimitedFor, 10*time.Minute)
+	if o.GroupWindow == 0 {
+		o.GroupWindow = 5 * time.Second
+	}
 	if o.Batch <= 0 {
 		o.Batch = 256
 	}
@@ -121,15 +131,19 @@ type Engine struct {
 
 	mu       sync.Mutex
 	inflight map[uint64]bool // page IDs being sent by this process
-	sends    chan struct{}
-	wg       sync.WaitGroup
+	// recent is when the last message to each group key (target and
+	// method) was queued, for GroupWindow; entries older than the window
+	// are dropped at each tick.
+	recent map[string]time.Time
+	sends  chan struct{}
+	wg     sync.WaitGroup
 }
 
 // NewEngine returns the engine of svc's timers. Only one may run per store.
 func NewEngine(svc *Service, o EngineOptions) *Engine {
 	o = o.withDefaults()
 	e := &Engine{s: svc, o: o, pagers: map[string]Pager{}, handOffer: o.HandOffer, wake: make(chan struct{}, 1),
-		inflight: map[uint64]bool{}, sends: make(chan struct{}, o.Sends)}
+		inflight: map[uint64]bool{}, recent: map[string]time.Time{}, sends: make(chan struct{}, o.Sends)}
 	for _, p := range o.Pagers {
 		e.pagers[p.Via()] = p
 	}
@@ -189,20 +203,22 @@ func (e *Engine) recover(ctx context.Context) {
 			e.o.Log.Error("timer engine: reading timers at start", "err", err)
 			return
 		}
+		var cut []Timer
 		for _, t := range soon {
 			if t.Kind != TimerPage {
 				continue
 			}
-			var cut bool
 			_ = e.s.store.View(ctx, func(tx Tx) error {
 				p, err := tx.Page(t.IncidentID, t.Page)
-				cut = err == nil && (p.Status == PageSending || p.Status == PagePending)
+				if err == nil && (p.Status == PageSending || p.Status == PagePending) {
+					cut = append(cut, t)
+				}
 				return nil
 			})
-			if cut {
-				if err := e.beginPage(ctx, t); err != nil {
-					e.o.Log.Error("timer engine: settling a page cut by a stop", "page", t.Page, "err", err)
-				}
+		}
+		for _, g := range groupPages(cut) {
+			if err := e.beginPages(ctx, g); err != nil {
+				e.o.Log.Error("timer engine: settling pages cut by a stop", "page", g[0].Page, "pages", len(g), "err", err)
 			}
 		}
 		if len(soon) < e.o.Batch {
@@ -240,6 +256,7 @@ func (e *Engine) tick(ctx context.Context) time.Duration {
 			return e.o.BackoffMin
 		}
 		due = e.skipInflight(due)
+		e.forget(now)
 		if len(due) == 0 {
 			if next == nil || e.isInflightTimer(next) {
 				return e.o.Poll
@@ -251,6 +268,55 @@ func (e *Engine) tick(ctx context.Context) time.Duration {
 		}
 	}
 	return 0
+}
+
+// maxGroup bounds the pages of one message (and of the transactions
+// that start and record it); more due together make several messages.
+const maxGroup = 100
+
+// groupPages splits due timers into the units handled together: each
+// page timer joins the others of its group key (target and method,
+// Timer.Ref), at most maxGroup a unit, in due order; every other timer,
+// and a page timer without a key (made before grouping existed), is a
+// unit of its own.
+func groupPages(due []Timer) [][]Timer {
+	var out [][]Timer
+	open := map[string]int{} // group key -> index in out of its unit being filled
+	for _, t := range due {
+		if t.Kind != TimerPage || t.Ref == "" {
+			out = append(out, []Timer{t})
+			continue
+		}
+		if i, ok := open[t.Ref]; ok && len(out[i]) < maxGroup {
+			out[i] = append(out[i], t)
+			continue
+		}
+		open[t.Ref] = len(out)
+		out = append(out, []Timer{t})
+	}
+	return out
+}
+
+// forget drops group keys whose window has passed, so that recent holds
+// only the people paged in the last GroupWindow.
+func (e *Engine) forget(now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for k, at := range e.recent {
+		if !now.Before(at.Add(e.o.GroupWindow)) {
+			delete(e.recent, k)
+		}
+	}
+}
+
+// pageGroupKey is the Timer.Ref of a page's timer: pages with the same
+// key may go out in one message.
+func pageGroupKey(p *Page) string {
+	kind := "user"
+	if p.Channel {
+		kind = "channel"
+	}
+	return "page:" + p.Via + ":" + kind + ":" + p.Target
 }
 
 func (e *Engine) isInflightTimer(t *Timer) bool {
@@ -279,15 +345,27 @@ func (e *Engine) skipInflight(due []Timer) []Timer {
 // later (deferFailed); it returns how many failed and could not be moved.
 func (e *Engine) handleAll(ctx context.Context, due []Timer, now time.Time) (stuck int) {
 	var nfailed atomic.Int64
-	jobs := make(chan Timer)
+	groups := groupPages(due)
+	jobs := make(chan []Timer)
 	var wg sync.WaitGroup
-	for range min(e.o.Workers, len(due)) {
+	for range min(e.o.Workers, len(groups)) {
 		wg.Go(func() {
-			for t := range jobs {
+			for g := range jobs {
 				if e.o.OnFire != nil {
-					e.o.OnFire(t.Kind, now.Sub(t.Due))
+					for _, t := range g {
+						e.o.OnFire(t.Kind, now.Sub(t.Due))
+					}
 				}
-				if err := e.handle(ctx, t); err != nil && ctx.Err() == nil {
+				var err error
+				if g[0].Kind == TimerPage {
+					err = e.beginPages(ctx, g)
+				} else {
+					err = e.handle(ctx, g[0])
+				}
+				if err == nil || ctx.Err() != nil {
+					continue
+				}
+				for _, t := range g {
 					wait, derr := e.deferFailed(ctx, t)
 					if derr != nil {
 						nfailed.Add(1)
@@ -298,8 +376,8 @@ func (e *Engine) handleAll(ctx context.Context, due []Timer, now time.Time) (stu
 			}
 		})
 	}
-	for _, t := range due {
-		jobs <- t
+	for _, g := range groups {
+		jobs <- g
 	}
 	close(jobs)
 	wg.Wait()
@@ -328,7 +406,7 @@ func (e *Engine) handle(ctx context.Context, t Timer) error {
 	case TimerStep:
 		return e.fireStep(ctx, t)
 	case TimerPage:
-		return e.beginPage(ctx, t)
+		return e.beginPages(ctx, []Timer{t})
 	case TimerHandOff:
 		return e.handOff(ctx, t) // handoff.go
 	case TimerSilences:

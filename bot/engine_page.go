@@ -10,60 +10,105 @@ import (
 	"time"
 )
 
-// beginPage queues a due page for a send slot: the timer moves to the
-// end of a lease (so the poll does not hand it out again) and a goroutine
-// waits for a slot. The attempt is recorded only once the slot is taken
-// (startPage), so a page still waiting when the process dies is found
-// pending on restart and sent then, not given up as "outcome unknown".
-func (e *Engine) beginPage(ctx context.Context, t Timer) error {
-	var queued bool
+// beginPages queues due pages for one message: pages to one target by
+// one method (one group key, Timer.Ref), at most maxGroup. Their timers
+// move to the end of a lease (so the poll does not hand them out again)
+// and a goroutine waits for a send slot. The attempt is recorded only
+// once the slot is taken (startPages), so a page still waiting when the
+// process dies is found pending on restart and sent then, not given up
+// as "outcome unknown".
+//
+// Grouping: when this target was paged by this method less than
+// GroupWindow ago, the pages are held (their timers moved) until the
+// window ends, so that pages falling due meanwhile (a storm) go out
+// together in one message rather than one per incident.
+func (e *Engine) beginPages(ctx context.Context, ts []Timer) error {
+	key := ts[0].Ref
+	var queued []Timer
 	err := e.s.store.Update(ctx, func(tx Tx) error {
-		queued = false
+		queued = queued[:0]
 		now := e.o.Now().UTC()
-		p, _, _, err := e.pageToSend(tx, t, now)
-		if err != nil || p == nil {
-			return err
+		hold := e.holdUntil(key, now)
+		for _, t := range ts {
+			p, _, _, err := e.pageToSend(tx, t, now)
+			if err != nil {
+				return err
+			}
+			if p == nil {
+				continue
+			}
+			// A page waits for the end of the window at most once: one
+			// that waited already (its peers were read in an earlier
+			// batch and went out just now) goes now.
+			held := !hold.IsZero() && !t.Held
+			if t.Due = now.Add(e.lease()); held {
+				t.Due, t.Held = hold, true
+			}
+			if err := tx.SaveTimer(&t); err != nil {
+				return err
+			}
+			if !held {
+				queued = append(queued, t)
+			}
 		}
-		t.Due = now.Add(e.lease())
-		if err := tx.SaveTimer(&t); err != nil {
-			return err
-		}
-		queued = true
 		return nil
 	})
-	if err != nil || !queued {
+	if err != nil || len(queued) == 0 {
 		return err
 	}
 	e.mu.Lock()
-	e.inflight[t.Page] = true
+	if key != "" {
+		e.recent[key] = e.o.Now()
+	}
+	for _, t := range queued {
+		e.inflight[t.Page] = true
+	}
 	e.mu.Unlock()
 	e.wg.Go(func() {
 		defer func() {
 			e.mu.Lock()
-			delete(e.inflight, t.Page)
+			for _, t := range queued {
+				delete(e.inflight, t.Page)
+			}
 			e.mu.Unlock()
 			e.Wake()
 		}()
 		select {
 		case e.sends <- struct{}{}:
 		case <-ctx.Done():
-			return // still pending: the next start sends it (recover)
+			return // still pending: the next start sends them (recover)
 		}
 		defer func() { <-e.sends }()
 		if ctx.Err() != nil {
 			return
 		}
 		sctx := context.WithoutCancel(ctx)
-		msg, err := e.startPage(sctx, t)
+		msg, started, err := e.startPages(sctx, queued)
 		if err != nil {
-			e.o.Log.Error("timer engine: starting a page attempt failed; its timer brings it back", "incident", t.IncidentID, "page", t.Page, "err", err)
+			e.o.Log.Error("timer engine: starting a page attempt failed; its timer brings it back", "incident", queued[0].IncidentID, "page", queued[0].Page, "err", err)
 			return
 		}
 		if msg != nil {
-			e.send(sctx, t, msg)
+			e.send(sctx, started, msg)
 		}
 	})
 	return nil
+}
+
+// holdUntil is until when pages of group key (target and method) wait:
+// the end of the window the last message to them opened; zero when that
+// is over (or there was none) and pages go now.
+func (e *Engine) holdUntil(key string, now time.Time) time.Time {
+	if key == "" || e.o.GroupWindow < 0 {
+		return time.Time{}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	last, ok := e.recent[key]
+	if !ok || !now.Before(last.Add(e.o.GroupWindow)) {
+		return time.Time{}
+	}
+	return last.Add(e.o.GroupWindow).UTC()
 }
 
 // pageToSend reads a page timer's page and returns it when it is still to
@@ -110,42 +155,65 @@ func (e *Engine) pageToSend(tx Tx, t Timer, now time.Time) (*Page, *Incident, *E
 	return p, inc, r, nil
 }
 
-// startPage records the start of an attempt of a queued page (status
-// sending, the timer at the attempt's deadline, so that a process that
-// dies mid-send leaves a page found "sending" on restart) and returns
-// what to send; nil when the page no longer needs sending.
-func (e *Engine) startPage(ctx context.Context, t Timer) (*PageMessage, error) {
+// startPages records the start of an attempt of queued pages of one
+// message (status sending, each timer at the attempt's deadline, so that
+// a process that dies mid-send leaves pages found "sending" on restart)
+// and returns the message and the timers of the pages in it, in its
+// order (first page first); nil when none needs sending any more.
+func (e *Engine) startPages(ctx context.Context, ts []Timer) (*PageMessage, []Timer, error) {
 	var msg *PageMessage
+	var started []Timer
 	err := e.s.store.Update(ctx, func(tx Tx) error {
-		msg = nil
+		msg, started = nil, started[:0]
 		now := e.o.Now().UTC()
-		p, inc, r, err := e.pageToSend(tx, t, now)
-		if err != nil || p == nil {
-			return err
+		var items []PageItem
+		for _, t := range ts {
+			p, inc, r, err := e.pageToSend(tx, t, now)
+			if err != nil {
+				return err
+			}
+			if p == nil {
+				continue
+			}
+			p.Status, p.Attempts = PageSending, p.Attempts+1
+			lease := t
+			lease.Due = now.Add(e.lease())
+			if err := tx.SaveTimer(&lease); err != nil {
+				return err
+			}
+			items = append(items, PageItem{Page: *p, Incident: inc, Text: pageText(inc, p, r), URL: e.link("/incidents/%d", inc.ID)})
+			started = append(started, t)
 		}
-		p.Status, p.Attempts = PageSending, p.Attempts+1
-		if err := tx.SavePage(p); err != nil {
-			return err
+		if len(items) == 0 {
+			return nil
 		}
-		lease := t
-		lease.Due = now.Add(e.lease())
-		if err := tx.SaveTimer(&lease); err != nil {
-			return err
+		first := &items[0].Page
+		first.Group = nil
+		for _, it := range items[1:] {
+			first.Group = append(first.Group, PageRef{Incident: it.Page.IncidentID, Page: it.Page.ID})
 		}
-		msg = &PageMessage{Page: *p, Incident: inc, Text: pageText(inc, p, r), URL: e.link("/incidents/%d", inc.ID)}
-		if p.Via != ViaSlack && e.o.PublicURL != "" {
+		for i := range items {
+			if err := tx.SavePage(&items[i].Page); err != nil {
+				return err
+			}
+		}
+		msg = &PageMessage{Page: *first, Incident: items[0].Incident, Text: items[0].Text, URL: items[0].URL, Also: items[1:]}
+		if len(msg.Also) == 0 {
+			msg.Also = nil
+		}
+		if first.Via != ViaSlack && e.o.PublicURL != "" {
 			token, err := newToken()
 			if err != nil {
 				return err
 			}
-			if err := tx.AddPageToken(HashPageToken(token), inc.ID, p.ID, now.Add(e.o.TokenTTL)); err != nil {
+			if err := tx.AddPageToken(HashPageToken(token), first.IncidentID, first.ID, now.Add(e.o.TokenTTL)); err != nil {
 				return err
 			}
 			msg.AckURL, msg.AckTTL = e.link("/page/ack/%s", token), e.o.TokenTTL
 		}
 		return nil
 	})
-	return msg, err
+	return msg, started, err
 }
 
 // stoppedBy reports whether the incident's state stops the run.
@@ -169,8 +237,9 @@ func (e *Engine) link(format string, args ...any) string {
 	return strings.TrimRight(e.o.PublicURL, "/") + fmt.Sprintf(format, args...)
 }
 
-// send makes one attempt and records its outcome.
-func (e *Engine) send(ctx context.Context, t Timer, m *PageMessage) {
+// send makes one attempt of a message and records its outcome for each
+// of its pages (started holds their timers, in the message's order).
+func (e *Engine) send(ctx context.Context, started []Timer, m *PageMessage) {
 	pager := e.pagers[m.Page.Via]
 	var err error
 	if pager == nil {
@@ -183,62 +252,77 @@ func (e *Engine) send(ctx context.Context, t Timer, m *PageMessage) {
 	if e.o.OnPage != nil {
 		e.o.OnPage(m.Page.Via, err)
 	}
+	refs := []PageRef{{Incident: m.Page.IncidentID, Page: m.Page.ID}}
+	for _, it := range m.Also {
+		refs = append(refs, PageRef{Incident: it.Page.IncidentID, Page: it.Page.ID})
+	}
 	rerr := e.s.store.Update(ctx, func(tx Tx) error {
 		now := e.o.Now().UTC()
-		p, err2 := tx.Page(m.Page.IncidentID, m.Page.ID)
-		if err2 != nil {
-			return err2
-		}
-		wait := e.backoff(p.Attempts)
-		var ra *RetryAfterError
-		givenUp := ""
-		if errors.As(err, &ra) {
-			// Rate limited (by Slack, or held back by the client before
-			// calling): nothing went out, so this was not an attempt, but
-			// the waits are capped.
-			p.Attempts--
-			wait = max(ra.After, time.Second)
-			if limited := now.Add(wait).Sub(p.At); limited > e.o.RateLimitedFor {
-				givenUp = fmt.Sprintf("given up: rate limited for %s (%v)", roundDur(now.Sub(p.At)), err)
+		for i, ref := range refs {
+			if err := e.recordOutcome(tx, started[i], ref, err, now); err != nil {
+				return err
 			}
 		}
-		final := err == nil || permanent(err) || p.Attempts >= e.o.MaxAttempts || givenUp != ""
-		switch {
-		case err == nil:
-			p.Status, p.SentAt, p.Error = PageSent, &now, ""
-		case givenUp != "":
-			p.Status, p.Error = PageFailed, givenUp
-		case final:
-			p.Status, p.Error = PageFailed, err.Error()
-		default:
-			p.Status, p.Error = PagePending, err.Error()
-		}
-		if p.AckedAt != nil {
-			p.Status = PageAcknowledged
-		}
-		if err := tx.SavePage(p); err != nil {
-			return err
-		}
-		if !final {
-			t.Due = now.Add(wait)
-			return tx.SaveTimer(&t)
-		}
-		if err := tx.DeleteTimer(t.ID); err != nil {
-			return err
-		}
-		inc, err2 := tx.Incident(p.IncidentID)
-		if err2 != nil {
-			return err2
-		}
-		return e.s.record(tx, inc, false, []*TimelineEntry{pageEntry(p, now)})
+		return nil
 	})
 	if rerr != nil {
 		e.o.Log.Error("timer engine: recording a page's outcome failed; the page is found 'sending' later and marked unknown",
-			"incident", m.Page.IncidentID, "page", m.Page.ID, "err", rerr)
+			"incident", m.Page.IncidentID, "page", m.Page.ID, "pages", len(refs), "err", rerr)
 	}
 	if err != nil {
-		e.o.Log.Warn("page attempt failed", "incident", m.Page.IncidentID, "page", m.Page.ID, "via", m.Page.Via, "attempt", m.Page.Attempts, "err", err)
+		e.o.Log.Warn("page attempt failed", "incident", m.Page.IncidentID, "page", m.Page.ID, "pages", len(refs), "via", m.Page.Via, "attempt", m.Page.Attempts, "err", err)
 	}
+}
+
+// recordOutcome records the outcome err of an attempt of one page whose
+// timer is t: sent, failed for good, or pending again after a back-off.
+func (e *Engine) recordOutcome(tx Tx, t Timer, ref PageRef, err error, now time.Time) error {
+	p, err2 := tx.Page(ref.Incident, ref.Page)
+	if err2 != nil {
+		return err2
+	}
+	wait := e.backoff(p.Attempts)
+	var ra *RetryAfterError
+	givenUp := ""
+	if errors.As(err, &ra) {
+		// Rate limited (by Slack, or held back by the client before
+		// calling): nothing went out, so this was not an attempt, but
+		// the waits are capped.
+		p.Attempts--
+		wait = max(ra.After, time.Second)
+		if limited := now.Add(wait).Sub(p.At); limited > e.o.RateLimitedFor {
+			givenUp = fmt.Sprintf("given up: rate limited for %s (%v)", roundDur(now.Sub(p.At)), err)
+		}
+	}
+	final := err == nil || permanent(err) || p.Attempts >= e.o.MaxAttempts || givenUp != ""
+	switch {
+	case err == nil:
+		p.Status, p.SentAt, p.Error = PageSent, &now, ""
+	case givenUp != "":
+		p.Status, p.Error = PageFailed, givenUp
+	case final:
+		p.Status, p.Error = PageFailed, err.Error()
+	default:
+		p.Status, p.Error = PagePending, err.Error()
+	}
+	if p.AckedAt != nil {
+		p.Status = PageAcknowledged
+	}
+	if err := tx.SavePage(p); err != nil {
+		return err
+	}
+	if !final {
+		t.Due = now.Add(wait)
+		return tx.SaveTimer(&t)
+	}
+	if err := tx.DeleteTimer(t.ID); err != nil {
+		return err
+	}
+	inc, err2 := tx.Incident(p.IncidentID)
+	if err2 != nil {
+		return err2
+	}
+	return e.s.record(tx, inc, false, []*TimelineEntry{pageEntry(p, now)})
 }
 
 func (e *Engine) backoff(attempts int) time.Duration {

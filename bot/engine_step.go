@@ -135,7 +135,7 @@ func (e *Engine) claimPages(tx Tx, inc *Incident, r *EscalationRun, step Escalat
 			if !fresh {
 				continue
 			}
-			if err := tx.AddTimer(&Timer{Due: now, Kind: TimerPage, IncidentID: inc.ID, Escalation: r.ID, Page: p.ID, CreatedAt: now}); err != nil {
+			if err := tx.AddTimer(&Timer{Due: now, Kind: TimerPage, IncidentID: inc.ID, Escalation: r.ID, Page: p.ID, Ref: pageGroupKey(p), CreatedAt: now}); err != nil {
 				return nil, nil, err
 			}
 		}

@@ -42,23 +42,37 @@ func (p *fakePager) Send(_ context.Context, m PageMessage) error {
 	return nil
 }
 
-// got lists "target@firing" of the pages sent, by firing then target
-// (pages of one firing are sent concurrently).
+// got lists "target@firing" of the pages sent (every page of a grouped
+// message), by firing then target (pages of one firing are sent
+// concurrently).
 func (p *fakePager) got() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	sent := slices.Clone(p.sent)
-	slices.SortStableFunc(sent, func(a, b PageMessage) int {
-		if a.Page.N != b.Page.N {
-			return a.Page.N - b.Page.N
+	var sent []Page
+	for _, m := range p.sent {
+		sent = append(sent, m.Page)
+		for _, it := range m.Also {
+			sent = append(sent, it.Page)
 		}
-		return strings.Compare(a.Page.Target, b.Page.Target)
+	}
+	slices.SortStableFunc(sent, func(a, b Page) int {
+		if a.N != b.N {
+			return a.N - b.N
+		}
+		return strings.Compare(a.Target, b.Target)
 	})
 	var out []string
-	for _, m := range sent {
-		out = append(out, fmt.Sprintf("%s@%d", m.Page.Target, m.Page.N))
+	for _, pg := range sent {
+		out = append(out, fmt.Sprintf("%s@%d", pg.Target, pg.N))
 	}
 	return out
+}
+
+// messages counts the messages sent.
+func (p *fakePager) messages() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.sent)
 }
 
 type oncallHarness struct {
@@ -239,6 +253,9 @@ func TestEngineRestartInTheMiddle(t *testing.T) {
 	h.run()
 	h.restart(EngineOptions{})
 	h.run()
+	// The firings come out together: the pages of the later ones to the
+	// same people wait for the group window, then go in one message each.
+	h.advance(5 * time.Second)
 	same(t, "slack", h.slack.got(), []string{"UA@0", "CPAY@1", "UC@1", "UL@1", "UA@2", "CPAY@3", "UC@3", "UL@3"})
 	if n := len(h.pages(id)); n != 10 {
 		t.Errorf("%d pages, want 10", n)
@@ -361,10 +378,14 @@ func TestPageByHandAndAckLink(t *testing.T) {
 		t.Errorf("escalation entries:\n%s", strings.Join(esc, "\n"))
 	}
 	// A second page by hand, whose link expires unused.
+	h.clock.Advance(time.Second)
 	if _, err := h.svc.PageTeam(ctx, inc.ID, "payments", "", "", "<@UX>"); err != nil {
 		t.Fatal(err)
 	}
 	h.run()
+	same(t, "email within the group window", h.email.got(), []string{"UA@0"})
+	h.advance(4 * time.Second) // UA was paged a second ago: the next page waits for the window
+	same(t, "email after the group window", h.email.got(), []string{"UA@0", "UA@0"})
 	token2 := strings.TrimPrefix(h.email.sent[1].AckURL, "https://bot.example.com/page/ack/")
 	h.clock.Advance(time.Hour)
 	if _, _, err := h.svc.PageByToken(ctx, token2); !errors.Is(err, ErrNotFound) {

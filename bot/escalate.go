@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -276,6 +277,43 @@ func (s *Service) AckPage(ctx context.Context, id int64, pageID uint64, actor st
 	})
 }
 
+// AckPageAll acknowledges, as actor, what the message of page pageID of
+// incident id paged for: that page's incident and, for a grouped message
+// (Page.Group), every other page's incident too, each as AckPage does.
+// It returns the incidents it acknowledged (or stopped a run of); an
+// incident already acknowledged or resolved is skipped. When none was
+// left to acknowledge, the error of the first wraps ErrConflict.
+func (s *Service) AckPageAll(ctx context.Context, id int64, pageID uint64, actor string) ([]*Incident, error) {
+	var first *Page
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		first, err = tx.Page(id, pageID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	refs := append([]PageRef{{Incident: id, Page: pageID}}, first.Group...)
+	var out []*Incident
+	var conflict error
+	for _, ref := range refs[:min(len(refs), maxGroup)] {
+		inc, err := s.AckPage(ctx, ref.Incident, ref.Page, actor)
+		switch {
+		case err == nil:
+			out = append(out, inc)
+		case errors.Is(err, ErrConflict) || errors.Is(err, ErrNotFound):
+			if conflict == nil {
+				conflict = err
+			}
+		default:
+			return out, err
+		}
+	}
+	if len(out) == 0 {
+		return nil, conflict
+	}
+	return out, nil
+}
+
 // HashPageToken is how ack link tokens are stored: only their SHA-256, so
 // a copy of the database does not hold working links.
 func HashPageToken(token string) string {
@@ -309,14 +347,24 @@ func (s *Service) PageByToken(ctx context.Context, token string) (*Page, *Incide
 	return p, inc, nil
 }
 
-// AckByToken acknowledges as the person an ack link was sent to.
+// AckByToken acknowledges as the person an ack link was sent to: every
+// incident its message paged for (AckPageAll). It returns the first.
 func (s *Service) AckByToken(ctx context.Context, token string) (*Incident, *Page, error) {
+	incs, p, err := s.AckAllByToken(ctx, token)
+	if err != nil {
+		return nil, p, err
+	}
+	return incs[0], p, nil
+}
+
+// AckAllByToken is AckByToken returning every incident acknowledged.
+func (s *Service) AckAllByToken(ctx context.Context, token string) ([]*Incident, *Page, error) {
 	p, _, err := s.PageByToken(ctx, token)
 	if err != nil {
 		return nil, nil, err
 	}
-	inc, err := s.AckPage(ctx, p.IncidentID, p.ID, "<@"+p.Target+">")
-	return inc, p, err
+	incs, err := s.AckPageAll(ctx, p.IncidentID, p.ID, "<@"+p.Target+">")
+	return incs, p, err
 }
 
 // Pages returns the pages sent for incident id, in the order they were made.

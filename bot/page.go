@@ -44,7 +44,10 @@ type Timer struct {
 	// Fails counts the times handling this timer failed; each
 	// failure moves it later by the engine's back-off, so that timers
 	// that keep failing do not hold the head of the due index.
-	Fails     int       `json:"fails,omitempty"`
+	Fails int `json:"fails,omitempty"`
+	// Held marks a page timer that waited for a group window already
+	// (EngineOptions.GroupWindow); it does not wait for another.
+	Held      bool      `json:"held,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 }
 
@@ -131,6 +134,17 @@ type Page struct {
 	AckedAt   *time.Time `json:"acked_at,omitempty"`
 	Message   string     `json:"message,omitempty"`
 	StartedBy string     `json:"started_by,omitempty"`
+	// Group lists the other pages sent in the same message as this one
+	// (pages to the same target by the same method that fell due within
+	// EngineOptions.GroupWindow); only the message's first page has it.
+	// Acknowledging that page (DM button, ack link) acknowledges them all.
+	Group []PageRef `json:"group,omitempty"`
+}
+
+// PageRef names one page of one incident.
+type PageRef struct {
+	Incident int64  `json:"incident"`
+	Page     uint64 `json:"page"`
 }
 
 // Key identifies what the page is for: one target, one method, one firing
@@ -154,6 +168,45 @@ type PageMessage struct {
 	// AckTTL is how long AckURL works (EngineOptions.TokenTTL), for the
 	// message to say so.
 	AckTTL time.Duration
+	// Also are the other pages of this message, when several pages to
+	// the same target by the same method fell due together (a storm):
+	// one message lists them all (PageListed of them by name, the rest
+	// counted), and its Acknowledge (button, AckURL) acknowledges each.
+	Also []PageItem
+}
+
+// PageItem is one more page of a grouped PageMessage.
+type PageItem struct {
+	Page     Page
+	Incident *Incident
+	Text     string
+	URL      string
+}
+
+// PageListed is how many incidents a grouped page names; the rest are
+// counted ("and 12 more").
+const PageListed = 10
+
+// Incidents returns how many distinct incidents the message is about.
+func (m *PageMessage) Incidents() int {
+	seen := map[int64]bool{m.Incident.ID: true}
+	for _, it := range m.Also {
+		seen[it.Incident.ID] = true
+	}
+	return len(seen)
+}
+
+// Items returns the message's pages, first one first, one per incident.
+func (m *PageMessage) Items() []PageItem {
+	out := []PageItem{{Page: m.Page, Incident: m.Incident, Text: m.Text, URL: m.URL}}
+	seen := map[int64]bool{m.Incident.ID: true}
+	for _, it := range m.Also {
+		if !seen[it.Incident.ID] {
+			seen[it.Incident.ID] = true
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 // Pager sends a page by one method. Each method (Slack DM, email,

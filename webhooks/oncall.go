@@ -157,13 +157,14 @@ func (s *Server) pageCommand(ctx context.Context, inc *bot.Incident, text, actor
 	return reply
 }
 
-// pageAck handles a page DM's Acknowledge button.
+// pageAck handles a page DM's Acknowledge button: every incident the DM
+// paged for (a grouped DM's "Acknowledge all").
 func (s *Server) pageAck(ctx context.Context, value, actor string) string {
 	id, page, err := bot.ParsePageValue(value)
 	if err != nil {
 		return userMessage(err)
 	}
-	if _, err := s.svc.AckPage(ctx, id, page, actor); err != nil {
+	if _, err := s.svc.AckPageAll(ctx, id, page, actor); err != nil {
 		return s.actionFailed(ctx, err, bot.ActionPageAck)
 	}
 	return ""
@@ -307,19 +308,29 @@ func (s *Server) ackLinkView(c *gin.Context) {
 	if inc.AcknowledgedAt != nil {
 		text += fmt.Sprintf(" It was acknowledged by %s; acknowledging stops the escalation that paged you.", inc.AcknowledgedBy)
 	}
-	s.renderAck(c, http.StatusOK, ackView{Title: "Acknowledge " + inc.Key() + "?", Incident: fmt.Sprintf("%s %s: %s", inc.Severity, inc.Key(), inc.Title),
-		Text: text, Who: p.Target, Form: inc.Open()})
+	title := "Acknowledge " + inc.Key() + "?"
+	if n := len(p.Group); n > 0 {
+		title = fmt.Sprintf("Acknowledge %s and %d more?", inc.Key(), n)
+		text = fmt.Sprintf("You were paged by %s for %s and %d more incidents; this acknowledges each of them that is still open.", p.Via, inc.Key(), n)
+	}
+	s.renderAck(c, http.StatusOK, ackView{Title: title, Incident: fmt.Sprintf("%s %s: %s", inc.Severity, inc.Key(), inc.Title),
+		Text: text, Who: p.Target, Form: inc.Open() || len(p.Group) > 0})
 }
 
 func (s *Server) ackLinkPost(c *gin.Context) {
-	inc, p, err := s.svc.AckByToken(c.Request.Context(), c.Param("token"))
+	incs, p, err := s.svc.AckAllByToken(c.Request.Context(), c.Param("token"))
 	if err != nil {
 		s.ackFailed(c, err)
 		return
 	}
-	s.logger(c.Request.Context()).Info("acknowledged by ack link", "incident", inc.ID, "page", p.ID)
-	s.renderAck(c, http.StatusOK, ackView{Title: inc.Key() + " acknowledged", Incident: fmt.Sprintf("%s %s: %s", inc.Severity, inc.Key(), inc.Title),
-		Text: "Thank you. The escalation stopped; the incident's channel has the details."})
+	inc := incs[0]
+	s.logger(c.Request.Context()).Info("acknowledged by ack link", "incident", inc.ID, "page", p.ID, "incidents", len(incs))
+	title, text := inc.Key()+" acknowledged", "Thank you. The escalation stopped; the incident's channel has the details."
+	if len(incs) > 1 {
+		title = fmt.Sprintf("%d incidents acknowledged", len(incs))
+		text = "Thank you. Their escalations stopped; each incident's channel has the details."
+	}
+	s.renderAck(c, http.StatusOK, ackView{Title: title, Incident: fmt.Sprintf("%s %s: %s", inc.Severity, inc.Key(), inc.Title), Text: text})
 }
 
 func (s *Server) ackFailed(c *gin.Context, err error) {

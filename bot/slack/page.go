@@ -33,6 +33,9 @@ func (p slackPager) Send(ctx context.Context, m bot.PageMessage) error {
 // pageBlocks renders a page: who is paged for what, the alert summary,
 // the message of a page by hand, and the buttons.
 func pageBlocks(m bot.PageMessage) (string, []slackgo.Block) {
+	if len(m.Also) > 0 {
+		return groupBlocks(m)
+	}
 	inc, pg := m.Incident, m.Page
 	head := fmt.Sprintf("%s %s %s: %s", severityIcon(inc.Severity), inc.Severity, inc.Key(), Escape(clip(oneLine(inc.Title), 200)))
 	why := "You are paged"
@@ -69,6 +72,47 @@ func pageBlocks(m bot.PageMessage) (string, []slackgo.Block) {
 		blocks = append(blocks, slackgo.NewActionBlock("page_actions", els...))
 	}
 	return fmt.Sprintf("%s %s: %s (paged)", inc.Severity, inc.Key(), Escape(clip(oneLine(inc.Title), 200))), blocks
+}
+
+// groupBlocks renders a grouped page (a storm): one line per incident,
+// bot.PageListed of them and the rest counted, and one Acknowledge for
+// all of them (the first page's value; the engine stored the others on it).
+func groupBlocks(m bot.PageMessage) (string, []slackgo.Block) {
+	items := m.Items()
+	worst := items[0].Incident.Severity
+	for _, it := range items {
+		worst = min(worst, it.Incident.Severity)
+	}
+	who := "You are"
+	if m.Page.Channel {
+		who = "This channel is"
+	}
+	lines := []string{fmt.Sprintf("*%s %s paged for %d incidents*", severityIcon(worst), who, len(items))}
+	var keys []string
+	for _, it := range items[:min(len(items), bot.PageListed)] {
+		inc, pg := it.Incident, it.Page
+		line := fmt.Sprintf("• %s %s: %s", inc.Severity, inc.Key(), Escape(clip(oneLine(inc.Title), 100)))
+		if pg.Team != "" {
+			line += fmt.Sprintf(" (team *%s*, step %d)", Escape(pg.Team), pg.Step)
+		} else if pg.StartedBy != "" {
+			line += " (by " + mention(pg.StartedBy) + ")"
+		}
+		if inc.SlackChannelID != "" {
+			line += " <#" + inc.SlackChannelID + ">"
+		}
+		lines = append(lines, line)
+		keys = append(keys, inc.Key())
+	}
+	if more := len(items) - bot.PageListed; more > 0 {
+		lines = append(lines, fmt.Sprintf("…and %d more", more))
+		keys = append(keys, fmt.Sprintf("and %d more", more))
+	}
+	blocks := []slackgo.Block{slackgo.NewSectionBlock(mrkdwn(strings.Join(lines, "\n")), nil, nil)}
+	if !m.Page.Channel {
+		ack := slackgo.NewButtonBlockElement(bot.ActionPageAck, bot.PageValue(m.Incident.ID, m.Page.ID), plain(fmt.Sprintf("Acknowledge all %d", len(items))))
+		blocks = append(blocks, slackgo.NewActionBlock("page_actions", ack.WithStyle(slackgo.StylePrimary)))
+	}
+	return fmt.Sprintf("%d incidents (paged): %s", len(items), strings.Join(keys, ", ")), blocks
 }
 
 // alertSummary is the first firing alert's summary (or name), and how

@@ -124,3 +124,37 @@ func TestPageFitsSlackLimitsWithAHugeTitle(t *testing.T) {
 		}
 	}
 }
+
+// A grouped page (a storm) is one DM: its incidents listed, bot.PageListed
+// by name and the rest counted, with one Acknowledge for all.
+func TestSlackPagerGroupedDM(t *testing.T) {
+	srv := slacktesting.New()
+	defer srv.Close()
+	c := New("xoxb-t", Options{APIURL: srv.APIURL(), Limits: &Limits{}})
+	m := bot.PageMessage{Incident: pageIncident(), Page: bot.Page{ID: 34, IncidentID: 12, Team: "payments", Step: 1, Target: "U0ALICE", Via: bot.ViaSlack}}
+	for i := range 11 {
+		inc := pageIncident()
+		inc.ID, inc.Severity, inc.SlackChannelID = int64(13+i), bot.SEV2, ""
+		m.Also = append(m.Also, bot.PageItem{Incident: inc, Page: bot.Page{ID: uint64(40 + i), IncidentID: inc.ID, Team: "payments", Step: 1, Target: "U0ALICE", Via: bot.ViaSlack}})
+	}
+	if err := c.Pager().Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	dm := srv.IM("U0ALICE")
+	if len(dm) != 1 {
+		t.Fatalf("DMs to U0ALICE: %d, want 1", len(dm))
+	}
+	b := dm[0].Blocks
+	for _, want := range []string{`You are paged for 12 incidents`, `• SEV1 INC-12: Checkout \u0026lt;!channel\u0026gt; \u0026amp; co (team *payments*, step 1) \u003c#C0INC\u003e`,
+		`• SEV2 INC-21:`, `…and 2 more`, `"value":"12:34"`, `Acknowledge all 12`} {
+		if !strings.Contains(b, want) {
+			t.Errorf("DM blocks lack %s:\n%s", want, b)
+		}
+	}
+	if strings.Contains(b, "INC-22") || strings.Contains(b, "<!channel>") {
+		t.Errorf("DM lists past %d incidents, or unescaped:\n%s", bot.PageListed, b)
+	}
+	if want := "12 incidents (paged): INC-12, INC-13"; !strings.HasPrefix(dm[0].Text, want) || !strings.HasSuffix(dm[0].Text, "and 2 more") {
+		t.Errorf("fallback text %q", dm[0].Text)
+	}
+}

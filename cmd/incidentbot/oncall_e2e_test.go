@@ -51,10 +51,13 @@ func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 func (ss *sinkSession) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
+	if err != nil {
+		return err // cut before the final dot (a kill): not accepted, not delivered
+	}
 	ss.s.mu.Lock()
 	ss.s.msgs = append(ss.s.msgs, sunkMail{ss.to, b})
 	ss.s.mu.Unlock()
-	return err
+	return nil
 }
 func (ss *sinkSession) Reset()        {}
 func (ss *sinkSession) Logout() error { return nil }

@@ -219,10 +219,11 @@ func classify(ctx context.Context, err error) error {
 var htmlPart = template.Must(template.New("page").Parse(`<!doctype html>
 <html><body style="font-family: sans-serif">
 <p><strong>{{.Head}}</strong></p>
-<p>{{.Text}}</p>
-{{if .AckURL}}<p><a href="{{.AckURL}}" style="display:inline-block;padding:10px 18px;background:#1264a3;color:#fff;text-decoration:none;border-radius:4px">Acknowledge</a></p>
+{{if .Items}}<ul>{{range .Items}}<li>{{if .URL}}<a href="{{.URL}}">{{.Text}}</a>{{else}}{{.Text}}{{end}}</li>{{end}}</ul>
+{{if .More}}<p>…and {{.More}} more</p>{{end}}{{else}}<p>{{.Text}}</p>{{end}}
+{{if .AckURL}}<p><a href="{{.AckURL}}" style="display:inline-block;padding:10px 18px;background:#1264a3;color:#fff;text-decoration:none;border-radius:4px">{{.AckLabel}}</a></p>
 <p style="color:#555">The link opens a page with a confirm button; it acknowledges as you and works for {{.TTL}}.</p>{{end}}
-{{if .URL}}<p><a href="{{.URL}}">Open {{.Key}}</a></p>{{end}}
+{{if and .URL (not .Items)}}<p><a href="{{.URL}}">Open {{.Key}}</a></p>{{end}}
 </body></html>
 `))
 
@@ -270,10 +271,45 @@ func clip(s string, n int) string {
 	return s[:cut] + "…"
 }
 
+// listed is a grouped page's list: bot.PageListed items and how many more.
+type listed struct{ Text, URL string }
+
+// group returns the items a grouped message lists, how many more it
+// counts, and its subject; nil items for a page of one incident.
+func group(m bot.PageMessage) (items []listed, more int, subject string) {
+	all := m.Items()
+	if len(all) < 2 {
+		return nil, 0, ""
+	}
+	worst := all[0].Incident.Severity
+	var keys []string
+	for i, it := range all {
+		worst = min(worst, it.Incident.Severity)
+		if i < bot.PageListed {
+			items = append(items, listed{Text: headerSafe(clip(it.Text, 300)), URL: it.URL})
+			keys = append(keys, it.Incident.Key())
+		}
+	}
+	more = len(all) - len(items)
+	subject = fmt.Sprintf("[%s] %d incidents paged: %s", worst, len(all), strings.Join(keys, ", "))
+	if more > 0 {
+		subject += fmt.Sprintf(" and %d more", more)
+	}
+	return items, more, subject
+}
+
 // message builds the MIME message: headers, a text part and an HTML part.
 func (p *Pager) message(to string, m bot.PageMessage) ([]byte, error) {
 	inc := m.Incident
 	subject := headerSafe(fmt.Sprintf("[%s] %s paged: %s", inc.Severity, inc.Key(), clip(inc.Title, maxSubjectTitle)))
+	items, more, groupSubject := group(m)
+	head, ackLabel, ackLine := fmt.Sprintf("%s %s: %s", inc.Severity, inc.Key(), inc.Title), "Acknowledge", "Acknowledge"
+	if items != nil {
+		subject = headerSafe(groupSubject)
+		head = fmt.Sprintf("You are paged for %d incidents", len(items)+more)
+		ackLabel = fmt.Sprintf("Acknowledge all %d", len(items)+more)
+		ackLine = ackLabel
+	}
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	h := func(k, v string) { fmt.Fprintf(&buf, "%s: %s\r\n", k, v) }
@@ -288,15 +324,29 @@ func (p *Pager) message(to string, m bot.PageMessage) ([]byte, error) {
 	buf.WriteString("\r\n")
 
 	var text strings.Builder
-	fmt.Fprintf(&text, "%s\r\n\r\n", headerSafe(m.Text))
-	if m.AckURL != "" {
-		fmt.Fprintf(&text, "Acknowledge: %s\r\n(opens a page with a confirm button; the link works for %s)\r\n\r\n", m.AckURL, ttlWords(m.AckTTL))
+	if items == nil {
+		fmt.Fprintf(&text, "%s\r\n\r\n", headerSafe(m.Text))
+	} else {
+		fmt.Fprintf(&text, "%s:\r\n\r\n", head)
+		for _, it := range items {
+			fmt.Fprintf(&text, "- %s\r\n", it.Text)
+			if it.URL != "" {
+				fmt.Fprintf(&text, "  %s\r\n", it.URL)
+			}
+		}
+		if more > 0 {
+			fmt.Fprintf(&text, "...and %d more\r\n", more)
+		}
+		text.WriteString("\r\n")
 	}
-	if m.URL != "" {
+	if m.AckURL != "" {
+		fmt.Fprintf(&text, "%s: %s\r\n(opens a page with a confirm button; the link works for %s)\r\n\r\n", ackLine, m.AckURL, ttlWords(m.AckTTL))
+	}
+	if m.URL != "" && items == nil {
 		fmt.Fprintf(&text, "Incident: %s\r\n", m.URL)
 	}
 	var html bytes.Buffer
-	if err := htmlPart.Execute(&html, map[string]string{"Head": fmt.Sprintf("%s %s: %s", inc.Severity, inc.Key(), inc.Title),
+	if err := htmlPart.Execute(&html, map[string]any{"Head": head, "Items": items, "More": more, "AckLabel": ackLabel,
 		"Text": m.Text, "AckURL": m.AckURL, "URL": m.URL, "Key": inc.Key(), "TTL": ttlWords(m.AckTTL)}); err != nil {
 		return nil, err
 	}

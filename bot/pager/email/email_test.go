@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"mime"
@@ -378,5 +379,65 @@ func TestEmailSaysTheAckLinksLifetime(t *testing.T) {
 		if got := ttlWords(d); got != want {
 			t.Errorf("ttlWords(%s) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// A grouped page (a storm) is one email listing its incidents, with one
+// ack link for all of them.
+func TestEmailGroupedPage(t *testing.T) {
+	serverTLS, clientTLS := certs(t)
+	box := &mailbox{}
+	addr := serve(t, box, serverTLS, true, false)
+	p, err := New(Options{URL: "smtp://" + addr, From: "incidentbot@example.com", TLS: clientTLS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := page("alice@example.com")
+	m.AckTTL = 24 * time.Hour
+	for i := range 11 {
+		inc := &bot.Incident{ID: int64(10 + i), Title: "Disk full\r\nBcc: x@example.com", Severity: bot.SEV2}
+		m.Also = append(m.Also, bot.PageItem{Incident: inc, Page: bot.Page{ID: uint64(20 + i), IncidentID: inc.ID},
+			Text: fmt.Sprintf("SEV2 %s: Disk full\r\nBcc: x@example.com (team payments, step 1)", inc.Key()), URL: fmt.Sprintf("https://bot.example.com/incidents/%d", inc.ID)})
+	}
+	if err := p.Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if len(box.messages) != 1 {
+		t.Fatalf("%d emails, want 1", len(box.messages))
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(box.messages[0].data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if want := "[SEV1] 12 incidents paged: INC-9, INC-10, INC-11, INC-12, INC-13, INC-14, INC-15, INC-16, INC-17, INC-18 and 2 more"; subject != want || msg.Header.Get("Bcc") != "" {
+		t.Errorf("subject %q, want %q", subject, want)
+	}
+	_, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	parts := map[string]string{}
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		b, _ := io.ReadAll(part)
+		ct, _, _ := mime.ParseMediaType(part.Header.Get("Content-Type"))
+		parts[ct] = string(b)
+	}
+	txt := parts["text/plain"]
+	for _, want := range []string{"You are paged for 12 incidents:", "- SEV1 INC-9: Payments down (team payments, step 1)",
+		"- SEV2 INC-18: Disk full Bcc: x@example.com (team payments, step 1)\r\n  https://bot.example.com/incidents/18", "...and 2 more",
+		"Acknowledge all 12: https://bot.example.com/page/ack/TOKEN123", "works for 24 hours"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("text part lacks %q:\n%s", want, txt)
+		}
+	}
+	if strings.Contains(txt, "INC-19") {
+		t.Errorf("text part lists past %d incidents:\n%s", bot.PageListed, txt)
+	}
+	if h := parts["text/html"]; !strings.Contains(h, "Acknowledge all 12</a>") || !strings.Contains(h, `<a href="https://bot.example.com/incidents/18">SEV2 INC-18`) ||
+		!strings.Contains(h, "…and 2 more") || strings.Contains(h, "INC-19") {
+		t.Errorf("html part:\n%s", h)
 	}
 }

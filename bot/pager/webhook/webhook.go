@@ -37,6 +37,19 @@ type Body struct {
 	// Page identifies the page: a gateway may drop a repeat of one it has
 	// seen (the same ID is sent again only after a failed attempt).
 	Page uint64 `json:"page"`
+	// Pages lists every page this message carries, the first one first:
+	// one, or several to the same person that fell due together (a
+	// storm), when Text counts them and AckURL acknowledges them all.
+	Pages []BodyPage `json:"pages"`
+}
+
+// BodyPage is one page of a message: its incident and why.
+type BodyPage struct {
+	Incident BodyIncident `json:"incident"`
+	Page     uint64       `json:"page"`
+	Team     string       `json:"team"`
+	Step     int          `json:"step"`
+	Text     string       `json:"text"`
 }
 
 // BodyIncident is the incident part of Body.
@@ -95,6 +108,21 @@ func (p *Pager) Send(ctx context.Context, m bot.PageMessage) error {
 	b := Body{
 		Incident: BodyIncident{ID: m.Incident.ID, Title: m.Incident.Title, Severity: m.Incident.Severity.String(), URL: m.URL},
 		Team:     m.Page.Team, Step: m.Page.Step, Target: m.Page.Target, AckURL: m.AckURL, Text: m.Text, Page: m.Page.ID,
+	}
+	items := append([]bot.PageItem{{Page: m.Page, Incident: m.Incident, Text: m.Text, URL: m.URL}}, m.Also...)
+	for _, it := range items {
+		b.Pages = append(b.Pages, BodyPage{Incident: BodyIncident{ID: it.Incident.ID, Title: it.Incident.Title, Severity: it.Incident.Severity.String(), URL: it.URL},
+			Page: it.Page.ID, Team: it.Page.Team, Step: it.Page.Step, Text: it.Text})
+	}
+	if n := m.Incidents(); n > 1 {
+		var keys []string
+		for _, it := range m.Items()[:min(n, bot.PageListed)] {
+			keys = append(keys, it.Incident.Key())
+		}
+		b.Text = fmt.Sprintf("You are paged for %d incidents: %s", n, strings.Join(keys, ", "))
+		if n > bot.PageListed {
+			b.Text += fmt.Sprintf(" and %d more", n-bot.PageListed)
+		}
 	}
 	body, err := json.Marshal(b)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +57,8 @@ func TestWebhookPageIsSigned(t *testing.T) {
 	}
 	want := Body{Incident: BodyIncident{ID: 7, Title: `Payments "down"`, Severity: "SEV1", URL: "https://bot.example.com/incidents/7"},
 		Team: "payments", Step: 2, Target: "U0ALICE", AckURL: "https://bot.example.com/page/ack/tok", Text: "SEV1 INC-7: Payments down", Page: 3}
-	if len(got) != 1 || got[0] != want {
+	want.Pages = []BodyPage{{Incident: want.Incident, Page: 3, Team: "payments", Step: 2, Text: "SEV1 INC-7: Payments down"}}
+	if len(got) != 1 || !reflect.DeepEqual(got[0], want) {
 		t.Errorf("gateway got %+v, want %+v", got, want)
 	}
 	// Signed with another secret: the gateway refuses, and that is final.
@@ -125,5 +127,28 @@ func TestWebhookRateLimited(t *testing.T) {
 	}
 	if d := retryAfter(time.Date(2026, 12, 2, 6, 1, 0, 0, time.UTC).Format(http.TimeFormat), time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)); d != time.Minute {
 		t.Errorf("Retry-After as a date: %s, want 1m", d)
+	}
+}
+
+// A grouped page (a storm) is one POST carrying every page and incident;
+// its text counts them and its ack link acknowledges them all.
+func TestWebhookGroupedPage(t *testing.T) {
+	var got []Body
+	srv := gateway(t, "k", http.StatusOK, &got)
+	m := message(srv.URL)
+	for i := range 11 {
+		inc := &bot.Incident{ID: int64(8 + i), Title: "Disk full", Severity: bot.SEV2}
+		m.Also = append(m.Also, bot.PageItem{Incident: inc, Page: bot.Page{ID: uint64(10 + i), IncidentID: inc.ID, Team: "payments", Step: 2}, Text: inc.Key() + " disk"})
+	}
+	if err := New("k", nil).Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || len(got[0].Pages) != 12 {
+		t.Fatalf("gateway got %d bodies, pages %+v", len(got), got)
+	}
+	b := got[0]
+	if b.Page != 3 || b.Pages[0].Page != 3 || b.Pages[11].Page != 20 || b.Pages[11].Incident.ID != 18 || b.Pages[11].Text != "INC-18 disk" ||
+		b.Text != "You are paged for 12 incidents: INC-7, INC-8, INC-9, INC-10, INC-11, INC-12, INC-13, INC-14, INC-15, INC-16 and 2 more" {
+		t.Errorf("body = %+v", b)
 	}
 }
