@@ -45,7 +45,7 @@ func MarkdownCell(s string) string {
 // without any of them comes back as it is, without allocating; nothing is
 // trimmed (callers that want it trim).
 func CleanText(s string) string {
-	if !strings.ContainsFunc(s, unwanted) {
+	if !hasUnwanted(s) {
 		return s
 	}
 	s = strings.ReplaceAll(s, "\r\n", "\n")
@@ -58,6 +58,20 @@ func CleanText(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// hasUnwanted reports whether s holds a rune CleanText removes (or \r):
+// byte by byte while s is ASCII, the common case at intake.
+func hasUnwanted(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 0x80:
+			return strings.ContainsFunc(s[i:], unwanted)
+		case c < 0x20 && c != '\n' && c != '\t', c == 0x7F:
+			return true
+		}
+	}
+	return false
 }
 
 // unwanted are the runes CleanText removes (and \r, which it turns into

@@ -1,9 +1,6 @@
 package bot
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // cleaned applies CleanText, the one inbound rule, to the text of a
 // notification: every label and annotation (names and values), the
@@ -62,7 +59,7 @@ func (n *Notification) clean() bool {
 	return true
 }
 
-func dirty(s string) bool { return strings.ContainsFunc(s, unwanted) }
+func dirty(s string) bool { return hasUnwanted(s) }
 
 func dirtyPairs(m map[string]string) bool {
 	for k, v := range m {
