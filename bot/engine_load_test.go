@@ -103,7 +103,9 @@ func timerLoad(t *testing.T, pending, n int, window time.Duration) {
 	var late []time.Duration
 	done := make(chan struct{})
 	sent := 0
-	eng := bot.NewEngine(svc, bot.EngineOptions{Pagers: []bot.Pager{nopPager{}}, OnFire: func(k bot.TimerKind, d time.Duration) {
+	// Every page goes to U0LOAD: grouping is off, so that each firing
+	// still costs its own send (the load this measures).
+	eng := bot.NewEngine(svc, bot.EngineOptions{Pagers: []bot.Pager{nopPager{}}, GroupWindow: -1, OnFire: func(k bot.TimerKind, d time.Duration) {
 		if k == bot.TimerStep {
 			mu.Lock()
 			late = append(late, d)
