@@ -236,6 +236,7 @@ func (s *Service) capture(ctx context.Context, id int64, t ProfileTarget, actor 
 			diff.Next = c.N
 			inc.ProfileDiffs = append(inc.ProfileDiffs, *diff)
 			entries = append(entries, entry(KindProfileDiff, now, ActorBot, "%s", DiffText(*diff)))
+			entries = append(entries, s.tickProfileSteps(inc, *diff, now)...)
 		}
 		return entries, nil
 	})

@@ -28,6 +28,10 @@ type RunbookStep struct {
 	// extensions), its first paragraph included, without the list marker:
 	// the source every renderer (chat, web view, draft) starts from.
 	Markdown string `json:"markdown,omitempty"`
+	// Profile marks a profiling step (front matter profile_steps): the
+	// checklist shows the bot's heap-profile captures on it, and the bot
+	// ticks it once it has diffed two captures.
+	Profile bool `json:"profile,omitempty"`
 }
 
 // Runbooks finds runbooks for an incident's alerts.

@@ -37,6 +37,7 @@ type Service struct {
 	blobs        ProfileBlobs
 	targetsFor   func(Alert) []ProfileTarget
 	publicURL    string
+	runbooks     Runbooks
 }
 
 // Options configures a Service. Zero values are usable defaults.
@@ -85,13 +86,17 @@ type Options struct {
 	Profiler       Profiler
 	ProfileBlobs   ProfileBlobs
 	ProfileTargets func(Alert) []ProfileTarget
+	// Runbooks, when set, lets the bot tick the profiling steps of posted
+	// checklists once it has diffed two heap profiles.
+	Runbooks Runbooks
 }
 
 // NewService returns a Service over store.
 func NewService(store Store, o Options) *Service {
 	s := &Service{store: store, policy: o.Policy.withDefaults(), now: o.Now, log: o.Log, chat: o.Chat, zone: o.Zone,
 		directory: o.Directory, onIngest: o.OnIngest, oncall: o.OnCall, silencer: o.Silencer, keepSilences: o.KeepSilences,
-		grapher: o.Grapher, publicURL: o.PublicURL, profiler: o.Profiler, blobs: o.ProfileBlobs, targetsFor: o.ProfileTargets}
+		grapher: o.Grapher, publicURL: o.PublicURL, profiler: o.Profiler, blobs: o.ProfileBlobs, targetsFor: o.ProfileTargets,
+		runbooks: o.Runbooks}
 	if s.zone == nil {
 		s.zone = time.UTC
 	}

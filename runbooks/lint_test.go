@@ -32,7 +32,7 @@ func TestLint(t *testing.T) {
 			`not-a-mapping/runbook.md:2: front matter must be a YAML mapping (name: ..., title: ..., match: ...)`,
 		}},
 		{name: "unknown-key", want: []string{
-			`unknown-key/runbook.md:5: owner: unknown key (want one of name, title, match, severity, runbook_urls, vars)`,
+			`unknown-key/runbook.md:5: owner: unknown key (want one of name, title, match, severity, runbook_urls, vars, profile_steps)`,
 		}},
 		{name: "duplicate-key", want: []string{
 			`duplicate-key/runbook.md:5: duplicate key "title" (first at line 3)`,
@@ -86,6 +86,13 @@ func TestLint(t *testing.T) {
 		}},
 		{name: "not-utf8", want: []string{
 			`not-utf8/runbook.md:3: file is not valid UTF-8`,
+		}},
+		{name: "bad-profile-steps", want: []string{
+			`bad-profile-steps/runbook.md:5: profile_steps: 3 is not a step of this runbook (it has 2)`,
+			`bad-profile-steps/runbook.md:5: profile_steps: step 2 is named twice`,
+		}},
+		{name: "profile-steps-not-numbers", want: []string{
+			`profile-steps-not-numbers/runbook.md:5: profile_steps: must be a list of step numbers, like [5]`,
 		}},
 		{name: "no-runbooks", want: []string{
 			`no-runbooks: no runbook files (*.md) found`,

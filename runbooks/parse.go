@@ -28,6 +28,10 @@ type runbook struct {
 	// for problems found after parsing.
 	stepLines []int
 	varLines  map[string]int
+	// profileSteps are the step numbers profile_steps names, and the line
+	// of that key.
+	profileSteps     []int
+	profileStepsLine int
 }
 
 var (
@@ -55,7 +59,7 @@ var yamlParserProblems = map[string]bool{
 var yamlBreaks = strings.NewReplacer("\u0085", " ", "\u2028", " ", "\u2029", " ")
 
 // knownKeys lists the front matter keys, in the order problems name them.
-var knownKeys = []string{"name", "title", "match", "severity", "runbook_urls", "vars"}
+var knownKeys = []string{"name", "title", "match", "severity", "runbook_urls", "vars", "profile_steps"}
 
 // parse reads one runbook file. file names it in problems. The runbook is
 // usable only when no problems come back; parse never panics.
@@ -96,6 +100,7 @@ func parse(file string, data []byte) (*runbook, []Problem) {
 	intro, steps, stepLines, bodyProbs := parseBody(lines[end+1:], bodyLine, at)
 	rb.Intro, rb.Steps, rb.stepLines = intro, steps, stepLines
 	probs = append(probs, bodyProbs...)
+	probs = append(probs, rb.markProfileSteps(at)...)
 	if len(steps) == 0 {
 		probs = append(probs, at(min(bodyLine, len(lines)), `no steps: write them as a numbered list ("1. Check ...")`))
 	}
@@ -190,6 +195,9 @@ func (rb *runbook) decodeKey(key string, v *yaml.Node, line int, at func(int, st
 		}
 	case "vars":
 		probs = rb.decodeVars(v, line, at)
+	case "profile_steps":
+		rb.profileStepsLine = line
+		rb.profileSteps, err = intList(v)
 	default:
 		err = fmt.Errorf("unknown key (want one of %s)", strings.Join(knownKeys, ", "))
 	}
@@ -294,6 +302,43 @@ func scalar(n *yaml.Node) (string, error) {
 		return "", nil
 	}
 	return n.Value, nil
+}
+
+// intList accepts a list of whole numbers, like [5, 6].
+func intList(n *yaml.Node) ([]int, error) {
+	bad := fmt.Errorf("must be a list of step numbers, like [5]")
+	if n.Kind != yaml.SequenceNode {
+		return nil, bad
+	}
+	out := make([]int, 0, len(n.Content))
+	for _, c := range n.Content {
+		i, err := strconv.Atoi(c.Value)
+		if c.Kind != yaml.ScalarNode || err != nil {
+			return nil, bad
+		}
+		out = append(out, i)
+	}
+	return out, nil
+}
+
+// markProfileSteps marks the steps profile_steps names as profiling steps
+// (the checklist shows the bot's heap-profile captures on them, and the
+// bot ticks them once it has diffed two), and reports numbers that name
+// no step or repeat.
+func (rb *runbook) markProfileSteps(at func(int, string, ...any) Problem) (probs []Problem) {
+	seen := map[int]bool{}
+	for _, n := range rb.profileSteps {
+		switch {
+		case n < 1 || n > len(rb.Steps):
+			probs = append(probs, at(rb.profileStepsLine, "profile_steps: %d is not a step of this runbook (it has %d)", n, len(rb.Steps)))
+		case seen[n]:
+			probs = append(probs, at(rb.profileStepsLine, "profile_steps: step %d is named twice", n))
+		default:
+			rb.Steps[n-1].Profile = true
+		}
+		seen[n] = true
+	}
+	return probs
 }
 
 // stringList accepts a string or a list of strings.

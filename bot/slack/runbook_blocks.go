@@ -3,6 +3,7 @@ package slack
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
 	slackgo "github.com/slack-go/slack"
@@ -130,7 +131,7 @@ func (v view) step(inc *bot.Incident, rb bot.Runbook, s bot.RunbookStep, done ma
 		}
 		line := fmt.Sprintf("%s ~%s %s~\n_%s by %s, %s_", icon, head, clip(Escape(oneLine(s.Text)), 2000), what, mention(d.By), v.when(d.At))
 		undo := slackgo.NewButtonBlockElement(bot.ActionRunbookUndo, value, plain("Undo"))
-		return []slackgo.Block{slackgo.NewSectionBlock(mrkdwn(line), nil, slackgo.NewAccessory(undo))}
+		return append([]slackgo.Block{slackgo.NewSectionBlock(mrkdwn(line), nil, slackgo.NewAccessory(undo))}, v.profileNote(inc, s)...)
 	}
 	parts := renderMarkdown(s.Markdown, vars)
 	if len(parts) == 0 || s.Text == "" {
@@ -141,7 +142,21 @@ func (v view) step(inc *bot.Incident, rb bot.Runbook, s bot.RunbookStep, done ma
 	for _, text := range packSections(parts, maxSectionText) {
 		out = append(out, slackgo.NewSectionBlock(mrkdwn(text), nil, nil))
 	}
+	out = append(out, v.profileNote(inc, s)...)
 	return append(out, slackgo.NewActionBlock("",
 		slackgo.NewButtonBlockElement(bot.ActionRunbookStep, value, plain(fmt.Sprintf("Done: step %d", s.N))).WithStyle(slackgo.StylePrimary),
 		slackgo.NewButtonBlockElement(bot.ActionRunbookSkip, value, plain("Skip (not applicable)"))))
+}
+
+// profileNote shows, under a profiling step, the heap profiles the bot
+// captured for the incident and what their diff found.
+func (v view) profileNote(inc *bot.Incident, s bot.RunbookStep) []slackgo.Block {
+	if !s.Profile {
+		return nil
+	}
+	note := bot.ProfileNote(inc, func(t time.Time) string { return t.In(v.loc).Format("15:04") })
+	if note == "" {
+		return nil
+	}
+	return []slackgo.Block{slackgo.NewContextBlock("", mrkdwn(clip("🔬 incidentbot "+Escape(note), maxSectionText)))}
 }

@@ -385,4 +385,32 @@ func TestHeapProfilesOfALeak(t *testing.T) {
 	if entriesBy(t, b, 1, "U0ALICE") != 1 {
 		t.Error("the capture by hand is not on the timeline as Alice's")
 	}
+
+	// The memory-leak runbook's profiling step (profile_steps: [5]) shows
+	// the captures and the diff, and the bot ticked it.
+	var checklist string
+	waitFor(t, 30*time.Second, "the checklist's step 5 showing the captures and ticked by incidentbot", func() bool {
+		for _, m := range slack.Messages(inc.Channel) {
+			if strings.HasPrefix(m.Text, "Runbook ") && strings.Contains(m.Blocks, "inc-1-heap-1.pb.gz") {
+				checklist = m.Blocks
+			}
+		}
+		return strings.Contains(checklist, "main.leakyCache") && strings.Contains(checklist, "done by")
+	})
+	for _, w := range []string{"captured ", "(inc-1-heap-2.pb.gz)", "diff: +", "in main.leakyCache ("} {
+		if !strings.Contains(checklist, w) {
+			t.Errorf("the checklist does not say %q:\n%s", w, checklist)
+		}
+	}
+	var tl []entryJSON
+	b.getJSON(t, "/api/v1/incidents/1/timeline", "", &tl)
+	ticked := 0
+	for _, e := range tl {
+		if e.Kind == "runbook_step" && e.Actor == "incidentbot" && strings.Contains(e.Text, "memory-leak step 5 done: heap profiles") {
+			ticked++
+		}
+	}
+	if ticked != 1 {
+		t.Errorf("step 5 ticked %d times by incidentbot, want once:\n%s", ticked, dumpTimeline(tl))
+	}
 }

@@ -71,7 +71,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	var oncall *oncallRuntime // built below; woken by the service's commits
 	svc := bot.NewService(store, bot.Options{Policy: cfg.Policy, Zone: cfg.Zone, Directory: chat.directory(), Log: log, Chat: chat != nil, Wake: chat.wake, Silencer: silencer,
 		OnCall: cfg.OnCall, OnTimers: func() { oncall.wake() }, KeepSilences: cfg.Loop.KeepSilences,
-		Grapher: grapher, PublicURL: st.PublicURL, Profiler: profiler, ProfileBlobs: blobs, ProfileTargets: cfg.Loop.ProfileTargets,
+		Grapher: grapher, PublicURL: st.PublicURL, Profiler: profiler, ProfileBlobs: blobs, ProfileTargets: cfg.Loop.ProfileTargets, Runbooks: books,
 		OnIngest: func(n *bot.Notification, res bot.IngestResult, err error) { m.observeIngest(len(n.Alerts), res, err) }})
 	oncall = newOnCall(svc, st, pagers, chat, log, m)
 	srv := webhooks.New(webhooks.Config{
