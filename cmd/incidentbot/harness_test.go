@@ -155,6 +155,20 @@ func startAlertmanager(t *testing.T, target, token string) *amProc {
 	return am
 }
 
+// startAlertmanagerPair starts two Alertmanagers clustered as an HA pair,
+// each sending to target through its own recorder. With peerTimeout 0
+// both send every notification at once (the duplicates a receiver behind
+// a load balancer gets); otherwise the second waits that long and sends
+// only what the gossiped log says the first did not.
+func startAlertmanagerPair(t *testing.T, target, token string, peerTimeout time.Duration) [2]*amProc {
+	t.Helper()
+	a, cfgA := newAMProc(t, target, token)
+	b, cfgB := newAMProc(t, target, token)
+	urls := testpeers.AlertmanagerCluster(t, peerTimeout, cfgA, cfgB)
+	a.URL, b.URL = urls[0], urls[1]
+	return [2]*amProc{a, b}
+}
+
 // newAMProc returns a recorder that forwards to target and the
 // Alertmanager configuration that sends to it.
 func newAMProc(t *testing.T, target, token string) (*amProc, string) {

@@ -242,3 +242,9 @@ func withGraphsOff(env []string) []string {
 	}
 	return append(env[:len(env):len(env)], "INCIDENTBOT_PROMETHEUS_URL="+graphsOff)
 }
+
+// getJSON reads path from the process's API into v, as botProc.getJSON.
+func (p *proc) getJSON(t *testing.T, path, token string, v any) int {
+	t.Helper()
+	return (&botProc{URL: p.URL}).getJSON(t, path, token, v)
+}
