@@ -191,63 +191,65 @@ var folds = func() map[rune]string {
 	return m
 }()
 
-// ChatState is what the chat already shows for an incident, beyond the
-// Slack fields of Incident. Only the delivery worker writes it, one step at
-// a time as each succeeds, so that a retry or a restart resumes instead of
-// posting again; and a refresh compares it with the incident to edit only
-// what changed.
-type ChatState struct {
-	// Topic is the channel topic last set.
-	Topic string `json:"topic,omitempty"`
-	// MessageHash and HeadlineHash identify what the incident message and
-	// the headline last showed.
-	MessageHash  string `json:"message_hash,omitempty"`
-	HeadlineHash string `json:"headline_hash,omitempty"`
-	// Runbooks are the runbook checklists posted into the channel.
-	Runbooks []RunbookMessage `json:"runbooks,omitempty"`
-	// Invited are the responders the bot has invited (or tried to), so
-	// that an alert joining later invites only the people it adds.
-	Invited []string `json:"invited,omitempty"`
-	// Steps names the one-time steps of opening that are done or were
-	// given up (inviting, the headline, the bookmark).
-	Steps []string `json:"steps,omitempty"`
+// ChatRecord is what one chat adapter keeps for one incident, stored
+// beside the incident (Tx.ChatRecord) and written only by the delivery
+// worker, in the transaction that records the step that changed it. The
+// domain reads Room and RoomName and never looks into Data: a second chat
+// adapter keeps its own record under its own name, and the Incident does
+// not grow for it.
+type ChatRecord struct {
+	// Room is the adapter's handle of the incident's room (a Slack channel
+	// ID), empty while there is none. The store indexes it per adapter, so
+	// that a request from the room finds its incident (Tx.IncidentByRoom).
+	Room string `json:"room,omitempty"`
+	// RoomName is how people see the room ("inc-12-checkout-down").
+	RoomName string `json:"room_name,omitempty"`
+	// Data is the adapter's own state (message IDs, what it showed last...),
+	// opaque to the domain and to the store.
+	Data []byte `json:"data,omitempty"`
 }
 
-// Did reports whether the one-time step is done or given up.
-func (c ChatState) Did(step string) bool { return contains(c.Steps, step) }
+// IsZero reports whether the record holds nothing.
+func (r ChatRecord) IsZero() bool { return r.Room == "" && r.RoomName == "" && len(r.Data) == 0 }
 
-// Runbook returns the message of the runbook posted under this name.
-func (c ChatState) Runbook(name string) (RunbookMessage, bool) {
-	for _, m := range c.Runbooks {
-		if m.Name == name {
-			return m, true
+// Equal reports whether r and o hold the same.
+func (r ChatRecord) Equal(o ChatRecord) bool {
+	return r.Room == o.Room && r.RoomName == o.RoomName && string(r.Data) == string(o.Data)
+}
+
+// Checklist is a runbook posted into the incident's room as a checklist:
+// its step buttons are accepted (markStep) up to Steps.
+type Checklist struct {
+	Runbook string `json:"runbook"`
+	// Steps is how many steps it has; 0 when unknown (records moved from
+	// before it was kept), which accepts any step.
+	Steps int `json:"steps,omitempty"`
+}
+
+// Checklist returns the checklist of the runbook posted under this name.
+func (inc *Incident) Checklist(runbook string) (Checklist, bool) {
+	for _, c := range inc.Checklists {
+		if c.Runbook == runbook {
+			return c, true
 		}
 	}
-	return RunbookMessage{}, false
+	return Checklist{}, false
 }
 
-// RunbookMessage is one runbook checklist posted into an incident's channel.
-type RunbookMessage struct {
-	Name string `json:"name"`
-	// TS is the message's timestamp; empty when posting it was given up.
-	TS string `json:"ts,omitempty"`
-	// Done is how many steps the message shows done (records written
-	// before Progress).
-	Done int `json:"done"`
-	// Steps is how many steps the checklist has: buttons naming a step
-	// past it are refused. Zero in records written before it.
-	Steps int `json:"steps,omitempty"`
-	// Progress identifies the marks the message shows (see the chat
-	// adapter), so that a refresh edits it only when they changed.
-	Progress string `json:"progress,omitempty"`
-	// NoteTS is the message telling the channel which runbook matched and
-	// why, once posted ("-" when posting it was given up).
-	NoteTS string `json:"note_ts,omitempty"`
-	// Reason is why the runbook matched (Runbook.Reason), for that note.
-	Reason string `json:"reason,omitempty"`
-	// Delivery is the delivery that posted it, so that a retried request
-	// does not post it twice.
-	Delivery uint64 `json:"delivery,omitempty"`
+// setChecklist records c, in place of an earlier one of the same runbook,
+// and reports whether anything changed.
+func (inc *Incident) setChecklist(c Checklist) bool {
+	for i := range inc.Checklists {
+		if inc.Checklists[i].Runbook == c.Runbook {
+			if inc.Checklists[i] == c {
+				return false
+			}
+			inc.Checklists[i] = c
+			return true
+		}
+	}
+	inc.Checklists = append(inc.Checklists, c)
+	return true
 }
 
 // RetryAfterError is a chat error that says when to try again: the chat is

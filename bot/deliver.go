@@ -14,39 +14,43 @@ import (
 // Chat carries out deliveries in the chat (Slack). The delivery worker is
 // its only caller, and calls it for one incident at a time.
 type Chat interface {
+	// Name names the adapter ("slack"): the key of its ChatRecord in the
+	// store and of its rooms in the room index. It never changes.
+	Name() string
 	// Deliver carries out the next step of d for inc and reports what it did.
 	//
-	// inc is the incident as stored, with everything earlier steps recorded
-	// (Slack fields and Chat); Deliver decides the next step from it alone,
-	// so a retry or a restart resumes and does not repeat. A delivery of
-	// several steps (DeliveryOpen, DeliveryRefresh) does one step that
-	// changes the chat per call and returns More; the worker records the
-	// result and calls again with the updated incident until More is
-	// false. A call that finds nothing left to do returns the zero result.
+	// inc is the incident as stored and rec the adapter's record of it,
+	// with everything earlier steps recorded; Deliver decides the next step
+	// from them alone, so a retry or a restart resumes and does not repeat.
+	// A delivery of several steps (DeliveryOpen, DeliveryRefresh) does one
+	// step that changes the chat per call and returns More; the worker
+	// records the result and calls again with the updated record until
+	// More is false. A call that finds nothing left to do returns the zero
+	// result.
 	//
 	// Errors: a *RetryAfterError means rate limited, try again after After;
 	// an error wrapping ErrInvalid, ErrNotFound or ErrConflict is permanent
 	// (the chat refused, and retrying the same step will not help); any
 	// other error is transient (network, 5xx, context) and the step is safe
 	// to retry. A failed step recorded nothing, so its retry redoes it whole.
-	Deliver(ctx context.Context, inc *Incident, d Delivery) (ChatResult, error)
+	Deliver(ctx context.Context, inc *Incident, rec ChatRecord, d Delivery) (ChatResult, error)
 }
 
-// ChatResult is what one step of a delivery did. Zero fields changed nothing.
+// ChatResult is what one step of a delivery did. Zero fields changed
+// nothing. The domain reads what it puts on the timeline; Record it
+// stores as the adapter gave it.
 type ChatResult struct {
 	// More means d has further steps: record this one and call again.
 	More bool
-	// ChannelID and ChannelName are set when the step created (or found
-	// again) the incident's channel.
-	ChannelID, ChannelName string
-	// MessageTS and HeadlineTS are set when the step posted the incident
-	// message or the headline.
-	MessageTS, HeadlineTS string
-	// State, when not nil, replaces the incident's Chat.
-	State *ChatState
-	// Invited lists the people the step invited into the channel.
+	// Record, when not nil, replaces the adapter's record of the incident
+	// (ChatRecord), in the transaction that records this step. A Room it
+	// has and the old record had not is a room created (or found again):
+	// a channel_created entry.
+	Record *ChatRecord
+	// Invited lists the people the step invited into the room.
 	Invited []string
-	// Runbook names the runbook the step posted, which has RunbookSteps steps.
+	// Runbook names the runbook the step posted as a checklist, which has
+	// RunbookSteps steps.
 	Runbook      string
 	RunbookSteps int
 	// File names the file the step uploaded (the postmortem draft).
@@ -101,11 +105,12 @@ type WorkerOptions struct {
 	// Jitter returns a number in [0, 1) that spreads back-offs; nil means random.
 	Jitter func() float64
 	Log    *slog.Logger
-	// OnChannel, when set, is called once a new chat channel for inc is
-	// durably recorded, with inc as recorded and the worker clock's time,
-	// so that main can measure how long incidents wait for their channel.
-	// It runs on a delivery goroutine and must be quick.
-	OnChannel func(inc *Incident, at time.Time)
+	// OnChannel, when set, is called once a new chat room (channel) for
+	// inc is durably recorded, with inc and the chat's record as recorded
+	// and the worker clock's time, so that main can measure how long
+	// incidents wait for their channel. It runs on a delivery goroutine and
+	// must be quick.
+	OnChannel func(inc *Incident, rec ChatRecord, at time.Time)
 	// Grapher draws the graphs DeliveryGraph posts; nil gives those up
 	// with a timeline warning.
 	Grapher Grapher

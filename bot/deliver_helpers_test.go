@@ -64,24 +64,27 @@ type chatCall struct {
 	Kind     DeliveryKind
 	Text     string
 	Inc      Incident
+	Rec      ChatRecord
 }
 
 // fakeChat records its calls and answers with fn (zero result when nil).
 type fakeChat struct {
 	mu    sync.Mutex
 	calls []chatCall
-	fn    func(ctx context.Context, inc *Incident, d Delivery) (ChatResult, error)
+	fn    func(ctx context.Context, inc *Incident, rec ChatRecord, d Delivery) (ChatResult, error)
 }
 
-func (f *fakeChat) Deliver(ctx context.Context, inc *Incident, d Delivery) (ChatResult, error) {
+func (f *fakeChat) Name() string { return "fake" }
+
+func (f *fakeChat) Deliver(ctx context.Context, inc *Incident, rec ChatRecord, d Delivery) (ChatResult, error) {
 	f.mu.Lock()
-	f.calls = append(f.calls, chatCall{inc.ID, d.ID, d.Kind, d.Text, *inc})
+	f.calls = append(f.calls, chatCall{inc.ID, d.ID, d.Kind, d.Text, *inc, rec})
 	fn := f.fn
 	f.mu.Unlock()
 	if fn == nil {
 		return ChatResult{}, nil
 	}
-	return fn(ctx, inc, d)
+	return fn(ctx, inc, rec, d)
 }
 
 func (f *fakeChat) Calls() []chatCall {
@@ -171,13 +174,14 @@ func (h *harness) timeline(id int64) []TimelineEntry {
 	return out
 }
 
-func (h *harness) get(id int64) *Incident {
-	var inc *Incident
+// rec returns the fake chat's record of the incident.
+func (h *harness) rec(id int64) ChatRecord {
+	var r ChatRecord
 	h.must(h.store.View(context.Background(), func(tx Tx) (err error) {
-		inc, err = tx.Incident(id)
+		r, err = tx.ChatRecord(id, h.chat.Name())
 		return err
 	}))
-	return inc
+	return r
 }
 
 func (h *harness) must(err error) {

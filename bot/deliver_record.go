@@ -9,35 +9,16 @@ import (
 // maxPinnedText bounds a pinned message's text on the timeline.
 const maxPinnedText = 1000
 
-// applyResult records on inc what a chat step did and reports whether
-// anything changed.
-func applyResult(inc *Incident, r ChatResult) bool {
-	changed := false
-	set := func(field *string, v string) {
-		if v != "" && *field != v {
-			*field, changed = v, true
-		}
-	}
-	set(&inc.SlackChannelID, r.ChannelID)
-	set(&inc.SlackChannelName, r.ChannelName)
-	set(&inc.SlackMessageTS, r.MessageTS)
-	set(&inc.SlackHeadlineTS, r.HeadlineTS)
-	if r.State != nil {
-		inc.Chat, changed = *r.State, true
-	}
-	return changed
-}
-
-// resultEntries are the timeline entries a chat step causes. inc is the
-// incident before the step's result is applied.
-func resultEntries(inc *Incident, d Delivery, r ChatResult, now time.Time) []*TimelineEntry {
+// resultEntries are the timeline entries a chat step causes. old is the
+// chat's record before the step.
+func resultEntries(old ChatRecord, d Delivery, r ChatResult, now time.Time) []*TimelineEntry {
 	actor := Person(d.Actor)
 	if actor == "" {
 		actor = ActorBot
 	}
 	var out []*TimelineEntry
-	if r.ChannelID != "" && inc.SlackChannelID != r.ChannelID {
-		out = append(out, entry(KindChannelCreated, now, ActorBot, "channel #%s created", r.ChannelName))
+	if rec := r.Record; rec != nil && rec.Room != "" && rec.Room != old.Room {
+		out = append(out, entry(KindChannelCreated, now, ActorBot, "channel #%s created", rec.RoomName))
 	}
 	if len(r.Invited) > 0 {
 		out = append(out, entry(KindRespondersInvited, now, ActorBot, "responders invited: %s", strings.Join(r.Invited, ", ")))

@@ -49,7 +49,7 @@ func coalesce(list []Delivery) int {
 func (w *Worker) deliver(ctx, calls context.Context, d Delivery, extra []Delivery) bool {
 	log := w.o.Log.With("incident", d.IncidentID, "delivery", d.ID, "kind", d.Kind)
 	for step := 0; ; step++ {
-		inc, call, err := w.prepare(ctx, d)
+		inc, rec, call, err := w.prepare(ctx, d)
 		if ge := (*graphError)(nil); errors.As(err, &ge) {
 			return w.finish(ctx, log, d, extra, ge) == nil
 		}
@@ -65,7 +65,7 @@ func (w *Worker) deliver(ctx, calls context.Context, d Delivery, extra []Deliver
 		if step == maxSteps {
 			return w.failed(ctx, log, d, extra, fmt.Errorf("%w: the chat did not finish in %d steps", ErrInvalid, maxSteps))
 		}
-		res, err := w.chat.Deliver(calls, inc, call)
+		res, err := w.chat.Deliver(calls, inc, rec, call)
 		if err != nil {
 			return w.failed(ctx, log, d, extra, err)
 		}
@@ -89,11 +89,15 @@ func (w *Worker) deliver(ctx, calls context.Context, d Delivery, extra []Deliver
 // it: for a postmortem, with the draft rendered into Text (the domain
 // writes it; the chat only uploads it). The draft is not stored in the
 // outbox, so a retry renders the timeline as it is then.
-func (w *Worker) prepare(ctx context.Context, d Delivery) (*Incident, Delivery, error) {
+func (w *Worker) prepare(ctx context.Context, d Delivery) (*Incident, ChatRecord, Delivery, error) {
 	var inc *Incident
+	var rec ChatRecord
 	var draft *Postmortem
 	err := w.store.View(ctx, func(tx Tx) (err error) {
 		if inc, err = tx.Incident(d.IncidentID); err != nil {
+			return err
+		}
+		if rec, err = tx.ChatRecord(d.IncidentID, w.chat.Name()); err != nil {
 			return err
 		}
 		if d.Kind != DeliveryPostmortem || d.Text != "" {
@@ -118,34 +122,44 @@ func (w *Worker) prepare(ctx context.Context, d Delivery) (*Incident, Delivery, 
 	}
 	if err == nil && d.Kind == DeliveryProfile {
 		if w.o.Blobs == nil {
-			return inc, d, fmt.Errorf("%w: no profile store", ErrNotFound)
+			return inc, rec, d, fmt.Errorf("%w: no profile store", ErrNotFound)
 		}
 		d.File, err = w.o.Blobs.Get(d.Ref)
 	}
-	return inc, d, err
+	return inc, rec, d, err
 }
 
-// record stores what a step did, in one transaction: the incident's chat
-// fields, the timeline entries it causes and, when d is complete, d's
-// removal from the outbox (with the refreshes coalesced into it).
+// record stores what a step did, in one transaction: the chat's record,
+// the checklist it posted, the timeline entries it causes and, when d is
+// complete, d's removal from the outbox (with the refreshes coalesced
+// into it).
 func (w *Worker) record(ctx context.Context, log *slog.Logger, d Delivery, extra []Delivery, res ChatResult) error {
 	now := w.o.Now().UTC()
-	var channeled *Incident // the incident, when this step gave it a channel
+	var channeled *Incident // the incident, when this step gave it a room
+	var room ChatRecord
 	err := w.update(ctx, func(tx Tx) error {
 		channeled = nil
-		inc, err := tx.Incident(d.IncidentID)
+		inc, err := tx.IncidentHeader(d.IncidentID)
 		if err != nil {
 			return err
 		}
-		entries := resultEntries(inc, d, res, now)
-		newChannel := res.ChannelID != "" && inc.SlackChannelID != res.ChannelID
-		if applyResult(inc, res) {
+		old, err := tx.ChatRecord(d.IncidentID, w.chat.Name())
+		if err != nil {
+			return err
+		}
+		entries := resultEntries(old, d, res, now)
+		if res.Record != nil && !res.Record.Equal(old) {
+			if err := tx.PutChatRecord(inc.ID, w.chat.Name(), *res.Record); err != nil {
+				return err
+			}
+			if res.Record.Room != "" && res.Record.Room != old.Room {
+				channeled, room = inc, *res.Record
+			}
+		}
+		if res.Runbook != "" && inc.setChecklist(Checklist{Runbook: res.Runbook, Steps: res.RunbookSteps}) {
 			if err := tx.UpdateIncident(inc); err != nil {
 				return err
 			}
-		}
-		if newChannel {
-			channeled = inc
 		}
 		if err := appendEntries(tx, inc.ID, now, entries); err != nil {
 			return err
@@ -160,10 +174,10 @@ func (w *Worker) record(ctx context.Context, log *slog.Logger, d Delivery, extra
 		return tx.SaveDelivery(&d)
 	})
 	if err == nil && channeled != nil {
-		log.Info("delivery worker: channel recorded", "channel", channeled.SlackChannelName,
-			"channel_id", channeled.SlackChannelID, "since_created", now.Sub(channeled.CreatedAt))
+		log.Info("delivery worker: channel recorded", "channel", room.RoomName,
+			"channel_id", room.Room, "since_created", now.Sub(channeled.CreatedAt))
 		if w.o.OnChannel != nil {
-			w.o.OnChannel(channeled, now)
+			w.o.OnChannel(channeled, room, now)
 		}
 	}
 	return err

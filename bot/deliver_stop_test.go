@@ -11,10 +11,10 @@ func TestWorkerStopLetsCallInFlightFinish(t *testing.T) {
 	h := newHarness(t, WorkerOptions{})
 	a := h.incident("a")
 	entered, release := make(chan struct{}), make(chan struct{})
-	h.chat.fn = func(ctx context.Context, inc *Incident, d Delivery) (ChatResult, error) {
+	h.chat.fn = func(ctx context.Context, inc *Incident, _ ChatRecord, d Delivery) (ChatResult, error) {
 		close(entered)
 		<-release
-		return ChatResult{ChannelID: "C1", ChannelName: "inc-1-a"}, ctx.Err()
+		return ChatResult{Record: &ChatRecord{Room: "C1", RoomName: "inc-1-a"}}, ctx.Err()
 	}
 	h.enqueue(Delivery{IncidentID: a, Kind: DeliveryOpen}, Delivery{IncidentID: a, Kind: DeliveryPost, Text: "next"})
 	h.start()
@@ -24,8 +24,8 @@ func TestWorkerStopLetsCallInFlightFinish(t *testing.T) {
 	quiet()
 	close(release)
 	<-stopped
-	if inc := h.get(a); inc.SlackChannelID != "C1" {
-		t.Errorf("the finished call was not recorded: channel %q", inc.SlackChannelID)
+	if rec := h.rec(a); rec.Room != "C1" {
+		t.Errorf("the finished call was not recorded: channel %q", rec.Room)
 	}
 	p := h.pending()
 	if len(p) != 1 || p[0].Text != "next" || p[0].Attempts != 0 {
@@ -37,7 +37,7 @@ func TestWorkerStopAbandonsCallAfterGrace(t *testing.T) {
 	h := newHarness(t, WorkerOptions{Grace: 10 * time.Millisecond})
 	a := h.incident("a")
 	entered := make(chan struct{})
-	h.chat.fn = func(ctx context.Context, inc *Incident, d Delivery) (ChatResult, error) {
+	h.chat.fn = func(ctx context.Context, inc *Incident, _ ChatRecord, d Delivery) (ChatResult, error) {
 		close(entered)
 		<-ctx.Done()
 		return ChatResult{}, ctx.Err()
@@ -69,7 +69,7 @@ func TestServiceWakesWorker(t *testing.T) {
 func TestWorkerRendersPostmortemAndRecordsEntries(t *testing.T) {
 	h := newHarness(t, WorkerOptions{})
 	a := h.incident("checkout is down")
-	h.chat.fn = func(_ context.Context, inc *Incident, d Delivery) (ChatResult, error) {
+	h.chat.fn = func(_ context.Context, inc *Incident, _ ChatRecord, d Delivery) (ChatResult, error) {
 		switch d.Kind {
 		case DeliveryPostmortem:
 			return ChatResult{File: "inc-1-postmortem.md"}, nil
@@ -115,11 +115,11 @@ func TestWorkerRendersPostmortemAndRecordsEntries(t *testing.T) {
 func TestWorkerRetriesStoreWhenRecording(t *testing.T) {
 	h := newHarness(t, WorkerOptions{})
 	a := h.incident("a")
-	h.chat.fn = func(context.Context, *Incident, Delivery) (ChatResult, error) {
+	h.chat.fn = func(context.Context, *Incident, ChatRecord, Delivery) (ChatResult, error) {
 		h.store.mu <- struct{}{}
 		h.store.failUpdates = 2
 		<-h.store.mu
-		return ChatResult{ChannelID: "C1", ChannelName: "inc-1-a"}, nil
+		return ChatResult{Record: &ChatRecord{Room: "C1", RoomName: "inc-1-a"}}, nil
 	}
 	h.enqueue(Delivery{IncidentID: a, Kind: DeliveryOpen})
 	h.start()
@@ -127,8 +127,8 @@ func TestWorkerRetriesStoreWhenRecording(t *testing.T) {
 	if n := len(h.chat.Calls()); n != 1 {
 		t.Errorf("called %d times, want 1: the result was held while the store recovered", n)
 	}
-	if inc := h.get(a); inc.SlackChannelID != "C1" {
-		t.Errorf("channel: got %q", inc.SlackChannelID)
+	if rec := h.rec(a); rec.Room != "C1" {
+		t.Errorf("channel: got %q", rec.Room)
 	}
 }
 

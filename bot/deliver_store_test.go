@@ -36,6 +36,14 @@ type memState struct {
 	lastDel   uint64
 	oc        memOnCall // oncall_memstore_test.go
 	lastAlert uint64
+	// chat: (incident, adapter) -> record; rooms: (adapter, room) -> incident.
+	chat  map[memChatKey]ChatRecord
+	rooms map[[2]string]int64
+}
+
+type memChatKey struct {
+	incident int64
+	adapter  string
 }
 
 // memAlert is a stored alert: its JSON, its digest, and its place in the
@@ -49,7 +57,7 @@ type memAlert struct {
 func newMemStore() *memStore {
 	return &memStore{mu: make(chan struct{}, 1), st: memState{incidents: map[int64][]byte{}, alerts: map[int64]map[string]memAlert{},
 		groups: map[[2]string]GroupState{}, timeline: map[int64][]TimelineEntry{},
-		outbox: map[uint64]Delivery{}, events: map[string]time.Time{}}}
+		outbox: map[uint64]Delivery{}, events: map[string]time.Time{}, chat: map[memChatKey]ChatRecord{}, rooms: map[[2]string]int64{}}}
 }
 
 func (s memState) clone() memState {
@@ -59,6 +67,8 @@ func (s memState) clone() memState {
 	c.events = maps.Clone(s.events)
 	c.oc = s.oc.clone()
 	c.groups = maps.Clone(s.groups)
+	c.chat = maps.Clone(s.chat)
+	c.rooms = maps.Clone(s.rooms)
 	c.alerts = make(map[int64]map[string]memAlert, len(s.alerts))
 	for k, v := range s.alerts {
 		c.alerts[k] = maps.Clone(v)
@@ -164,13 +174,52 @@ func (tx *memTx) LatestInGroup(receiver, groupKey string) (*Incident, error) {
 	return tx.Incident(g.Incident)
 }
 
-func (tx *memTx) IncidentByChannel(channelID string) (*Incident, error) {
-	for _, inc := range tx.all() {
-		if channelID != "" && inc.SlackChannelID == channelID {
-			return inc, nil
+func (tx *memTx) IncidentByRoom(adapter, room string) (*Incident, error) {
+	id, ok := tx.st.rooms[[2]string{adapter, room}]
+	if !ok || room == "" {
+		return nil, fmt.Errorf("room %q of %q: %w", room, adapter, ErrNotFound)
+	}
+	return tx.Incident(id)
+}
+
+func (tx *memTx) ChatRecord(id int64, adapter string) (ChatRecord, error) {
+	r := tx.st.chat[memChatKey{id, adapter}]
+	r.Data = slices.Clone(r.Data)
+	return r, nil
+}
+
+func (tx *memTx) ChatRecords(id int64) (map[string]ChatRecord, error) {
+	out := map[string]ChatRecord{}
+	for k, r := range tx.st.chat {
+		if k.incident == id {
+			r.Data = slices.Clone(r.Data)
+			out[k.adapter] = r
 		}
 	}
-	return nil, ErrNotFound
+	return out, nil
+}
+
+func (tx *memTx) PutChatRecord(id int64, adapter string, r ChatRecord) error {
+	if !tx.write {
+		return errReadOnly
+	}
+	if adapter == "" {
+		return fmt.Errorf("%w: chat record without an adapter name", ErrInvalid)
+	}
+	if _, ok := tx.st.incidents[id]; !ok {
+		return fmt.Errorf("incident %d: %w", id, ErrNotFound)
+	}
+	k := memChatKey{id, adapter}
+	old := tx.st.chat[k]
+	if old.Room != "" && old.Room != r.Room && tx.st.rooms[[2]string{adapter, old.Room}] == id {
+		delete(tx.st.rooms, [2]string{adapter, old.Room})
+	}
+	if r.Room != "" {
+		tx.st.rooms[[2]string{adapter, r.Room}] = id
+	}
+	r.Data = slices.Clone(r.Data)
+	tx.st.chat[k] = r
+	return nil
 }
 
 func (tx *memTx) Incidents(f IncidentFilter) ([]*Incident, error) {
@@ -446,6 +495,14 @@ func (tx *memTx) DeleteIncident(id int64, max int) (bool, error) {
 	delete(tx.st.alerts, id)
 	delete(tx.st.timeline, id)
 	delete(tx.st.incidents, id)
+	for k, r := range tx.st.chat {
+		if k.incident == id {
+			if tx.st.rooms[[2]string{k.adapter, r.Room}] == id {
+				delete(tx.st.rooms, [2]string{k.adapter, r.Room})
+			}
+			delete(tx.st.chat, k)
+		}
+	}
 	tx.st.oc = tx.st.oc.clone()
 	for k, e := range tx.st.oc.escalations {
 		if e.IncidentID == id {

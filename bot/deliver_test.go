@@ -35,7 +35,7 @@ func TestWorkerDeliversInOrderPerIncident(t *testing.T) {
 func TestWorkerBlockedIncidentDoesNotBlockOthers(t *testing.T) {
 	h := newHarness(t, WorkerOptions{})
 	a, b := h.incident("a"), h.incident("b")
-	h.chat.fn = func(_ context.Context, inc *Incident, d Delivery) (ChatResult, error) {
+	h.chat.fn = func(_ context.Context, inc *Incident, _ ChatRecord, d Delivery) (ChatResult, error) {
 		if inc.ID == a {
 			return ChatResult{}, &RetryAfterError{After: time.Minute}
 		}
@@ -90,7 +90,7 @@ func TestWorkerWaitsOutRetryAfter(t *testing.T) {
 	h := newHarness(t, WorkerOptions{})
 	a := h.incident("a")
 	var once sync.Once
-	h.chat.fn = func(context.Context, *Incident, Delivery) (res ChatResult, err error) {
+	h.chat.fn = func(context.Context, *Incident, ChatRecord, Delivery) (res ChatResult, err error) {
 		once.Do(func() { err = &RetryAfterError{After: 30 * time.Second} })
 		return res, err
 	}
@@ -120,7 +120,7 @@ func TestWorkerBacksOffTransientErrors(t *testing.T) {
 	a := h.incident("a")
 	var mu sync.Mutex
 	fails := 4
-	h.chat.fn = func(context.Context, *Incident, Delivery) (ChatResult, error) {
+	h.chat.fn = func(context.Context, *Incident, ChatRecord, Delivery) (ChatResult, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if fails > 0 {
@@ -174,7 +174,7 @@ func TestBackoff(t *testing.T) {
 func TestWorkerGivesUpOnPermanentError(t *testing.T) {
 	h := newHarness(t, WorkerOptions{})
 	a := h.incident("a")
-	h.chat.fn = func(_ context.Context, _ *Incident, d Delivery) (ChatResult, error) {
+	h.chat.fn = func(_ context.Context, _ *Incident, _ ChatRecord, d Delivery) (ChatResult, error) {
 		if d.Text == "bad" {
 			return ChatResult{}, fmt.Errorf("%w: channel_not_found", ErrNotFound)
 		}
@@ -196,7 +196,7 @@ func TestWorkerGivesUpOnPermanentError(t *testing.T) {
 func TestWorkerGivesUpAfterLongTransientFailure(t *testing.T) {
 	h := newHarness(t, WorkerOptions{GiveUpAfter: time.Minute, BackoffMin: 20 * time.Second, BackoffMax: 20 * time.Second})
 	a := h.incident("a")
-	h.chat.fn = func(context.Context, *Incident, Delivery) (ChatResult, error) {
+	h.chat.fn = func(context.Context, *Incident, ChatRecord, Delivery) (ChatResult, error) {
 		return ChatResult{}, errors.New("connection refused")
 	}
 	h.enqueue(Delivery{IncidentID: a, Kind: DeliveryRefresh})
@@ -213,18 +213,17 @@ func TestWorkerGivesUpAfterLongTransientFailure(t *testing.T) {
 
 // stepChat opens a channel in three steps (channel, message, complete) and
 // fails the message step once, as a restart in the middle would look.
-func stepChat(failMessage *bool) func(context.Context, *Incident, Delivery) (ChatResult, error) {
-	return func(_ context.Context, inc *Incident, d Delivery) (ChatResult, error) {
+func stepChat(failMessage *bool) func(context.Context, *Incident, ChatRecord, Delivery) (ChatResult, error) {
+	return func(_ context.Context, inc *Incident, rec ChatRecord, d Delivery) (ChatResult, error) {
 		switch {
-		case inc.SlackChannelID == "":
-			return ChatResult{More: true, ChannelID: "C1", ChannelName: "inc-1-a"}, nil
-		case inc.SlackMessageTS == "" && *failMessage:
+		case rec.Room == "":
+			return ChatResult{More: true, Record: &ChatRecord{Room: "C1", RoomName: "inc-1-a"}}, nil
+		case len(rec.Data) == 0 && *failMessage:
 			*failMessage = false
 			return ChatResult{}, errors.New("timeout")
-		case inc.SlackMessageTS == "":
-			st := inc.Chat
-			st.MessageHash = "h1"
-			return ChatResult{More: true, MessageTS: "1.1", State: &st, Invited: []string{"<@U1>"}}, nil
+		case len(rec.Data) == 0:
+			rec.Data = []byte("message 1.1 h1")
+			return ChatResult{More: true, Record: &rec, Invited: []string{"<@U1>"}}, nil
 		}
 		return ChatResult{}, nil
 	}
@@ -241,14 +240,14 @@ func TestWorkerResumesMultiStepDelivery(t *testing.T) {
 		p := h.pending()
 		return len(p) == 1 && p[0].Attempts == 1
 	})
-	if inc := h.get(a); inc.SlackChannelID != "C1" || inc.SlackMessageTS != "" {
-		t.Fatalf("after step 1: channel %q message %q, want the channel recorded", inc.SlackChannelID, inc.SlackMessageTS)
+	if rec := h.rec(a); rec.Room != "C1" || len(rec.Data) != 0 {
+		t.Fatalf("after step 1: channel %q data %q, want the channel recorded", rec.Room, rec.Data)
 	}
 	h.advance(time.Hour)
 	eventually(t, "an empty outbox", func() bool { return len(h.pending()) == 0 })
 	calls := h.chat.Calls()
-	if len(calls) != 4 || calls[3].Inc.SlackMessageTS != "1.1" || calls[3].Inc.Chat.MessageHash != "h1" {
-		t.Errorf("calls: got %d, the last with %+v", len(calls), calls[len(calls)-1].Inc)
+	if len(calls) != 4 || calls[3].Rec.Room != "C1" || string(calls[3].Rec.Data) != "message 1.1 h1" {
+		t.Errorf("calls: got %d, the last with %+v", len(calls), calls[len(calls)-1].Rec)
 	}
 	var kinds []Kind
 	for _, e := range h.timeline(a) {
@@ -265,7 +264,7 @@ func TestWorkerResumesMultiStepDelivery(t *testing.T) {
 func TestWorkerLongQueueDoesNotHideOthers(t *testing.T) {
 	h := newHarness(t, WorkerOptions{Batch: 10})
 	a, b := h.incident("a"), h.incident("b")
-	h.chat.fn = func(_ context.Context, inc *Incident, d Delivery) (ChatResult, error) {
+	h.chat.fn = func(_ context.Context, inc *Incident, _ ChatRecord, d Delivery) (ChatResult, error) {
 		if inc.ID == a {
 			return ChatResult{}, &RetryAfterError{After: time.Hour}
 		}

@@ -181,7 +181,11 @@ func (e *Engine) startPages(ctx context.Context, ts []Timer) (*PageMessage, []Ti
 			if err := tx.SaveTimer(&lease); err != nil {
 				return err
 			}
-			items = append(items, PageItem{Page: *p, Incident: inc, Text: pageText(inc, p, r), URL: e.link("/incidents/%d", inc.ID)})
+			chat, err := tx.ChatRecords(inc.ID)
+			if err != nil {
+				return err
+			}
+			items = append(items, PageItem{Page: *p, Incident: inc, Text: pageText(inc, p, r), URL: e.link("/incidents/%d", inc.ID), Chat: chat})
 			started = append(started, t)
 		}
 		if len(items) == 0 {
@@ -197,7 +201,7 @@ func (e *Engine) startPages(ctx context.Context, ts []Timer) (*PageMessage, []Ti
 				return err
 			}
 		}
-		msg = &PageMessage{Page: *first, Incident: items[0].Incident, Text: items[0].Text, URL: items[0].URL, Also: items[1:]}
+		msg = &PageMessage{Page: *first, Incident: items[0].Incident, Text: items[0].Text, URL: items[0].URL, Also: items[1:], Chat: items[0].Chat}
 		if len(msg.Also) == 0 {
 			msg.Also = nil
 		}

@@ -110,7 +110,7 @@ func TestWorkerDrawsGraphForTheChat(t *testing.T) {
 	h := newHarness(t, WorkerOptions{Grapher: fg})
 	var files [][]byte
 	var mu sync.Mutex
-	h.chat.fn = func(_ context.Context, _ *Incident, d Delivery) (ChatResult, error) {
+	h.chat.fn = func(_ context.Context, _ *Incident, _ ChatRecord, d Delivery) (ChatResult, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		files = append(files, d.File)

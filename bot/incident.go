@@ -185,16 +185,10 @@ type Incident struct {
 	Profiles     []ProfileCapture `json:"profiles,omitempty"`
 	ProfileDiffs []ProfileDiff    `json:"profile_diffs,omitempty"`
 
-	SlackChannelID   string `json:"slack_channel_id,omitempty"`
-	SlackChannelName string `json:"slack_channel_name,omitempty"`
-	// SlackMessageTS and SlackHeadlineTS are the timestamps of the incident
-	// message in its channel and of the headline in the announcement
-	// channel, recorded as soon as Slack returns them so that they are
-	// edited, never posted twice.
-	SlackMessageTS  string `json:"slack_message_ts,omitempty"`
-	SlackHeadlineTS string `json:"slack_headline_ts,omitempty"`
-	// Chat is the rest of what the chat shows, kept by the delivery worker.
-	Chat ChatState `json:"chat,omitzero"`
+	// Checklists are the runbooks posted as checklists into the
+	// incident's room. Everything else a chat keeps (room and message IDs,
+	// what it showed last) is its adapter's ChatRecord, beside the incident.
+	Checklists []Checklist `json:"checklists,omitempty"`
 }
 
 // Key is the incident's display name, "INC-<n>".

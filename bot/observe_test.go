@@ -23,10 +23,10 @@ func TestWorkerOnChannel(t *testing.T) {
 	var logs logBuffer
 	h := newHarness(t, WorkerOptions{
 		Log: slog.New(slog.NewJSONHandler(&logs, nil)),
-		OnChannel: func(inc *Incident, at time.Time) {
+		OnChannel: func(inc *Incident, rec ChatRecord, at time.Time) {
 			mu.Lock()
 			defer mu.Unlock()
-			got = append(got, seen{inc.ID, inc.SlackChannelID, inc.CreatedAt, at})
+			got = append(got, seen{inc.ID, rec.Room, inc.CreatedAt, at})
 		},
 	})
 	id := h.incident("a")
@@ -34,14 +34,15 @@ func TestWorkerOnChannel(t *testing.T) {
 	h.advance(90 * time.Second)
 	// Open creates the channel, then posts; the refresh finds the same
 	// channel again, which is not a new one.
-	h.chat.fn = func(_ context.Context, inc *Incident, d Delivery) (ChatResult, error) {
+	h.chat.fn = func(_ context.Context, inc *Incident, rec ChatRecord, d Delivery) (ChatResult, error) {
 		switch {
-		case d.Kind == DeliveryOpen && inc.SlackChannelID == "":
-			return ChatResult{More: true, ChannelID: "C1", ChannelName: "inc-1-a"}, nil
+		case d.Kind == DeliveryOpen && rec.Room == "":
+			return ChatResult{More: true, Record: &ChatRecord{Room: "C1", RoomName: "inc-1-a"}}, nil
 		case d.Kind == DeliveryOpen:
-			return ChatResult{MessageTS: "1.1"}, nil
+			rec.Data = []byte("1.1")
+			return ChatResult{Record: &rec}, nil
 		}
-		return ChatResult{ChannelID: "C1", ChannelName: "inc-1-a"}, nil
+		return ChatResult{Record: &ChatRecord{Room: "C1", RoomName: "inc-1-a"}}, nil
 	}
 	h.enqueue(Delivery{IncidentID: id, Kind: DeliveryOpen}, Delivery{IncidentID: id, Kind: DeliveryPost, Text: "x"})
 	h.start()

@@ -173,6 +173,9 @@ type PageMessage struct {
 	// one message lists them all (PageListed of them by name, the rest
 	// counted), and its Acknowledge (button, AckURL) acknowledges each.
 	Also []PageItem
+	// Chat holds the chat adapters' records of the incident, by adapter
+	// name, so that a page can link to the incident's room.
+	Chat map[string]ChatRecord
 }
 
 // PageItem is one more page of a grouped PageMessage.
@@ -181,6 +184,8 @@ type PageItem struct {
 	Incident *Incident
 	Text     string
 	URL      string
+	// Chat is PageMessage.Chat, of this incident.
+	Chat map[string]ChatRecord
 }
 
 // PageListed is how many incidents a grouped page names; the rest are
@@ -198,7 +203,7 @@ func (m *PageMessage) Incidents() int {
 
 // Items returns the message's pages, first one first, one per incident.
 func (m *PageMessage) Items() []PageItem {
-	out := []PageItem{{Page: m.Page, Incident: m.Incident, Text: m.Text, URL: m.URL}}
+	out := []PageItem{{Page: m.Page, Incident: m.Incident, Text: m.Text, URL: m.URL, Chat: m.Chat}}
 	seen := map[int64]bool{m.Incident.ID: true}
 	for _, it := range m.Also {
 		if !seen[it.Incident.ID] {

@@ -10,7 +10,7 @@ import (
 )
 
 // Retention deletes incidents resolved longer ago than Keep, with
-// everything of theirs (alerts, timeline, channel index, group row), a few
+// everything of theirs (alerts, timeline, chat records and rooms, group row), a few
 // hundred records per transaction, so that the single store writer is
 // never held for long and ingest goes on between the batches.
 type Retention struct {

@@ -64,8 +64,8 @@ func (s *Service) tickProfileSteps(inc *Incident, diff ProfileDiff, now time.Tim
 		return nil
 	}
 	var out []*TimelineEntry
-	for _, m := range inc.Chat.Runbooks {
-		rb, ok := s.runbooks.Get(m.Name)
+	for _, c := range inc.Checklists {
+		rb, ok := s.runbooks.Get(c.Runbook)
 		if !ok {
 			continue
 		}

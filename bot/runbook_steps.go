@@ -26,7 +26,7 @@ const (
 // carries one mark at a time; Undo removes it, and the timeline keeps
 // every mark and undo.
 func markStep(inc *Incident, a Action, at time.Time) (*TimelineEntry, error) {
-	m, ok := inc.Chat.Runbook(a.Runbook)
+	m, ok := inc.Checklist(a.Runbook)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s has no runbook %q", ErrNotFound, inc.Key(), a.Runbook)
 	}

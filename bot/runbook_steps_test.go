@@ -13,10 +13,10 @@ import (
 // change nothing.
 func TestMarkStep(t *testing.T) {
 	t0 := time.Date(2024, 6, 20, 14, 0, 0, 0, time.UTC)
-	inc := &Incident{ID: 7, Chat: ChatState{Runbooks: []RunbookMessage{
-		{Name: "memory-leak", TS: "1.1", Steps: 12},
-		{Name: "old", TS: "1.2"}, // a record from before Steps was kept
-	}}}
+	inc := &Incident{ID: 7, Checklists: []Checklist{
+		{Runbook: "memory-leak", Steps: 12},
+		{Runbook: "old"}, // a record from before Steps was kept
+	}}
 	step := func(op Op, rb string, n int) Action {
 		return Action{Op: op, Actor: "<@U1>", Runbook: rb, Step: n, Text: "Check"}
 	}

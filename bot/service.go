@@ -137,14 +137,45 @@ func (s *Service) Incident(ctx context.Context, id int64) (*Incident, error) {
 	return inc, err
 }
 
-// IncidentByChannel returns the incident whose chat channel has this ID.
-func (s *Service) IncidentByChannel(ctx context.Context, channelID string) (*Incident, error) {
+// IncidentByRoom returns the incident whose room in chat adapter is room,
+// and the adapter's record of it.
+func (s *Service) IncidentByRoom(ctx context.Context, adapter, room string) (*Incident, ChatRecord, error) {
 	var inc *Incident
+	var rec ChatRecord
 	err := s.store.View(ctx, func(tx Tx) (err error) {
-		inc, err = tx.IncidentByChannel(channelID)
+		if inc, err = tx.IncidentByRoom(adapter, room); err != nil {
+			return err
+		}
+		rec, err = tx.ChatRecord(inc.ID, adapter)
 		return err
 	})
-	return inc, err
+	return inc, rec, err
+}
+
+// ChatRecords returns chat adapter's records of the incidents, by ID;
+// an incident it keeps nothing for has none.
+func (s *Service) ChatRecords(ctx context.Context, adapter string, ids ...int64) (map[int64]ChatRecord, error) {
+	out := make(map[int64]ChatRecord, len(ids))
+	err := s.store.View(ctx, func(tx Tx) error {
+		for _, id := range ids {
+			rec, err := tx.ChatRecord(id, adapter)
+			if err != nil {
+				return err
+			}
+			if !rec.IsZero() {
+				out[id] = rec
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ChatRecord returns chat adapter's record of one incident (the zero
+// record when none).
+func (s *Service) ChatRecord(ctx context.Context, id int64, adapter string) (ChatRecord, error) {
+	m, err := s.ChatRecords(ctx, adapter, id)
+	return m[id], err
 }
 
 // Incidents lists incidents, newest first.

@@ -94,9 +94,11 @@ type Tx interface {
 	// group (receiver, groupKey), open or not, with its alerts, or an error
 	// wrapping ErrNotFound.
 	LatestInGroup(receiver, groupKey string) (*Incident, error)
-	// IncidentByChannel returns the incident whose Slack channel has this ID,
-	// with its alerts, or an error wrapping ErrNotFound.
-	IncidentByChannel(channelID string) (*Incident, error)
+	// IncidentByRoom returns the incident whose record of chat adapter
+	// (ChatRecord) has this Room, with its alerts, or an error wrapping
+	// ErrNotFound. When two incidents' records name the room, the one that
+	// named it last has it.
+	IncidentByRoom(adapter, room string) (*Incident, error)
 	// Incidents lists incidents newest first; see IncidentFilter.WithAlerts.
 	Incidents(f IncidentFilter) ([]*Incident, error)
 	// CreateIncident gives inc the next number (1, 2, 3...) and stores it
@@ -104,8 +106,7 @@ type Tx interface {
 	// latest incident, with no digest.
 	CreateIncident(inc *Incident) error
 	// UpdateIncident replaces the stored incident's header with inc's (same
-	// ID), keeping the channel index in step with SlackChannelID. inc.Alerts
-	// is ignored: alerts change only through PutAlerts, so that saving a
+	// ID). inc.Alerts is ignored: alerts change only through PutAlerts, so that saving a
 	// status costs the same for any roster. ErrNotFound if absent.
 	UpdateIncident(inc *Incident) error
 
@@ -137,10 +138,23 @@ type Tx interface {
 	ExpiredIncidents(cutoff time.Time, after int64, limit int) (ids []int64, next int64, err error)
 	// DeleteIncident deletes up to max of the incident's alerts and
 	// timeline entries and, once none are left, the incident itself (its
-	// channel index, and its group's row if it is the group's latest). It
+	// chat records and their rooms, and its group's row if it is the
+	// group's latest). It
 	// reports whether the incident is gone; deleting an absent one is not
 	// an error. Calls with a small max keep each transaction short.
 	DeleteIncident(id int64, max int) (gone bool, err error)
+
+	// ChatRecord returns what chat adapter keeps for the incident, the
+	// zero record when it keeps nothing (or the incident is absent).
+	ChatRecord(incidentID int64, adapter string) (ChatRecord, error)
+	// ChatRecords returns every chat adapter's record of the incident, by
+	// adapter; empty when there is none.
+	ChatRecords(incidentID int64) (map[string]ChatRecord, error)
+	// PutChatRecord replaces what chat adapter keeps for the incident
+	// with r, keeping the room index in step with r.Room (IncidentByRoom).
+	// ErrNotFound when the incident is absent, ErrInvalid for an empty
+	// adapter name.
+	PutChatRecord(incidentID int64, adapter string, r ChatRecord) error
 
 	// Append adds entries to the end of their incident's timeline, giving
 	// each an ID larger than every earlier entry's.

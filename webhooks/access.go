@@ -56,10 +56,14 @@ func (s *Server) mayAct(ctx context.Context, inc *bot.Incident, user string) err
 			}
 		}
 	}
-	if inc.SlackChannelID == "" || s.cfg.Members == nil {
+	if s.cfg.Members == nil {
 		return errNotAllowed
 	}
-	ok, err := s.cfg.Members.IsMember(ctx, inc.SlackChannelID, user)
+	ch := s.channel(ctx, inc.ID).Room
+	if ch == "" {
+		return errNotAllowed
+	}
+	ok, err := s.cfg.Members.IsMember(ctx, ch, user)
 	if err != nil {
 		s.logger(ctx).Warn("access: could not read the channel's members", "incident", inc.ID, "err", err)
 		return errors.New("could not check that you are a member of the incident's channel; try again")
@@ -78,7 +82,7 @@ func (s *Server) buttonChannel(ctx context.Context, id int64, channel string) (*
 	if err != nil {
 		return nil, err
 	}
-	if channel == "" || channel == inc.SlackChannelID || (s.cfg.HeadlineChannel != "" && channel == s.cfg.HeadlineChannel) {
+	if channel == "" || (s.cfg.HeadlineChannel != "" && channel == s.cfg.HeadlineChannel) || channel == s.channel(ctx, inc.ID).Room {
 		return inc, nil
 	}
 	return nil, fmt.Errorf("%w: that button belongs to %s, whose channel this is not; use the buttons in its channel", bot.ErrInvalid, inc.Key())

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/incidentbot/incidentbot/bot"
+	botslack "github.com/incidentbot/incidentbot/bot/slack"
 )
 
 // The API's page size: default and largest.
@@ -29,7 +30,7 @@ var maxListBytes = 4 << 20
 // listedIncident is an incident in the list: its alerts are left out
 // unless asked for, so that a page costs the same whatever the rosters.
 type listedIncident struct {
-	*bot.Incident
+	apiIncident
 	Alerts []bot.Alert `json:"alerts,omitempty"`
 }
 
@@ -58,10 +59,15 @@ func (s *Server) listIncidents(c *gin.Context) {
 		s.fail(c, err)
 		return
 	}
+	chans, err := s.svc.ChatRecords(ctx, botslack.Adapter, incidentIDs(list)...)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
 	body := bytes.NewBufferString("[")
 	listed, full := 0, len(list) == f.Limit
 	for _, inc := range list {
-		item := listedIncident{Incident: inc}
+		item := listedIncident{apiIncident: withChannel(inc, chans[inc.ID])}
 		if withAlerts {
 			// One at a time, so that memory holds one roster beyond the page.
 			full, err := s.svc.Incident(ctx, inc.ID)
@@ -70,7 +76,7 @@ func (s *Server) listIncidents(c *gin.Context) {
 				return
 			}
 			if err == nil {
-				item = listedIncident{Incident: full, Alerts: full.Alerts}
+				item = listedIncident{apiIncident: withChannel(full, chans[inc.ID]), Alerts: full.Alerts}
 			}
 		}
 		v, err := json.Marshal(item)
@@ -157,12 +163,18 @@ func (s *Server) getIncident(c *gin.Context) {
 	if !ok {
 		return
 	}
-	inc, err := s.svc.Incident(c.Request.Context(), id)
+	ctx := c.Request.Context()
+	inc, err := s.svc.Incident(ctx, id)
 	if err != nil {
 		s.fail(c, notFound(err, id))
 		return
 	}
-	c.JSON(http.StatusOK, inc)
+	rec, err := s.svc.ChatRecord(ctx, id, botslack.Adapter)
+	if err != nil {
+		s.fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, withChannel(inc, rec))
 }
 
 func (s *Server) getTimeline(c *gin.Context) {
@@ -213,4 +225,13 @@ func notFound(err error, id int64) error {
 		return fmt.Errorf("%w: incident %d does not exist", bot.ErrNotFound, id)
 	}
 	return err
+}
+
+// incidentIDs lists the incidents' IDs.
+func incidentIDs(list []*bot.Incident) []int64 {
+	out := make([]int64, len(list))
+	for i, inc := range list {
+		out[i] = inc.ID
+	}
+	return out
 }

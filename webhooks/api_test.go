@@ -107,6 +107,10 @@ func TestAPIIncident(t *testing.T) {
 	}{
 		{"incident", "/api/v1/incidents/1", 200, `"receiver":"team.ops"`},
 		{"INC- form", "/api/v1/incidents/INC-1", 200, `"id":1`},
+		// The SPEC's Slack fields, kept by the Slack adapter beside the incident.
+		{"slack channel", "/api/v1/incidents/1", 200, `"slack_channel_id":"` + testChannel + `","slack_channel_name":"inc-1-memory-leak"`},
+		{"slack channel in the list", "/api/v1/incidents", 200, `"slack_channel_id":"` + testChannel + `","slack_channel_name":"inc-1-memory-leak"`},
+		{"slack channel in the list with alerts", "/api/v1/incidents?include=alerts", 200, `"slack_channel_id":"` + testChannel + `","slack_channel_name":"inc-1-memory-leak"`},
 		{"missing", "/api/v1/incidents/42", 404, `incident 42 does not exist`},
 		{"not a number", "/api/v1/incidents/abc", 400, `id \"abc\": want a positive integer`},
 		{"zero", "/api/v1/incidents/0", 400, "positive integer"},

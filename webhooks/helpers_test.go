@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
+	botslack "github.com/incidentbot/incidentbot/bot/slack"
 	"github.com/incidentbot/incidentbot/store/bolt"
 )
 
@@ -266,8 +267,7 @@ func (e *env) giveChannel(id int64, channel string) *bot.Incident {
 		if inc, err = tx.Incident(id); err != nil {
 			return err
 		}
-		inc.SlackChannelID, inc.SlackChannelName = channel, fmt.Sprintf("inc-%d-memory-leak", id)
-		return tx.UpdateIncident(inc)
+		return tx.PutChatRecord(id, botslack.Adapter, bot.ChatRecord{Room: channel, RoomName: fmt.Sprintf("inc-%d-memory-leak", id)})
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -70,7 +70,7 @@ func (s *Server) Command(ctx context.Context, cmd slack.SlashCommand) Reply {
 	case "list":
 		return s.listOpen(ctx)
 	}
-	inc, err := s.svc.IncidentByChannel(ctx, cmd.ChannelID)
+	inc, _, err := s.svc.IncidentByRoom(ctx, botslack.Adapter, cmd.ChannelID)
 	if errors.Is(err, bot.ErrNotFound) {
 		return s.notIncidentChannel(ctx, c.Verb)
 	}
@@ -195,9 +195,10 @@ func (s *Server) notIncidentChannel(ctx context.Context, verb string) Reply {
 	example := "#inc-12-..."
 	open := true
 	if list, err := s.svc.Incidents(ctx, bot.IncidentFilter{Open: &open, Limit: 20}); err == nil {
+		chans := s.channels(ctx, list)
 		for _, inc := range list {
-			if inc.SlackChannelName != "" {
-				example = "#" + inc.SlackChannelName
+			if name := chans[inc.ID].RoomName; name != "" {
+				example = "#" + name
 				break
 			}
 		}

@@ -33,7 +33,7 @@ func (s *Server) entryMenu(ctx context.Context, cb slack.InteractionCallback, ac
 	if err != nil {
 		return s.actionFailed(ctx, err, act.ActionID)
 	}
-	if inc.SlackChannelID != "" && cb.Channel.ID != "" && cb.Channel.ID != inc.SlackChannelID {
+	if ch := s.channel(ctx, inc.ID).Room; ch != "" && cb.Channel.ID != "" && cb.Channel.ID != ch {
 		return "that menu belongs to another incident's channel"
 	}
 	if err := s.mayAct(ctx, inc, cb.User.ID); err != nil {

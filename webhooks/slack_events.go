@@ -7,6 +7,7 @@ import (
 	"github.com/slack-go/slack/slackevents"
 
 	"github.com/incidentbot/incidentbot/bot"
+	botslack "github.com/incidentbot/incidentbot/bot/slack"
 )
 
 // pinReaction is the reaction that adds a message to the timeline.
@@ -27,7 +28,7 @@ func (s *Server) Event(ctx context.Context, ev slackevents.EventsAPIEvent) error
 	ctx, cancel := budget(ctx)
 	defer cancel()
 	log := s.logger(ctx)
-	inc, err := s.svc.IncidentByChannel(ctx, r.Item.Channel)
+	inc, _, err := s.svc.IncidentByRoom(ctx, botslack.Adapter, r.Item.Channel)
 	if errors.Is(err, bot.ErrNotFound) {
 		return nil
 	}

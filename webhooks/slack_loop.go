@@ -89,7 +89,7 @@ func (s *Server) silence(ctx context.Context, inc *bot.Incident, c bot.Command, 
 		if err := s.svc.CanSilence(ctx, inc.ID); err != nil {
 			return s.failed(ctx, err, c.Verb)
 		}
-		order := bot.SilenceOrder{Actor: actor, By: cmd.UserName, For: c.For, Comment: c.Text, Link: s.incidentLink(inc)}
+		order := bot.SilenceOrder{Actor: actor, By: cmd.UserName, For: c.For, Comment: c.Text, Link: s.incidentLink(ctx, inc)}
 		if order.For == 0 {
 			order.For = bot.DefaultSilence
 		}
@@ -144,12 +144,12 @@ func (s *Server) loopFailed(log *slog.Logger, err error, verb, consequence strin
 
 // incidentLink is where a silence comment points: the incident in the API
 // when there is a public URL, else its channel's name.
-func (s *Server) incidentLink(inc *bot.Incident) string {
+func (s *Server) incidentLink(ctx context.Context, inc *bot.Incident) string {
 	if l := s.link("/api/v1/incidents/%d", inc.ID); l != "" {
 		return l
 	}
-	if inc.SlackChannelName != "" {
-		return "Slack #" + inc.SlackChannelName
+	if name := s.channel(ctx, inc.ID).RoomName; name != "" {
+		return "Slack #" + name
 	}
 	return ""
 }

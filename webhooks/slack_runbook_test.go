@@ -19,7 +19,7 @@ func (e *env) postChecklist(id int64, runbook string, steps int) {
 		if err != nil {
 			return err
 		}
-		inc.Chat.Runbooks = append(inc.Chat.Runbooks, bot.RunbookMessage{Name: runbook, TS: "1718895600.000100", Steps: steps})
+		inc.Checklists = append(inc.Checklists, bot.Checklist{Runbook: runbook, Steps: steps})
 		return tx.UpdateIncident(inc)
 	})
 	if err != nil {

@@ -40,6 +40,7 @@ func (s *Server) listOpen(ctx context.Context) Reply {
 	if len(list) == 0 {
 		return ephemeral("No open incidents.")
 	}
+	chans := s.channels(ctx, list)
 	var b strings.Builder
 	fmt.Fprintf(&b, "*Open incidents* (newest first):")
 	for i, inc := range list {
@@ -48,8 +49,8 @@ func (s *Server) listOpen(ctx context.Context) Reply {
 			break
 		}
 		channel := "no channel yet"
-		if inc.SlackChannelID != "" {
-			channel = "<#" + inc.SlackChannelID + ">"
+		if ch := chans[inc.ID].Room; ch != "" {
+			channel = "<#" + ch + ">"
 		}
 		fmt.Fprintf(&b, "\n• *%s* %s · %s · %s · %s", inc.Key(), titleText(inc), inc.Severity, inc.Status, channel)
 	}

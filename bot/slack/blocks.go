@@ -254,7 +254,7 @@ func actions(inc *bot.Incident) slackgo.Block {
 
 // headline renders the post in the announcement channel that points to
 // the incident's channel.
-func (v view) headline(inc *bot.Incident) (string, []slackgo.Block) {
+func (v view) headline(inc *bot.Incident, channelID string) (string, []slackgo.Block) {
 	title := Escape(oneLine(inc.Title))
 	state := string(inc.Status)
 	icon := severityIcon(inc.Severity)
@@ -263,8 +263,8 @@ func (v view) headline(inc *bot.Incident) (string, []slackgo.Block) {
 	}
 	first := fmt.Sprintf("%s *%s* · %s · %s — %s", icon, inc.Key(), inc.Severity, state, title)
 	var second []string
-	if inc.SlackChannelID != "" {
-		second = append(second, "<#"+inc.SlackChannelID+">")
+	if channelID != "" {
+		second = append(second, "<#"+channelID+">")
 	}
 	lead := "no lead yet"
 	if inc.Lead != "" {

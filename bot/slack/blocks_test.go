@@ -58,7 +58,6 @@ func firingIncident() *bot.Incident {
 		Receiver: "team-checkout", GroupKey: `{}:{alertname="HighErrorRate", service="checkout"}`,
 		GroupLabels: map[string]string{"alertname": "HighErrorRate", "service": "checkout"},
 		ExternalURL: "http://alertmanager.example.com:9093/", CreatedAt: t0, DetectedAt: t0, Lead: "<@U100>",
-		SlackChannelID: "C0000007", SlackChannelName: "inc-7-high-error-rate-on-checkout",
 		Alerts: []bot.Alert{
 			{Fingerprint: "b2", Status: bot.AlertResolved, StartsAt: *at(-2), EndsAt: at(5),
 				Labels:      map[string]string{"alertname": "HighErrorRate", "service": "checkout", "severity": "warning", "pod": "checkout-1"},
@@ -113,11 +112,11 @@ func TestIncidentBlocksGolden(t *testing.T) {
 
 func TestHeadlineGolden(t *testing.T) {
 	v := view{loc: time.FixedZone("CEST", 2*3600)}
-	text, blocks := v.headline(firingIncident())
+	text, blocks := v.headline(firingIncident(), "C0000007")
 	golden(t, "headline_open", text, blocks)
 	resolved := firingIncident()
 	resolved.Status, resolved.ResolvedAt = bot.StatusResolved, at(150)
-	text, blocks = v.headline(resolved)
+	text, blocks = v.headline(resolved, "C0000007")
 	golden(t, "headline_resolved", text, blocks)
 }
 

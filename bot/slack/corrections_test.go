@@ -23,7 +23,7 @@ func TestChangePostsCarryEntryMenus(t *testing.T) {
 	_, err := e.svc.Apply(context.Background(), id, bot.Action{Op: bot.OpNote, Actor: "U100", Text: "rolling back <!channel>"})
 	e.must(err)
 	e.settle()
-	msgs := e.slack.Messages(e.incident(id).SlackChannelID)
+	msgs := e.slack.Messages(e.incident(id).ChannelID)
 	last := msgs[len(msgs)-1]
 	var note bot.TimelineEntry
 	for _, en := range e.timeline(id) {

@@ -36,8 +36,8 @@ func TestOpenSetsUpTheChannel(t *testing.T) {
 
 	inc := e.incident(id)
 	ch, ok := e.slack.Channel("inc-1-high-error-rate-on-checkout")
-	if !ok || inc.SlackChannelID != ch.ID || inc.SlackChannelName != ch.Name {
-		t.Fatalf("channel: stored %q %q, Slack has %+v", inc.SlackChannelID, inc.SlackChannelName, e.slack.Channels())
+	if !ok || inc.ChannelID != ch.ID || inc.ChannelName != ch.Name {
+		t.Fatalf("channel: stored %q %q, Slack has %+v", inc.ChannelID, inc.ChannelName, e.slack.Channels())
 	}
 	if want := "SEV1 · investigating · INC-1 HighErrorRate on checkout"; ch.Topic != want {
 		t.Errorf("topic: got %q, want %q", ch.Topic, want)
@@ -46,13 +46,13 @@ func TestOpenSetsUpTheChannel(t *testing.T) {
 		t.Errorf("members: got %v, want %v", ch.Members, want)
 	}
 	msgs := e.slack.Messages(ch.ID)
-	if len(msgs) != 3 || msgs[0].TS != inc.SlackMessageTS || !strings.Contains(msgs[0].Blocks, `"incident_ack"`) ||
-		!strings.Contains(msgs[1].Blocks, `"1:HighErrorRate:3"`) || msgs[1].ThreadTS != inc.SlackMessageTS ||
+	if len(msgs) != 3 || msgs[0].TS != inc.MessageTS || !strings.Contains(msgs[0].Blocks, `"incident_ack"`) ||
+		!strings.Contains(msgs[1].Blocks, `"1:HighErrorRate:3"`) || msgs[1].ThreadTS != inc.MessageTS ||
 		msgs[2].Text != runbookNoteText || msgs[2].ThreadTS != "" {
 		t.Errorf("channel messages: want the incident message, the checklist in its thread and the note in the channel; got %+v", msgs)
 	}
 	head := e.slack.Messages(e.announce)
-	if len(head) != 1 || head[0].TS != inc.SlackHeadlineTS || !strings.Contains(head[0].Blocks, `\u003c#`+ch.ID+`\u003e`) {
+	if len(head) != 1 || head[0].TS != inc.HeadlineTS || !strings.Contains(head[0].Blocks, `\u003c#`+ch.ID+`\u003e`) {
 		t.Errorf("headline: got %+v", head)
 	}
 	if len(ch.Bookmarks) != 1 || ch.Bookmarks[0].Link != "https://incidentbot.example.com/incidents/1#postmortem" {
@@ -63,8 +63,8 @@ func TestOpenSetsUpTheChannel(t *testing.T) {
 	if got := methods(e.slack.Calls()); !slices.Equal(got, want) {
 		t.Errorf("calls: got %v, want %v", got, want)
 	}
-	if pins := e.slack.OK("pins.add"); len(pins) != 1 || pins[0].Params.Get("timestamp") != inc.SlackMessageTS {
-		t.Errorf("pins: got %+v, want the incident message %s pinned", pins, inc.SlackMessageTS)
+	if pins := e.slack.OK("pins.add"); len(pins) != 1 || pins[0].Params.Get("timestamp") != inc.MessageTS {
+		t.Errorf("pins: got %+v, want the incident message %s pinned", pins, inc.MessageTS)
 	}
 	for kind, want := range map[bot.Kind][]string{
 		bot.KindChannelCreated:    {"channel #inc-1-high-error-rate-on-checkout created"},
@@ -93,7 +93,7 @@ func TestRefreshEditsOnlyWhatChanged(t *testing.T) {
 	if got, want := methods(e.slack.Calls()[before:]), []string{"chat.update", "chat.postMessage"}; !slices.Equal(got, want) {
 		t.Errorf("after ack: calls %v, want %v (headline and topic show no acknowledgement)", got, want)
 	}
-	msgs := e.slack.Messages(inc.SlackChannelID)
+	msgs := e.slack.Messages(inc.ChannelID)
 	if m := msgs[0]; m.Edits != 1 || strings.Contains(m.Blocks, `"incident_ack"`) {
 		t.Errorf("incident message after ack: %d edits, blocks %s", m.Edits, m.Blocks)
 	}
@@ -108,7 +108,7 @@ func TestRefreshEditsOnlyWhatChanged(t *testing.T) {
 	if got, want := methods(e.slack.Calls()[before:]), []string{"chat.update"}; !slices.Equal(got, want) {
 		t.Errorf("after a step: calls %v, want %v (the checklist edited, no message per tick)", got, want)
 	}
-	rb := e.slack.Messages(inc.SlackChannelID)[1]
+	rb := e.slack.Messages(inc.ChannelID)[1]
 	if rb.Edits != 1 || !strings.Contains(rb.Blocks, "1/3 done") || !strings.Contains(rb.Text, "1/3 done") {
 		t.Errorf("runbook message: %d edits, %s", rb.Edits, rb.Text)
 	}
@@ -133,7 +133,7 @@ func TestTakenNameGetsSuffix(t *testing.T) {
 	inc, err := e.svc.Declare(context.Background(), "DB down", bot.SEV2, "<@U900>", time.Time{})
 	e.must(err)
 	e.settle()
-	if got := e.incident(inc.ID).SlackChannelName; got != "inc-1-db-down-2" {
+	if got := e.incident(inc.ID).ChannelName; got != "inc-1-db-down-2" {
 		t.Errorf("channel: got %q, want inc-1-db-down-2", got)
 	}
 	ch, _ := e.slack.Channel("inc-1-db-down-2")
@@ -155,8 +155,8 @@ func TestLostCreateAnswerTakesOverTheChannel(t *testing.T) {
 			ours = append(ours, c.Name)
 		}
 	}
-	if len(ours) != 1 || e.incident(id).SlackChannelName != ours[0] {
-		t.Errorf("channels: got %v, stored %q", ours, e.incident(id).SlackChannelName)
+	if len(ours) != 1 || e.incident(id).ChannelName != ours[0] {
+		t.Errorf("channels: got %v, stored %q", ours, e.incident(id).ChannelName)
 	}
 	if got := e.entries(id, bot.KindChannelCreated); len(got) != 1 {
 		t.Errorf("channel_created entries: %q", got)
@@ -179,10 +179,10 @@ func TestFreshDatabaseDoesNotTakeOverAnotherChannel(t *testing.T) {
 			id := e.fire("HighErrorRate", "checkout", 1)
 			e.settle()
 			inc := e.incident(id)
-			if inc.SlackChannelID == old || inc.SlackChannelName != "inc-1-high-error-rate-on-checkout-2" {
-				t.Fatalf("the fresh incident took channel %s %q, want a new inc-1-...-2", inc.SlackChannelID, inc.SlackChannelName)
+			if inc.ChannelID == old || inc.ChannelName != "inc-1-high-error-rate-on-checkout-2" {
+				t.Fatalf("the fresh incident took channel %s %q, want a new inc-1-...-2", inc.ChannelID, inc.ChannelName)
 			}
-			ch, _ := e.slack.Channel(inc.SlackChannelName)
+			ch, _ := e.slack.Channel(inc.ChannelName)
 			if !strings.Contains(ch.Purpose, "incidentbot:") || strings.Contains(ch.Purpose, "0123456789abcdef") {
 				t.Errorf("purpose of the new channel: %q", ch.Purpose)
 			}
@@ -205,7 +205,7 @@ func TestPostmortemIsUploaded(t *testing.T) {
 		t.Fatalf("files: %+v", files)
 	}
 	f := files[0]
-	if f.Name != "inc-1-postmortem.md" || f.Channel != e.incident(id).SlackChannelID ||
+	if f.Name != "inc-1-postmortem.md" || f.Channel != e.incident(id).ChannelID ||
 		!strings.HasPrefix(string(f.Content), "# Postmortem Report: INC-1 HighErrorRate on checkout") ||
 		!strings.Contains(f.Comment, "<@U100>") {
 		t.Errorf("file: %s in %s, comment %q, content %.80q", f.Name, f.Channel, f.Comment, f.Content)
@@ -224,7 +224,7 @@ func TestPinRecordsMessages(t *testing.T) {
 	e.start()
 	id := e.fire("HighErrorRate", "checkout", 1)
 	e.settle()
-	ch := e.incident(id).SlackChannelID
+	ch := e.incident(id).ChannelID
 	top := e.slack.AddMessage(ch, "U200", "rolling back to v41", "")
 	reply := e.slack.AddMessage(ch, "U300", "error rate is back to normal", top)
 	ctx := context.Background()
@@ -263,7 +263,7 @@ func TestRunbookRequests(t *testing.T) {
 	e.must(e.svc.Request(ctx, inc.ID, bot.DeliveryRunbook, "HighErrorRate", "<@U100>"))
 	e.must(e.svc.Request(ctx, inc.ID, bot.DeliveryRunbook, "nope", "<@U100>"))
 	e.settle()
-	msgs := e.messages(e.incident(inc.ID).SlackChannelID)
+	msgs := e.messages(e.incident(inc.ID).ChannelID)
 	if len(msgs) != 4 || !strings.HasPrefix(msgs[1], "No runbook matches the alerts of INC-1") ||
 		!strings.HasPrefix(msgs[2], "Runbook High error rate: 0/3 done") ||
 		!strings.Contains(msgs[3], "`HighErrorRate` is in the thread of the incident message (posted by <@U100> with `/incident runbook`)") {

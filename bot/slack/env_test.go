@@ -189,10 +189,20 @@ func (e *env) eventually(what string, cond func() bool) {
 	}
 }
 
-func (e *env) incident(id int64) *bot.Incident {
+// incidentView is an incident with the Slack adapter's state of it.
+type incidentView struct {
+	*bot.Incident
+	slack.State
+}
+
+func (e *env) incident(id int64) *incidentView {
 	inc, err := e.svc.Incident(context.Background(), id)
 	e.must(err)
-	return inc
+	rec, err := e.svc.ChatRecord(context.Background(), id, slack.Adapter)
+	e.must(err)
+	st, err := slack.StateOf(rec)
+	e.must(err)
+	return &incidentView{inc, st}
 }
 
 func (e *env) timeline(id int64) []bot.TimelineEntry {

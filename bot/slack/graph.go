@@ -15,9 +15,9 @@ import (
 // incident's channel as a PNG, which Slack previews inline. Without a
 // channel (opening failed) or with an archived one there is nobody to
 // show it to, which is no failure.
-func (c *Client) graph(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
-	if inc.SlackChannelID == "" || len(d.File) == 0 {
-		return bot.ChatResult{}, nil
+func (c *Client) graph(ctx context.Context, inc *incident, d bot.Delivery) (result, error) {
+	if inc.ChannelID == "" || len(d.File) == 0 {
+		return result{}, nil
 	}
 	name := strings.ToLower(inc.Key()) + "-graph.png"
 	when := "now"
@@ -31,36 +31,36 @@ func (c *Client) graph(ctx context.Context, inc *bot.Incident, d bot.Delivery) (
 	err := c.call(ctx, "files.uploadV2", "", func(ctx context.Context) error {
 		_, err := c.api.UploadFileContext(ctx, slackgo.UploadFileParameters{
 			Filename: name, FileSize: len(d.File), Reader: bytes.NewReader(d.File), Title: clip(d.Text, 200),
-			Channel: inc.SlackChannelID, InitialComment: comment, AltTxt: "Metric graph of " + clip(d.Text, 900),
+			Channel: inc.ChannelID, InitialComment: comment, AltTxt: "Metric graph of " + clip(d.Text, 900),
 		})
 		return err
 	})
 	if channelGone(err) {
 		c.log.Info("slack: not posting a graph into a gone channel", "incident", inc.ID, "err", err)
-		return bot.ChatResult{}, nil
+		return result{}, nil
 	}
-	return bot.ChatResult{}, err
+	return result{}, err
 }
 
 // profile uploads a stored heap profile (d.File, read by the worker) into
 // the incident's channel, named so that `go tool pprof -base` can be run
 // on the downloads as the comment (d.Text) says.
-func (c *Client) profile(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
-	if inc.SlackChannelID == "" || len(d.File) == 0 {
-		return bot.ChatResult{}, nil
+func (c *Client) profile(ctx context.Context, inc *incident, d bot.Delivery) (result, error) {
+	if inc.ChannelID == "" || len(d.File) == 0 {
+		return result{}, nil
 	}
 	name := strings.ToLower(inc.Key()) + "-heap-" + profileN(d.Text) + ".pb.gz"
 	err := c.call(ctx, "files.uploadV2", "", func(ctx context.Context) error {
 		_, err := c.api.UploadFileContext(ctx, slackgo.UploadFileParameters{
 			Filename: name, FileSize: len(d.File), Reader: bytes.NewReader(d.File), Title: name,
-			Channel: inc.SlackChannelID, InitialComment: clip(d.Text, 1000),
+			Channel: inc.ChannelID, InitialComment: clip(d.Text, 1000),
 		})
 		return err
 	})
 	if channelGone(err) {
-		return bot.ChatResult{}, nil
+		return result{}, nil
 	}
-	return bot.ChatResult{}, err
+	return result{}, err
 }
 
 // profileN reads the capture number out of "Heap profile <n> of ...".

@@ -15,22 +15,22 @@ var userErrors = codes("user_not_found", "users_not_found", "cant_invite", "user
 // invite invites the responders once, when opening. People Slack will not
 // invite (deactivated, unknown IDs in the configuration) are named in a
 // warning; the others are still invited.
-func (c *Client) invite(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
+func (c *Client) invite(ctx context.Context, inc *incident, d bot.Delivery) (result, bool, error) {
 	if d.Kind != bot.DeliveryOpen || inc.Chat.Did(stepInvite) {
-		return bot.ChatResult{}, false, nil
+		return result{}, false, nil
 	}
 	st := state(inc)
 	st.Steps = append(st.Steps, stepInvite)
-	users := c.responders(inc)
+	users := c.responders(inc.Incident)
 	if len(users) == 0 {
-		return bot.ChatResult{State: st}, true, nil
+		return result{State: st}, true, nil
 	}
-	invited, refused, err := c.inviteAll(ctx, inc.SlackChannelID, users)
+	invited, refused, err := c.inviteAll(ctx, inc.ChannelID, users)
 	if err != nil {
-		return bot.ChatResult{}, false, err
+		return result{}, false, err
 	}
 	st.Invited = users
-	res := bot.ChatResult{State: st}
+	res := result{State: st}
 	for _, u := range invited {
 		res.Invited = append(res.Invited, "<@"+u+">")
 	}
@@ -101,18 +101,18 @@ func (c *Client) inviteUsers(ctx context.Context, channel string, users ...strin
 // route to that were not invited yet: an alert that joins later brings its
 // own people. Channels opened before the bot kept the list start from the
 // responders as they are now, without inviting anyone again.
-func (c *Client) inviteLater(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
+func (c *Client) inviteLater(ctx context.Context, inc *incident, d bot.Delivery) (result, bool, error) {
 	if d.Kind != bot.DeliveryRefresh || !inc.Chat.Did(stepInvite) || !inc.Open() {
-		return bot.ChatResult{}, false, nil
+		return result{}, false, nil
 	}
-	users := c.responders(inc)
+	users := c.responders(inc.Incident)
 	st := state(inc)
 	if st.Invited == nil {
 		if len(users) == 0 {
-			return bot.ChatResult{}, false, nil
+			return result{}, false, nil
 		}
 		st.Invited = users
-		return bot.ChatResult{State: st}, true, nil
+		return result{State: st}, true, nil
 	}
 	var fresh []string
 	for _, u := range users {
@@ -121,18 +121,18 @@ func (c *Client) inviteLater(ctx context.Context, inc *bot.Incident, d bot.Deliv
 		}
 	}
 	if len(fresh) == 0 {
-		return bot.ChatResult{}, false, nil
+		return result{}, false, nil
 	}
-	invited, refused, err := c.inviteAll(ctx, inc.SlackChannelID, fresh)
+	invited, refused, err := c.inviteAll(ctx, inc.ChannelID, fresh)
 	if err != nil {
 		if optional(err) {
 			st.Invited = append(st.Invited, fresh...)
 			return warn(st, "invite the responders of a later alert", err)
 		}
-		return bot.ChatResult{}, false, err
+		return result{}, false, err
 	}
 	st.Invited = append(slices.Clone(st.Invited), fresh...)
-	res := bot.ChatResult{State: st}
+	res := result{State: st}
 	for _, u := range invited {
 		res.Invited = append(res.Invited, "<@"+u+">")
 	}

@@ -46,7 +46,7 @@ func TestLaterAlertBringsItsPeopleAndRunbook(t *testing.T) {
 	later()
 	e.settle()
 	inc = e.incident(id)
-	ch, _ := e.slack.Channel(inc.SlackChannelName)
+	ch, _ := e.slack.Channel(inc.ChannelName)
 	if !slices.Contains(ch.Members, "U500") {
 		t.Errorf("the later alert's responder U500 was not invited: %v", ch.Members)
 	}
@@ -76,12 +76,12 @@ func TestReopenUnarchives(t *testing.T) {
 	_, err := e.svc.Apply(context.Background(), id, bot.Action{Op: bot.OpResolve, Actor: "U100"})
 	e.must(err)
 	e.settle()
-	ch := e.incident(id).SlackChannelID
+	ch := e.incident(id).ChannelID
 	e.slack.Archive(ch)
 	_, err = e.svc.Apply(context.Background(), id, bot.Action{Op: bot.OpReopen, Actor: "U100"})
 	e.must(err)
 	e.settle()
-	c, _ := e.slack.Channel(e.incident(id).SlackChannelName)
+	c, _ := e.slack.Channel(e.incident(id).ChannelName)
 	if c.Archived || len(e.slack.OK("conversations.unarchive")) != 1 {
 		t.Fatalf("after reopen: archived %v, %d unarchive calls", c.Archived, len(e.slack.OK("conversations.unarchive")))
 	}

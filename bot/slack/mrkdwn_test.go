@@ -133,8 +133,7 @@ func memoryIncident() *bot.Incident {
 	return &bot.Incident{
 		ID: 12, Title: "HighMemoryUsage payments/payment-gateway", Severity: bot.SEV2, Status: bot.StatusInvestigating,
 		Receiver: "team-payments", GroupKey: `{}:{alertname="HighMemoryUsage"}`, CreatedAt: t0, DetectedAt: t0,
-		GroupLabels:    map[string]string{"alertname": "HighMemoryUsage"},
-		SlackChannelID: "C0000012", SlackChannelName: "inc-12-high-memory-usage",
+		GroupLabels: map[string]string{"alertname": "HighMemoryUsage"},
 		Alerts: []bot.Alert{{Fingerprint: "f1", Status: bot.AlertFiring, StartsAt: t0,
 			Labels: map[string]string{"alertname": "HighMemoryUsage", "severity": "warning", "namespace": "payments",
 				"pod": "payment-gateway-7d9f8b6c5-x2x9k", "container": "payment-gateway", "service": "payment-gateway",
@@ -421,8 +420,8 @@ func TestCheckRunbook(t *testing.T) {
 // TestRunbookNoteQuotesTheReason checks that the alert name and matcher
 // the note quotes are data: no mention, no markup.
 func TestRunbookNoteQuotesTheReason(t *testing.T) {
-	inc := &bot.Incident{ID: 1, SlackMessageTS: "1.1"}
-	m := bot.RunbookMessage{Name: "memory-leak", Reason: "alert *<!channel>*Memory`x` matches {alertname=~\".*Memory.*\"}"}
+	inc := &incident{Incident: &bot.Incident{ID: 1}, State: State{MessageTS: "1.1"}}
+	m := RunbookMessage{Name: "memory-leak", Reason: "alert *<!channel>*Memory`x` matches {alertname=~\".*Memory.*\"}"}
 	got := runbookNote(inc, m, bot.Delivery{Kind: bot.DeliveryOpen})
 	want := "📋 Runbook `memory-leak` is in the thread of the incident message (matched: `alert *&lt;!channel&gt;*Memory'x' matches {alertname=~\".*Memory.*\"}`). Mark its steps Done, Skip or Undo there; the checklist shows who and when."
 	if got != want {

@@ -17,9 +17,9 @@ import (
 // step is one part of opening or refreshing an incident's channel. It
 // makes at most one change in Slack and reports did with the result to
 // record, or !did when there is nothing for it to do.
-type step func(ctx context.Context, inc *bot.Incident, d bot.Delivery) (res bot.ChatResult, did bool, err error)
+type step func(ctx context.Context, inc *incident, d bot.Delivery) (res result, did bool, err error)
 
-// The one-time steps of opening, as recorded in bot.ChatState.Steps.
+// The one-time steps of opening, as recorded in ChatState.Steps.
 const (
 	stepInvite   = "invite"
 	stepHeadline = "headline"
@@ -32,56 +32,56 @@ const (
 // channel, topic, invitations, incident message, headline, bookmark,
 // matching runbooks. Each step is recorded before the next, so a retry or
 // a restart resumes where the last attempt stopped.
-func (c *Client) open(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
+func (c *Client) open(ctx context.Context, inc *incident, d bot.Delivery) (result, error) {
 	return firstStep(ctx, inc, d, c.channel, c.purpose, c.topic, c.invite, c.message, c.pinMessage, c.headline, c.bookmark, c.runbookNotes, c.matchedRunbooks, c.syncRunbooks)
 }
 
 // refresh edits what shows the incident (message, headline, topic,
 // runbook progress) where it changed. A channel archived meanwhile has
 // nothing left to refresh.
-func (c *Client) refresh(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
-	if inc.SlackChannelID == "" {
-		return bot.ChatResult{}, nil
+func (c *Client) refresh(ctx context.Context, inc *incident, d bot.Delivery) (result, error) {
+	if inc.ChannelID == "" {
+		return result{}, nil
 	}
 	res, err := firstStep(ctx, inc, d, c.message, c.headline, c.topic, c.inviteLater, c.runbookNotes, c.matchedRunbooks, c.syncRunbooks)
 	if errorCode(err) == "is_archived" && inc.Open() {
 		// Reopened (or still open) with its channel archived: bring the
 		// channel back, then refresh it on the next call.
-		uerr := c.call(ctx, "conversations.unarchive", inc.SlackChannelID, func(ctx context.Context) error {
-			return c.api.UnArchiveConversationContext(ctx, inc.SlackChannelID)
+		uerr := c.call(ctx, "conversations.unarchive", inc.ChannelID, func(ctx context.Context) error {
+			return c.api.UnArchiveConversationContext(ctx, inc.ChannelID)
 		})
 		if uerr == nil || errorCode(uerr) == "not_archived" {
 			c.log.Info("slack: unarchived the channel of an open incident", "incident", inc.ID)
-			return bot.ChatResult{More: true}, nil
+			return result{More: true}, nil
 		}
 		if !permanent(uerr) {
-			return bot.ChatResult{}, uerr
+			return result{}, uerr
 		}
 		err = uerr
 	}
 	if channelGone(err) {
 		c.log.Info("slack: not refreshing a gone channel", "incident", inc.ID, "err", err)
-		return bot.ChatResult{}, nil
+		return result{}, nil
 	}
 	return res, err
 }
 
-func firstStep(ctx context.Context, inc *bot.Incident, d bot.Delivery, steps ...step) (bot.ChatResult, error) {
+func firstStep(ctx context.Context, inc *incident, d bot.Delivery, steps ...step) (result, error) {
 	for _, s := range steps {
 		res, did, err := s(ctx, inc, d)
 		if err != nil {
-			return bot.ChatResult{}, err
+			return result{}, err
 		}
 		if did {
 			res.More = true
 			return res, nil
 		}
 	}
-	return bot.ChatResult{}, nil
+	return result{}, nil
 }
 
 // state copies the incident's chat state for a step to change.
-func state(inc *bot.Incident) *bot.ChatState {
+func state(inc *incident) *ChatState {
 	st := inc.Chat
 	st.Steps = slices.Clone(st.Steps)
 	st.Runbooks = slices.Clone(st.Runbooks)
@@ -90,8 +90,8 @@ func state(inc *bot.Incident) *bot.ChatState {
 
 // warn records an optional step as given up: err was permanent, and the
 // rest of the delivery goes on. The warning lands on the timeline.
-func warn(st *bot.ChatState, what string, err error) (bot.ChatResult, bool, error) {
-	return bot.ChatResult{State: st, Warning: fmt.Sprintf("could not %s: %v", what, err)}, true, nil
+func warn(st *ChatState, what string, err error) (result, bool, error) {
+	return result{State: st, Warning: fmt.Sprintf("could not %s: %v", what, err)}, true, nil
 }
 
 // channelGone reports errors that mean the channel cannot take anything.
@@ -115,23 +115,23 @@ const maxNameAttempts = 10
 // Slack answers name_taken. A taken name may be our own channel, created
 // by an attempt whose answer was lost (a timeout, a crash before it was
 // recorded): that one is taken over instead of creating another.
-func (c *Client) channel(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
-	if inc.SlackChannelID != "" {
-		return bot.ChatResult{}, false, nil
+func (c *Client) channel(ctx context.Context, inc *incident, d bot.Delivery) (result, bool, error) {
+	if inc.ChannelID != "" {
+		return result{}, false, nil
 	}
 	var existing map[string]slackgo.Channel
 	for attempt := 1; attempt <= maxNameAttempts; attempt++ {
-		name := bot.ChannelName(c.o.ChannelPrefix, inc.ID, bot.ChannelTitle(inc), attempt)
+		name := bot.ChannelName(c.o.ChannelPrefix, inc.ID, bot.ChannelTitle(inc.Incident), attempt)
 		var ch *slackgo.Channel
 		err := c.call(ctx, "conversations.create", "", func(ctx context.Context) (err error) {
 			ch, err = c.api.CreateConversationContext(ctx, slackgo.CreateConversationParams{ChannelName: name})
 			return err
 		})
 		if err == nil {
-			return bot.ChatResult{ChannelID: ch.ID, ChannelName: orElse(ch.Name, name)}, true, nil
+			return result{ChannelID: ch.ID, ChannelName: orElse(ch.Name, name)}, true, nil
 		}
 		if errorCode(err) != "name_taken" {
-			return bot.ChatResult{}, false, err
+			return result{}, false, err
 		}
 		if existing == nil {
 			if existing, err = c.listChannels(ctx); optional(err) {
@@ -139,15 +139,15 @@ func (c *Client) channel(ctx context.Context, inc *bot.Incident, d bot.Delivery)
 				c.log.Warn("slack: cannot list channels to check a taken name", "err", err)
 				existing = map[string]slackgo.Channel{}
 			} else if err != nil {
-				return bot.ChatResult{}, false, err
+				return result{}, false, err
 			}
 		}
-		if ch, ok := existing[name]; ok && c.ours(ctx, inc, ch) {
+		if ch, ok := existing[name]; ok && c.ours(ctx, inc.Incident, ch) {
 			c.log.Info("slack: taking over the channel an earlier attempt created", "incident", inc.ID, "channel", name)
-			return bot.ChatResult{ChannelID: ch.ID, ChannelName: name}, true, nil
+			return result{ChannelID: ch.ID, ChannelName: name}, true, nil
 		}
 	}
-	return bot.ChatResult{}, false, fmt.Errorf("%w: no free channel name for %s after %d tries", bot.ErrConflict, inc.Key(), maxNameAttempts)
+	return result{}, false, fmt.Errorf("%w: no free channel name for %s after %d tries", bot.ErrConflict, inc.Key(), maxNameAttempts)
 }
 
 func orElse(a, b string) string {
@@ -191,21 +191,21 @@ func identity(inc *bot.Incident) string {
 // purpose writes the incident's identity into its channel's purpose, once,
 // right after creating it, so that a later attempt knows the channel for
 // its own (ours). Optional: without it, only the creation time tells.
-func (c *Client) purpose(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
-	if d.Kind != bot.DeliveryOpen || inc.SlackChannelID == "" || inc.Chat.Did(stepPurpose) {
-		return bot.ChatResult{}, false, nil
+func (c *Client) purpose(ctx context.Context, inc *incident, d bot.Delivery) (result, bool, error) {
+	if d.Kind != bot.DeliveryOpen || inc.ChannelID == "" || inc.Chat.Did(stepPurpose) {
+		return result{}, false, nil
 	}
 	st := state(inc)
 	st.Steps = append(st.Steps, stepPurpose)
-	text := clip(inc.Key()+" "+oneLine(inc.Title), 200) + " · " + identity(inc)
-	err := c.call(ctx, "conversations.setPurpose", inc.SlackChannelID, func(ctx context.Context) error {
-		_, err := c.api.SetPurposeOfConversationContext(ctx, inc.SlackChannelID, text)
+	text := clip(inc.Key()+" "+oneLine(inc.Title), 200) + " · " + identity(inc.Incident)
+	err := c.call(ctx, "conversations.setPurpose", inc.ChannelID, func(ctx context.Context) error {
+		_, err := c.api.SetPurposeOfConversationContext(ctx, inc.ChannelID, text)
 		return err
 	})
 	if optional(err) {
 		return warn(st, "set the channel purpose", err)
 	}
-	return bot.ChatResult{State: st}, err == nil, err
+	return result{State: st}, err == nil, err
 }
 
 // maxListPages bounds the search for a taken name in a big workspace.
@@ -236,112 +236,112 @@ func (c *Client) listChannels(ctx context.Context) (map[string]slackgo.Channel, 
 }
 
 // topic sets the channel topic when it no longer matches the incident.
-func (c *Client) topic(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
-	want := c.view.topic(inc)
+func (c *Client) topic(ctx context.Context, inc *incident, d bot.Delivery) (result, bool, error) {
+	want := c.view.topic(inc.Incident)
 	if inc.Chat.Topic == want {
-		return bot.ChatResult{}, false, nil
+		return result{}, false, nil
 	}
 	st := state(inc)
 	st.Topic = want
-	err := c.call(ctx, "conversations.setTopic", inc.SlackChannelID, func(ctx context.Context) error {
-		_, err := c.api.SetTopicOfConversationContext(ctx, inc.SlackChannelID, want)
+	err := c.call(ctx, "conversations.setTopic", inc.ChannelID, func(ctx context.Context) error {
+		_, err := c.api.SetTopicOfConversationContext(ctx, inc.ChannelID, want)
 		return err
 	})
 	if optional(err) {
 		return warn(st, "set the channel topic", err)
 	}
-	return bot.ChatResult{State: st}, err == nil, err
+	return result{State: st}, err == nil, err
 }
 
 // message posts the incident message when opening, and edits it when
 // what it shows changed.
-func (c *Client) message(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
-	text, blocks := c.view.incident(inc)
+func (c *Client) message(ctx context.Context, inc *incident, d bot.Delivery) (result, bool, error) {
+	text, blocks := c.view.incident(inc.Incident)
 	st := state(inc)
 	st.MessageHash = digest(text, blocks)
 	switch {
-	case inc.SlackMessageTS == "" && d.Kind == bot.DeliveryOpen:
-		ts, err := c.postMessage(ctx, inc.SlackChannelID, text, blocks)
-		return bot.ChatResult{MessageTS: ts, State: st}, err == nil, err
-	case inc.SlackMessageTS == "" || inc.Chat.MessageHash == st.MessageHash:
-		return bot.ChatResult{}, false, nil
+	case inc.MessageTS == "" && d.Kind == bot.DeliveryOpen:
+		ts, err := c.postMessage(ctx, inc.ChannelID, text, blocks)
+		return result{MessageTS: ts, State: st}, err == nil, err
+	case inc.MessageTS == "" || inc.Chat.MessageHash == st.MessageHash:
+		return result{}, false, nil
 	}
-	err := c.update(ctx, inc.SlackChannelID, inc.SlackMessageTS, text, blocks)
+	err := c.update(ctx, inc.ChannelID, inc.MessageTS, text, blocks)
 	if optional(err) {
 		return warn(st, "update the incident message", err)
 	}
-	return bot.ChatResult{State: st}, err == nil, err
+	return result{State: st}, err == nil, err
 }
 
 // pinMessage pins the incident message in its channel once, when opening,
 // so that it stays at hand however long the channel grows. It is optional:
 // without pins:write the incident goes on unpinned, with a warning.
-func (c *Client) pinMessage(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
-	if d.Kind != bot.DeliveryOpen || inc.SlackMessageTS == "" || inc.Chat.Did(stepPin) {
-		return bot.ChatResult{}, false, nil
+func (c *Client) pinMessage(ctx context.Context, inc *incident, d bot.Delivery) (result, bool, error) {
+	if d.Kind != bot.DeliveryOpen || inc.MessageTS == "" || inc.Chat.Did(stepPin) {
+		return result{}, false, nil
 	}
 	st := state(inc)
 	st.Steps = append(st.Steps, stepPin)
-	err := c.call(ctx, "pins.add", inc.SlackChannelID, func(ctx context.Context) error {
-		return c.api.AddPinContext(ctx, inc.SlackChannelID, slackgo.ItemRef{Channel: inc.SlackChannelID, Timestamp: inc.SlackMessageTS})
+	err := c.call(ctx, "pins.add", inc.ChannelID, func(ctx context.Context) error {
+		return c.api.AddPinContext(ctx, inc.ChannelID, slackgo.ItemRef{Channel: inc.ChannelID, Timestamp: inc.MessageTS})
 	})
 	switch {
 	case err == nil || errorCode(err) == "already_pinned":
-		return bot.ChatResult{State: st}, true, nil
+		return result{State: st}, true, nil
 	case optional(err):
 		return warn(st, "pin the incident message", err)
 	}
-	return bot.ChatResult{}, false, err
+	return result{}, false, err
 }
 
 // headline posts the incident's headline in the announcement channel when
 // opening, and edits it when it changed. It is optional: a misconfigured
 // announcement channel costs a warning, not the incident channel.
-func (c *Client) headline(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
+func (c *Client) headline(ctx context.Context, inc *incident, d bot.Delivery) (result, bool, error) {
 	if c.o.Channel == "" {
-		return bot.ChatResult{}, false, nil
+		return result{}, false, nil
 	}
-	text, blocks := c.view.headline(inc)
+	text, blocks := c.view.headline(inc.Incident, inc.ChannelID)
 	st := state(inc)
 	st.HeadlineHash = digest(text, blocks)
-	if inc.SlackHeadlineTS == "" {
+	if inc.HeadlineTS == "" {
 		if d.Kind != bot.DeliveryOpen || inc.Chat.Did(stepHeadline) {
-			return bot.ChatResult{}, false, nil
+			return result{}, false, nil
 		}
 		st.Steps = append(st.Steps, stepHeadline)
 		ts, err := c.postMessage(ctx, c.o.Channel, text, blocks)
 		if permanent(err) {
 			return warn(st, "post the headline in the announcement channel", err)
 		}
-		return bot.ChatResult{HeadlineTS: ts, State: st}, err == nil, err
+		return result{HeadlineTS: ts, State: st}, err == nil, err
 	}
 	if inc.Chat.HeadlineHash == st.HeadlineHash {
-		return bot.ChatResult{}, false, nil
+		return result{}, false, nil
 	}
-	err := c.update(ctx, c.o.Channel, inc.SlackHeadlineTS, text, blocks)
+	err := c.update(ctx, c.o.Channel, inc.HeadlineTS, text, blocks)
 	if permanent(err) {
 		return warn(st, "update the headline in the announcement channel", err)
 	}
-	return bot.ChatResult{State: st}, err == nil, err
+	return result{State: st}, err == nil, err
 }
 
 // bookmark adds a bookmark to the postmortem draft, when incidentbot has
 // a public URL.
-func (c *Client) bookmark(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, bool, error) {
+func (c *Client) bookmark(ctx context.Context, inc *incident, d bot.Delivery) (result, bool, error) {
 	pub := strings.TrimRight(c.o.PublicURL, "/")
 	if pub == "" || d.Kind != bot.DeliveryOpen || inc.Chat.Did(stepBookmark) {
-		return bot.ChatResult{}, false, nil
+		return result{}, false, nil
 	}
 	st := state(inc)
 	st.Steps = append(st.Steps, stepBookmark)
 	params := slackgo.AddBookmarkParameters{Title: "Postmortem draft", Type: "link", Emoji: ":memo:",
 		Link: draftPage(pub, inc.ID)}
-	err := c.call(ctx, "bookmarks.add", inc.SlackChannelID, func(ctx context.Context) error {
-		_, err := c.api.AddBookmarkContext(ctx, inc.SlackChannelID, params)
+	err := c.call(ctx, "bookmarks.add", inc.ChannelID, func(ctx context.Context) error {
+		_, err := c.api.AddBookmarkContext(ctx, inc.ChannelID, params)
 		return err
 	})
 	if optional(err) {
 		return warn(st, "bookmark the postmortem draft", err)
 	}
-	return bot.ChatResult{State: st}, err == nil, err
+	return result{State: st}, err == nil, err
 }

@@ -63,9 +63,9 @@ func pageBlocks(m bot.PageMessage) (string, []slackgo.Block) {
 	if !pg.Channel {
 		els = append(els, slackgo.NewButtonBlockElement(bot.ActionPageAck, bot.PageValue(inc.ID, pg.ID), plain("Acknowledge")).WithStyle(slackgo.StylePrimary))
 	}
-	if inc.SlackChannelID != "" {
-		open := slackgo.NewButtonBlockElement("page_open_channel", inc.SlackChannelID, plain("Open channel"))
-		open.URL = "https://slack.com/app_redirect?channel=" + inc.SlackChannelID
+	if ch := m.Chat[Adapter].Room; ch != "" {
+		open := slackgo.NewButtonBlockElement("page_open_channel", ch, plain("Open channel"))
+		open.URL = "https://slack.com/app_redirect?channel=" + ch
 		els = append(els, open)
 	}
 	if len(els) > 0 {
@@ -97,8 +97,8 @@ func groupBlocks(m bot.PageMessage) (string, []slackgo.Block) {
 		} else if pg.StartedBy != "" {
 			line += " (by " + mention(pg.StartedBy) + ")"
 		}
-		if inc.SlackChannelID != "" {
-			line += " <#" + inc.SlackChannelID + ">"
+		if ch := it.Chat[Adapter].Room; ch != "" {
+			line += " <#" + ch + ">"
 		}
 		lines = append(lines, line)
 		keys = append(keys, inc.Key())
@@ -145,9 +145,9 @@ func alertSummary(inc *bot.Incident) string {
 // inviteMore invites the people a page reached into the incident's
 // channel (bot.DeliveryInvite). Without a channel there is nobody to
 // invite into; people Slack refuses are named in a warning.
-func (c *Client) inviteMore(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
-	if inc.SlackChannelID == "" {
-		return bot.ChatResult{}, nil
+func (c *Client) inviteMore(ctx context.Context, inc *incident, d bot.Delivery) (result, error) {
+	if inc.ChannelID == "" {
+		return result{}, nil
 	}
 	var users []string
 	for u := range strings.SplitSeq(d.Ref, ",") {
@@ -156,13 +156,13 @@ func (c *Client) inviteMore(ctx context.Context, inc *bot.Incident, d bot.Delive
 		}
 	}
 	if len(users) == 0 {
-		return bot.ChatResult{}, nil
+		return result{}, nil
 	}
-	invited, refused, err := c.inviteAll(ctx, inc.SlackChannelID, users)
+	invited, refused, err := c.inviteAll(ctx, inc.ChannelID, users)
 	if err != nil {
-		return bot.ChatResult{}, err
+		return result{}, err
 	}
-	var res bot.ChatResult
+	var res result
 	for _, u := range invited {
 		res.Invited = append(res.Invited, "<@"+u+">")
 	}

@@ -14,7 +14,7 @@ import (
 
 func pageIncident() *bot.Incident {
 	return &bot.Incident{ID: 12, Title: "Checkout <!channel> & co", Severity: bot.SEV1, Status: bot.StatusInvestigating,
-		SlackChannelID: "C0INC", Alerts: []bot.Alert{
+		Alerts: []bot.Alert{
 			{Status: bot.AlertFiring, Labels: map[string]string{"alertname": "HighErrorRate"}, Annotations: map[string]string{"summary": "5xx at <b>40%</b>"}},
 			{Status: bot.AlertFiring, Labels: map[string]string{"alertname": "HighLatency"}},
 		}}
@@ -26,7 +26,7 @@ func TestSlackPagerDM(t *testing.T) {
 	c := New("xoxb-t", Options{APIURL: srv.APIURL(), Limits: &Limits{}})
 	p := c.Pager()
 	m := bot.PageMessage{Incident: pageIncident(), Page: bot.Page{ID: 34, IncidentID: 12, Team: "payments", Step: 2, Round: 1,
-		Target: "U0ALICE", Via: bot.ViaSlack, Message: "<@U0X> look *now*"}}
+		Target: "U0ALICE", Via: bot.ViaSlack, Message: "<@U0X> look *now*"}, Chat: map[string]bot.ChatRecord{Adapter: {Room: "C0INC"}}}
 	if err := p.Send(context.Background(), m); err != nil {
 		t.Fatal(err)
 	}
@@ -71,8 +71,7 @@ func TestInviteThePaged(t *testing.T) {
 	c := New("xoxb-t", Options{APIURL: srv.APIURL(), Limits: &Limits{}})
 	ch := srv.AddChannel("inc-12", false)
 	inc := pageIncident()
-	inc.SlackChannelID = ch
-	res, err := c.Deliver(context.Background(), inc, bot.Delivery{Kind: bot.DeliveryInvite, Ref: "U0ALICE,U0BOB,not-a-user"})
+	res, err := c.Deliver(context.Background(), inc, bot.ChatRecord{Room: ch}, bot.Delivery{Kind: bot.DeliveryInvite, Ref: "U0ALICE,U0BOB,not-a-user"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +79,7 @@ func TestInviteThePaged(t *testing.T) {
 	if strings.Join(res.Invited, ",") != "<@U0ALICE>,<@U0BOB>" || !strings.Contains(strings.Join(got.Members, ","), "U0ALICE,U0BOB") {
 		t.Errorf("invited %v, members %v", res.Invited, got.Members)
 	}
-	inc.SlackChannelID = ""
-	if res, err := c.Deliver(context.Background(), inc, bot.Delivery{Kind: bot.DeliveryInvite, Ref: "U0ALICE"}); err != nil || len(res.Invited) != 0 {
+	if res, err := c.Deliver(context.Background(), inc, bot.ChatRecord{}, bot.Delivery{Kind: bot.DeliveryInvite, Ref: "U0ALICE"}); err != nil || len(res.Invited) != 0 {
 		t.Errorf("without a channel: %+v %v", res, err)
 	}
 }
@@ -131,10 +129,11 @@ func TestSlackPagerGroupedDM(t *testing.T) {
 	srv := slacktesting.New()
 	defer srv.Close()
 	c := New("xoxb-t", Options{APIURL: srv.APIURL(), Limits: &Limits{}})
-	m := bot.PageMessage{Incident: pageIncident(), Page: bot.Page{ID: 34, IncidentID: 12, Team: "payments", Step: 1, Target: "U0ALICE", Via: bot.ViaSlack}}
+	m := bot.PageMessage{Incident: pageIncident(), Page: bot.Page{ID: 34, IncidentID: 12, Team: "payments", Step: 1, Target: "U0ALICE", Via: bot.ViaSlack},
+		Chat: map[string]bot.ChatRecord{Adapter: {Room: "C0INC"}}}
 	for i := range 11 {
 		inc := pageIncident()
-		inc.ID, inc.Severity, inc.SlackChannelID = int64(13+i), bot.SEV2, ""
+		inc.ID, inc.Severity = int64(13+i), bot.SEV2
 		m.Also = append(m.Also, bot.PageItem{Incident: inc, Page: bot.Page{ID: uint64(40 + i), IncidentID: inc.ID, Team: "payments", Step: 1, Target: "U0ALICE", Via: bot.ViaSlack}})
 	}
 	if err := c.Pager().Send(context.Background(), m); err != nil {

@@ -12,26 +12,26 @@ import (
 // post posts a change message into the incident's channel. Without a
 // channel (opening failed) or with an archived one, there is nobody to
 // tell, which is no failure.
-func (c *Client) post(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
-	if inc.SlackChannelID == "" || strings.TrimSpace(d.Text) == "" {
-		return bot.ChatResult{}, nil
+func (c *Client) post(ctx context.Context, inc *incident, d bot.Delivery) (result, error) {
+	if inc.ChannelID == "" || strings.TrimSpace(d.Text) == "" {
+		return result{}, nil
 	}
-	_, err := c.postMessage(ctx, inc.SlackChannelID, clip(Escape(strings.TrimSpace(d.Text)), 3900), entryBlocks(inc, d))
+	_, err := c.postMessage(ctx, inc.ChannelID, clip(Escape(strings.TrimSpace(d.Text)), 3900), entryBlocks(inc.Incident, d))
 	if channelGone(err) {
 		c.log.Info("slack: not posting into a gone channel", "incident", inc.ID, "err", err)
-		return bot.ChatResult{}, nil
+		return result{}, nil
 	}
-	return bot.ChatResult{}, err
+	return result{}, err
 }
 
 // postmortem uploads the draft (d.Text, rendered by the worker) into the
 // channel as a Markdown file, with a comment saying what it is.
-func (c *Client) postmortem(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
-	if inc.SlackChannelID == "" {
-		return bot.ChatResult{}, fmt.Errorf("%w: %s has no Slack channel", bot.ErrConflict, inc.Key())
+func (c *Client) postmortem(ctx context.Context, inc *incident, d bot.Delivery) (result, error) {
+	if inc.ChannelID == "" {
+		return result{}, fmt.Errorf("%w: %s has no Slack channel", bot.ErrConflict, inc.Key())
 	}
 	if d.Text == "" {
-		return bot.ChatResult{}, fmt.Errorf("%w: the postmortem draft is empty", bot.ErrInvalid)
+		return result{}, fmt.Errorf("%w: the postmortem draft is empty", bot.ErrInvalid)
 	}
 	name := strings.ToLower(inc.Key()) + "-postmortem.md"
 	comment := "Postmortem draft for " + inc.Key() + ", written from the timeline"
@@ -45,41 +45,41 @@ func (c *Client) postmortem(ctx context.Context, inc *bot.Incident, d bot.Delive
 	err := c.call(ctx, "files.uploadV2", "", func(ctx context.Context) error {
 		_, err := c.api.UploadFileContext(ctx, slackgo.UploadFileParameters{
 			Filename: name, FileSize: len(d.Text), Content: d.Text, Title: inc.Key() + " postmortem draft",
-			Channel: inc.SlackChannelID, InitialComment: comment, SnippetType: "markdown",
+			Channel: inc.ChannelID, InitialComment: comment, SnippetType: "markdown",
 		})
 		return err
 	})
 	if err != nil {
-		return bot.ChatResult{}, err
+		return result{}, err
 	}
-	return bot.ChatResult{File: name}, nil
+	return result{File: name}, nil
 }
 
 // pin reads the message d.Ref (its ts) in the incident's channel for the
 // timeline, and pins it in Slack too (a :pushpin: reaction is a request
 // to pin).
-func (c *Client) pin(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
-	if inc.SlackChannelID == "" {
-		return bot.ChatResult{}, fmt.Errorf("%w: %s has no Slack channel", bot.ErrConflict, inc.Key())
+func (c *Client) pin(ctx context.Context, inc *incident, d bot.Delivery) (result, error) {
+	if inc.ChannelID == "" {
+		return result{}, fmt.Errorf("%w: %s has no Slack channel", bot.ErrConflict, inc.Key())
 	}
 	at := parseTS(d.Ref)
 	if at.IsZero() {
-		return bot.ChatResult{}, fmt.Errorf("%w: message timestamp %q", bot.ErrInvalid, d.Ref)
+		return result{}, fmt.Errorf("%w: message timestamp %q", bot.ErrInvalid, d.Ref)
 	}
-	msg, err := c.fetch(ctx, inc.SlackChannelID, d.Ref)
+	msg, err := c.fetch(ctx, inc.ChannelID, d.Ref)
 	if err != nil {
-		return bot.ChatResult{}, err
+		return result{}, err
 	}
-	res := bot.ChatResult{Pinned: &bot.PinnedMessage{Author: author(msg), Text: orElse(strings.TrimSpace(msg.Text), "(no text)"), At: at}}
-	err = c.call(ctx, "pins.add", inc.SlackChannelID, func(ctx context.Context) error {
-		return c.api.AddPinContext(ctx, inc.SlackChannelID, slackgo.ItemRef{Channel: inc.SlackChannelID, Timestamp: d.Ref})
+	res := result{Pinned: &bot.PinnedMessage{Author: author(msg), Text: orElse(strings.TrimSpace(msg.Text), "(no text)"), At: at}}
+	err = c.call(ctx, "pins.add", inc.ChannelID, func(ctx context.Context) error {
+		return c.api.AddPinContext(ctx, inc.ChannelID, slackgo.ItemRef{Channel: inc.ChannelID, Timestamp: d.Ref})
 	})
 	switch {
 	case err == nil || errorCode(err) == "already_pinned":
 	case permanent(err):
 		res.Warning = fmt.Sprintf("could not pin the message in Slack: %v", err)
 	default:
-		return bot.ChatResult{}, err
+		return result{}, err
 	}
 	return res, nil
 }

@@ -31,7 +31,7 @@ func TestRetryAfterIsWaitedOut(t *testing.T) {
 		t.Fatalf("%d posts before Retry-After passed, want 1", n)
 	}
 	e.settle()
-	ch := e.incident(id).SlackChannelID
+	ch := e.incident(id).ChannelID
 	if msgs := e.messages(ch); count(msgs, "INC-1 ") != 1 || len(e.slack.OK("conversations.create")) != 1 {
 		t.Errorf("messages %q after %d creates", msgs, len(e.slack.OK("conversations.create")))
 	}
@@ -53,7 +53,7 @@ func TestPermanentErrorIsRecordedAndSkipped(t *testing.T) {
 	if len(failed) != 1 || failed[0] != "could not post an update to the channel: invalid: slack chat.postMessage: msg_too_long" {
 		t.Errorf("delivery_failed: %q", failed)
 	}
-	if msgs := e.messages(e.incident(id).SlackChannelID); msgs[len(msgs)-1] != "• second" || slices.Contains(msgs, "• first") {
+	if msgs := e.messages(e.incident(id).ChannelID); msgs[len(msgs)-1] != "• second" || slices.Contains(msgs, "• first") {
 		t.Errorf("messages: %q", msgs)
 	}
 }
@@ -116,8 +116,8 @@ func checkOnceInOrder(t *testing.T, e *env, ids []int64) {
 				channels = append(channels, c.ID)
 			}
 		}
-		if len(channels) != 1 || channels[0] != inc.SlackChannelID {
-			t.Errorf("%s: channels %v, stored %q", key, channels, inc.SlackChannelID)
+		if len(channels) != 1 || channels[0] != inc.ChannelID {
+			t.Errorf("%s: channels %v, stored %q", key, channels, inc.ChannelID)
 			continue
 		}
 		want := []string{key + " SEV1 investigating: " + inc.Title}
@@ -125,7 +125,7 @@ func checkOnceInOrder(t *testing.T, e *env, ids []int64) {
 			want = append(want, "Runbook High error rate: 0/3 done", runbookNoteText)
 		}
 		want = append(want, "• acknowledged by <@U100>", "• looking at "+key)
-		if got := e.messages(inc.SlackChannelID); !slices.Equal(got, want) {
+		if got := e.messages(inc.ChannelID); !slices.Equal(got, want) {
 			t.Errorf("%s: messages\n got %q\nwant %q", key, got, want)
 		}
 		if n := count(headlines, key+" "); n != 1 {

@@ -141,7 +141,20 @@ func New(token string, o Options) *Client {
 // Deliver carries out the next step of d for inc; see bot.Chat. Open and
 // refresh converge the channel on the incident one change at a time;
 // the other kinds are one step each.
-func (c *Client) Deliver(ctx context.Context, inc *bot.Incident, d bot.Delivery) (bot.ChatResult, error) {
+func (c *Client) Deliver(ctx context.Context, i *bot.Incident, rec bot.ChatRecord, d bot.Delivery) (bot.ChatResult, error) {
+	st, err := StateOf(rec)
+	if err != nil {
+		return bot.ChatResult{}, fmt.Errorf("%w: %w", bot.ErrInvalid, err)
+	}
+	inc := &incident{Incident: i, State: st}
+	res, err := c.deliver(ctx, inc, d)
+	if err != nil {
+		return bot.ChatResult{}, err
+	}
+	return res.chat(inc)
+}
+
+func (c *Client) deliver(ctx context.Context, inc *incident, d bot.Delivery) (result, error) {
 	switch d.Kind {
 	case bot.DeliveryOpen:
 		return c.open(ctx, inc, d)
@@ -162,7 +175,7 @@ func (c *Client) Deliver(ctx context.Context, inc *bot.Incident, d bot.Delivery)
 	case bot.DeliveryProfile:
 		return c.profile(ctx, inc, d) // graph.go
 	}
-	return bot.ChatResult{}, fmt.Errorf("%w: unknown delivery kind %q", bot.ErrInvalid, d.Kind)
+	return result{}, fmt.Errorf("%w: unknown delivery kind %q", bot.ErrInvalid, d.Kind)
 }
 
 // call makes one Web API call in its turn and classifies its error. A

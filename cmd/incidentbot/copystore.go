@@ -54,7 +54,7 @@ func copyStore(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("copy-store: %w", err)
 	}
-	fmt.Fprintf(stdout, "copied %d incidents (%d alerts, %d timeline entries, %d groups), %d pending deliveries, %d timers, %d escalation runs, %d pages, %d overrides, %d ack links into %s\n",
-		c.Incidents, c.Alerts, c.Entries, c.Groups, c.Deliveries, c.Timers, c.Escalations, c.Pages, c.Overrides, c.Tokens, storeName(*to))
+	fmt.Fprintf(stdout, "copied %d incidents (%d alerts, %d timeline entries, %d chat records, %d groups), %d pending deliveries, %d timers, %d escalation runs, %d pages, %d overrides, %d ack links into %s\n",
+		c.Incidents, c.Alerts, c.Entries, c.ChatRecords, c.Groups, c.Deliveries, c.Timers, c.Escalations, c.Pages, c.Overrides, c.Tokens, storeName(*to))
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
+	botslack "github.com/incidentbot/incidentbot/bot/slack"
 	"github.com/incidentbot/incidentbot/bot/slack/slacktesting"
 	"github.com/incidentbot/incidentbot/internal/loadgen"
 	"github.com/incidentbot/incidentbot/store/bolt"
@@ -160,8 +161,8 @@ func TestCrashRecovery(t *testing.T) {
 	if err := p.stop(t); err != nil {
 		t.Fatalf("shutdown after the test: %v", err)
 	}
-	incs, timelines := readStore(t, db)
-	checkCrashSlack(t, slack, announce, incs, timelines, *crashKills)
+	incs, timelines, states := readStore(t, db)
+	checkCrashSlack(t, slack, announce, incs, timelines, states, *crashKills)
 }
 
 // checkCrashAlerts reads the incidents through the JSON API: one per
@@ -203,7 +204,7 @@ func checkCrashAlerts(t *testing.T, p *proc, acked map[int]int) {
 
 // readStore opens the stopped service's file and returns its incidents
 // and timelines, after checking that nothing is left in the outbox.
-func readStore(t *testing.T, path string) ([]*bot.Incident, map[int64][]bot.TimelineEntry) {
+func readStore(t *testing.T, path string) ([]*bot.Incident, map[int64][]bot.TimelineEntry, map[int64]botslack.State) {
 	t.Helper()
 	st, err := bolt.Open(path, bolt.Options{})
 	if err != nil {
@@ -224,14 +225,14 @@ func readStore(t *testing.T, path string) ([]*bot.Incident, map[int64][]bot.Time
 			t.Fatal(err)
 		}
 	}
-	return incs, timelines
+	return incs, timelines, slackStates(t, svc, incs)
 }
 
 // checkCrashSlack checks what Slack got: one channel per incident, and
 // every message (incident message, headline, one post per stored change)
 // at least once. Duplicates are counted: each kill may repeat at most the
 // steps in flight, one per delivery worker (four).
-func checkCrashSlack(t *testing.T, slack *slacktesting.Server, announce string, incs []*bot.Incident, timelines map[int64][]bot.TimelineEntry, kills int) {
+func checkCrashSlack(t *testing.T, slack *slacktesting.Server, announce string, incs []*bot.Incident, timelines map[int64][]bot.TimelineEntry, states map[int64]botslack.State, kills int) {
 	t.Helper()
 	channels := map[string][]string{}
 	for _, c := range slack.Channels() {
@@ -246,11 +247,12 @@ func checkCrashSlack(t *testing.T, slack *slacktesting.Server, announce string, 
 				t.Errorf("%s: delivery_failed: %s", inc.Key(), e.Text)
 			}
 		}
-		if got := channels[fmt.Sprint(inc.ID)]; len(got) != 1 || got[0] != inc.SlackChannelName {
-			t.Errorf("%s: channels %v, want only %s", inc.Key(), got, inc.SlackChannelName)
+		st := states[inc.ID]
+		if got := channels[fmt.Sprint(inc.ID)]; len(got) != 1 || got[0] != st.ChannelName {
+			t.Errorf("%s: channels %v, want only %s", inc.Key(), got, st.ChannelName)
 			continue
 		}
-		msgs := slack.Messages(inc.SlackChannelID)
+		msgs := slack.Messages(st.ChannelID)
 		count := func(what string, n int) {
 			if n == 0 {
 				t.Errorf("%s: no %s in Slack", inc.Key(), what)

@@ -133,7 +133,7 @@ func (m *metrics) observeSlackCall(c botslack.Call) {
 // observeChannel times an incident's wait for its channel
 // (bot.WorkerOptions.OnChannel). Incidents declared by hand came with no
 // webhook and are left out.
-func (m *metrics) observeChannel(inc *bot.Incident, at time.Time) {
+func (m *metrics) observeChannel(inc *bot.Incident, _ bot.ChatRecord, at time.Time) {
 	if inc.Receiver == "" || inc.CreatedAt.IsZero() {
 		return
 	}

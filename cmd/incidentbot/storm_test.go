@@ -168,7 +168,7 @@ func TestAlertStorm(t *testing.T) {
 			rounds[s.group]++
 		}
 	}
-	checkStormSlack(t, slack, announce, incs, rounds)
+	checkStormSlack(t, slack, announce, incs, slackStates(t, b.svc, incs), rounds)
 }
 
 // injectRateLimits answers a few calls 429 every period, one method after
@@ -340,7 +340,7 @@ func checkStormTimelines(t *testing.T, svc *bot.Service, incs []*bot.Incident) {
 // headline; edits of rounds that queued up behind the rate limits
 // collapse into one). So an incident costs at most openCalls + 3 x its
 // rounds, whatever the number of its alerts; 429s come on top.
-func checkStormSlack(t *testing.T, slack *slacktesting.Server, announce string, incs []*bot.Incident, rounds map[int]int) {
+func checkStormSlack(t *testing.T, slack *slacktesting.Server, announce string, incs []*bot.Incident, states map[int64]botslack.State, rounds map[int]int) {
 	t.Helper()
 	const openCalls = 7
 	calls := slack.Calls()
@@ -374,14 +374,15 @@ func checkStormSlack(t *testing.T, slack *slacktesting.Server, announce string, 
 		channels[id] = append(channels[id], c.Name)
 	}
 	for _, inc := range incs {
-		if inc.SlackChannelID == "" || inc.SlackMessageTS == "" || inc.SlackHeadlineTS == "" {
-			t.Errorf("%s: channel %q, message %q, headline %q: want all three", inc.Key(), inc.SlackChannelID, inc.SlackMessageTS, inc.SlackHeadlineTS)
+		st := states[inc.ID]
+		if st.ChannelID == "" || st.MessageTS == "" || st.HeadlineTS == "" {
+			t.Errorf("%s: channel %q, message %q, headline %q: want all three", inc.Key(), st.ChannelID, st.MessageTS, st.HeadlineTS)
 			continue
 		}
-		if got := channels[fmt.Sprint(inc.ID)]; len(got) != 1 || got[0] != inc.SlackChannelName {
-			t.Errorf("%s: channels %v, want only %s", inc.Key(), got, inc.SlackChannelName)
+		if got := channels[fmt.Sprint(inc.ID)]; len(got) != 1 || got[0] != st.ChannelName {
+			t.Errorf("%s: channels %v, want only %s", inc.Key(), got, st.ChannelName)
 		}
-		if n := incidentMessages(slack.Messages(inc.SlackChannelID)); n != 1 {
+		if n := incidentMessages(slack.Messages(st.ChannelID)); n != 1 {
 			t.Errorf("%s: %d incident messages in its channel, want 1", inc.Key(), n)
 		}
 	}
@@ -442,4 +443,24 @@ func checkRetryAfter(t *testing.T, calls []slacktesting.Call, announce string) {
 	}
 	t.Logf("429s: %d retried after their Retry-After, %d not retried as such (the step changed); "+
 		"calls landing inside another call's Retry-After window of their method (in flight, other targets): %d", waited, len(blocked), inWindow)
+}
+
+// slackStates reads the Slack adapter's state of each incident.
+func slackStates(t *testing.T, svc *bot.Service, incs []*bot.Incident) map[int64]botslack.State {
+	t.Helper()
+	ids := make([]int64, len(incs))
+	for i, inc := range incs {
+		ids[i] = inc.ID
+	}
+	recs, err := svc.ChatRecords(context.Background(), botslack.Adapter, ids...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[int64]botslack.State, len(recs))
+	for id, rec := range recs {
+		if out[id], err = botslack.StateOf(rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }

@@ -73,7 +73,7 @@ func (t *tx) DeleteIncident(id int64, max int) (bool, error) {
 	if err := t.deleteOnCall(id); err != nil {
 		return false, err
 	}
-	if err := t.indexChannel(id, inc.SlackChannelID, ""); err != nil {
+	if err := t.deleteChat(id); err != nil {
 		return false, err
 	}
 	if inc.GroupKey != "" {

@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -26,8 +25,14 @@ var (
 	// groups: groupKey(receiver, groupKey) -> groupRecord (the group's
 	// latest incident, revision, last notification's digest).
 	bucketGroups = []byte("groups")
-	// channels: Slack channel ID -> incident id.
+	// channels: Slack channel ID -> incident id, in version 2 files only
+	// (rooms replaced it).
 	bucketChannels = []byte("channels")
+	// chat: incident id + adapter name -> bot.ChatRecord JSON, what each
+	// chat adapter keeps for the incident.
+	bucketChat = []byte("chat")
+	// rooms: groupKey(adapter, room) -> incident id, for IncidentByRoom.
+	bucketRooms = []byte("rooms")
 	// timeline: incident id + entry id -> TimelineEntry JSON; its sequence
 	// numbers entries, so IDs grow across all incidents.
 	bucketTimeline = []byte("timeline")
@@ -45,7 +50,10 @@ var (
 // schemaVersion is the data format this code reads and writes. A change
 // that older code would misread must raise it. Version 1 kept each
 // incident's alerts inside its record; version 2 keeps them beside it.
-const schemaVersion = 2
+// Version 2 also kept Slack's state (channel, message IDs, what it showed)
+// inside the incident record, with a channel index; version 3 keeps it in
+// the Slack adapter's chat record beside it, indexed by room.
+const schemaVersion = 3
 
 var keyVersion = []byte("version")
 
@@ -53,7 +61,7 @@ var keyVersion = []byte("version")
 // data to this one, and refuses a file written by a newer format it would
 // misread.
 func initSchema(btx *bolt.Tx) error {
-	for _, name := range [][]byte{bucketIncidents, bucketAlerts, bucketOpen, bucketGroups, bucketChannels, bucketTimeline,
+	for _, name := range [][]byte{bucketIncidents, bucketAlerts, bucketOpen, bucketGroups, bucketChat, bucketRooms, bucketTimeline,
 		bucketOutbox, bucketEvents, bucketEventTimes, bucketMeta} {
 		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("create bucket %s: %w", name, err)
@@ -66,6 +74,13 @@ func initSchema(btx *bolt.Tx) error {
 	}
 	if len(v) != 8 || binary.BigEndian.Uint64(v) > schemaVersion {
 		return fmt.Errorf("data format version %x is newer than this build reads (%d)", v, schemaVersion)
+	}
+	// Slack's fields first: the move of the alerts decodes the records as
+	// this build's Incident, which would drop them.
+	if binary.BigEndian.Uint64(v) < 3 {
+		if err := moveChatOut(btx); err != nil {
+			return fmt.Errorf("move Slack state out of incident records: %w", err)
+		}
 	}
 	if binary.BigEndian.Uint64(v) < 2 {
 		if err := migrateAlertsOut(btx); err != nil {
@@ -144,18 +159,6 @@ func (t *tx) LatestInGroup(receiver, key string) (*bot.Incident, error) {
 	return t.Incident(g.Incident)
 }
 
-// IncidentByChannel implements bot.Tx.
-func (t *tx) IncidentByChannel(channelID string) (*bot.Incident, error) {
-	var id []byte
-	if channelID != "" {
-		id = t.btx.Bucket(bucketChannels).Get([]byte(channelID))
-	}
-	if id == nil {
-		return nil, fmt.Errorf("incident for channel %q: %w", channelID, bot.ErrNotFound)
-	}
-	return t.Incident(int64(binary.BigEndian.Uint64(id)))
-}
-
 // Incidents implements bot.Tx, walking the IDs backwards from f.Before:
 // those of the open index when only open incidents are asked for.
 func (t *tx) Incidents(f bot.IncidentFilter) ([]*bot.Incident, error) {
@@ -228,9 +231,6 @@ func (t *tx) CreateIncident(inc *bot.Incident) error {
 			return err
 		}
 	}
-	if err := t.indexChannel(rec.ID, "", rec.SlackChannelID); err != nil {
-		return err
-	}
 	if len(rec.Alerts) > 0 {
 		digests := make([]bot.Digest, len(rec.Alerts))
 		for i := range rec.Alerts {
@@ -254,16 +254,12 @@ func (t *tx) UpdateIncident(inc *bot.Incident) error {
 		return fmt.Errorf("incident %d: %w", inc.ID, bot.ErrNotFound)
 	}
 	var old struct {
-		SlackChannelID string     `json:"slack_channel_id"`
-		Status         bot.Status `json:"status"`
+		Status bot.Status `json:"status"`
 	}
 	if err := json.Unmarshal(v, &old); err != nil {
 		return fmt.Errorf("bolt: decode incident %d: %w", inc.ID, err)
 	}
-	if err := t.putIncident(inc, old.Status != bot.StatusResolved); err != nil {
-		return err
-	}
-	return t.indexChannel(inc.ID, old.SlackChannelID, inc.SlackChannelID)
+	return t.putIncident(inc, old.Status != bot.StatusResolved)
 }
 
 // putIncident stores inc's header and keeps the open index in step; wasOpen
@@ -287,28 +283,6 @@ func (t *tx) putIncident(inc *bot.Incident, wasOpen bool) error {
 	}
 	if err != nil {
 		return fmt.Errorf("bolt: index incident %d as open: %w", inc.ID, err)
-	}
-	return nil
-}
-
-// indexChannel moves incident id's channel index entry from old to cur.
-// The old entry goes only if it still points at id: a channel ID taken
-// over by another incident stays with that one.
-func (t *tx) indexChannel(id int64, old, cur string) error {
-	if old == cur {
-		return nil
-	}
-	b := t.btx.Bucket(bucketChannels)
-	key := incidentKey(id)
-	if old != "" && bytes.Equal(b.Get([]byte(old)), key) {
-		if err := b.Delete([]byte(old)); err != nil {
-			return fmt.Errorf("bolt: unindex channel %q: %w", old, err)
-		}
-	}
-	if cur != "" {
-		if err := b.Put([]byte(cur), key); err != nil {
-			return fmt.Errorf("bolt: index channel %q: %w", cur, err)
-		}
 	}
 	return nil
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
@@ -14,7 +16,7 @@ import (
 
 // Copied counts what CopyFrom wrote.
 type Copied struct {
-	Incidents, Alerts, Entries, Groups, Deliveries, Timers, Escalations, Pages, Overrides, Tokens int
+	Incidents, Alerts, Entries, Groups, Deliveries, Timers, Escalations, Pages, Overrides, Tokens, ChatRecords int
 }
 
 // TokenLister is a source that can list its ack links' token hashes, as
@@ -32,7 +34,7 @@ type pageToken struct {
 
 // CopyFrom copies everything src holds that a bot.Tx can list into this
 // store, which must hold no incident yet: incidents keep their numbers,
-// channels and alerts (in their order), timelines their entry IDs, groups
+// chat adapters' records (rooms indexed) and alerts (in their order), timelines their entry IDs, groups
 // their state, and the outbox, timers, escalation runs, pages and
 // overrides theirs, so that what was pending goes on. When src is a
 // TokenLister, the ack links' token hashes that have not expired come
@@ -45,6 +47,7 @@ func (s *Store) CopyFrom(ctx context.Context, src bot.Store) (Copied, error) {
 		incs      []*bot.Incident
 		timelines = map[int64][]bot.TimelineEntry{}
 		escs      = map[int64][]bot.EscalationRun{}
+		chat      = map[int64]map[string]bot.ChatRecord{}
 		pages     = map[int64][]bot.Page{}
 		groups    = map[[2]string]bot.GroupState{}
 		outbox    []bot.Delivery
@@ -60,6 +63,9 @@ func (s *Store) CopyFrom(ctx context.Context, src bot.Store) (Copied, error) {
 				return err
 			}
 			if escs[inc.ID], err = tx.Escalations(inc.ID); err != nil {
+				return err
+			}
+			if chat[inc.ID], err = tx.ChatRecords(inc.ID); err != nil {
 				return err
 			}
 			if pages[inc.ID], err = tx.Pages(inc.ID); err != nil {
@@ -123,6 +129,12 @@ func (s *Store) CopyFrom(ctx context.Context, src bot.Store) (Copied, error) {
 			}
 			c.Incidents++
 			c.Alerts += len(inc.Alerts)
+			for _, adapter := range slices.Sorted(maps.Keys(chat[inc.ID])) {
+				if err := t.PutChatRecord(inc.ID, adapter, chat[inc.ID][adapter]); err != nil {
+					return err
+				}
+				c.ChatRecords++
+			}
 			for _, e := range timelines[inc.ID] {
 				if err := insertBody(t, "timeline", "INSERT INTO timeline (incident_id, id, body) VALUES ($1, $2, $3)", inc.ID, e.ID, e); err != nil {
 					return err

@@ -20,6 +20,8 @@ type everything struct {
 	Timelines map[int64][]bot.TimelineEntry
 	Pages     map[int64][]bot.Page
 	Escs      map[int64][]bot.EscalationRun
+	Chat      map[int64]map[string]bot.ChatRecord
+	Rooms     map[string]int64
 	Group     bot.GroupState
 	Outbox    []bot.Delivery
 	Timers    []bot.Timer
@@ -28,7 +30,8 @@ type everything struct {
 
 func readAll(t *testing.T, s bot.Store) everything {
 	t.Helper()
-	e := everything{Timelines: map[int64][]bot.TimelineEntry{}, Pages: map[int64][]bot.Page{}, Escs: map[int64][]bot.EscalationRun{}}
+	e := everything{Timelines: map[int64][]bot.TimelineEntry{}, Pages: map[int64][]bot.Page{}, Escs: map[int64][]bot.EscalationRun{},
+		Chat: map[int64]map[string]bot.ChatRecord{}, Rooms: map[string]int64{}}
 	err := s.View(context.Background(), func(tx bot.Tx) (err error) {
 		if e.Incidents, err = tx.Incidents(bot.IncidentFilter{WithAlerts: true}); err != nil {
 			return err
@@ -37,6 +40,12 @@ func readAll(t *testing.T, s bot.Store) everything {
 			e.Timelines[inc.ID], _ = tx.Timeline(inc.ID)
 			e.Pages[inc.ID], _ = tx.Pages(inc.ID)
 			e.Escs[inc.ID], _ = tx.Escalations(inc.ID)
+			e.Chat[inc.ID], _ = tx.ChatRecords(inc.ID)
+			for adapter, r := range e.Chat[inc.ID] {
+				if found, err := tx.IncidentByRoom(adapter, r.Room); err == nil {
+					e.Rooms[adapter+"/"+r.Room] = found.ID
+				}
+			}
 		}
 		if e.Group, err = tx.Group("r", "g"); err != nil {
 			return err
@@ -74,7 +83,7 @@ func TestCopyFromBolt(t *testing.T) {
 	err = src.Update(ctx, func(tx bot.Tx) error {
 		for i, title := range []string{"first", "gone", "third"} {
 			inc := &bot.Incident{Title: title, Severity: bot.SEV2, Status: bot.StatusInvestigating, CreatedAt: at, DetectedAt: at,
-				SlackChannelID: "C" + title, Alerts: []bot.Alert{
+				Alerts: []bot.Alert{
 					{Fingerprint: "b" + title, Status: bot.AlertFiring, Labels: map[string]string{"alertname": title}, StartsAt: at},
 					{Fingerprint: "a" + title, Status: bot.AlertFiring, Labels: map[string]string{"n": "\x00odd"}, StartsAt: at},
 				}}
@@ -86,6 +95,12 @@ func TestCopyFromBolt(t *testing.T) {
 			}
 			if err := tx.Append(&bot.TimelineEntry{IncidentID: inc.ID, At: at, Kind: "note", Text: title}); err != nil {
 				return err
+			}
+			for _, adapter := range []string{"slack", "other"} {
+				r := bot.ChatRecord{Room: "C" + title, RoomName: "inc-" + title, Data: []byte(adapter + "\x00" + title)}
+				if err := tx.PutChatRecord(inc.ID, adapter, r); err != nil {
+					return err
+				}
 			}
 		}
 		if _, err := tx.DeleteIncident(2, 100); err != nil {
@@ -125,8 +140,11 @@ func TestCopyFromBolt(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CopyFrom: %v", err)
 	}
-	if c.Incidents != 2 || c.Alerts != 4 || c.Entries != 2 || c.Groups != 1 || c.Deliveries != 1 || c.Timers != 1 || c.Pages != 1 || c.Escalations != 1 || c.Overrides != 1 || c.Tokens != 1 {
-		t.Errorf("copied %+v, want 2 incidents, 4 alerts, 2 entries and one of each other", c)
+	if c.Incidents != 2 || c.Alerts != 4 || c.Entries != 2 || c.ChatRecords != 4 || c.Groups != 1 || c.Deliveries != 1 || c.Timers != 1 || c.Pages != 1 || c.Escalations != 1 || c.Overrides != 1 || c.Tokens != 1 {
+		t.Errorf("copied %+v, want 2 incidents, 4 alerts, 2 entries, 4 chat records and one of each other", c)
+	}
+	if len(want.Rooms) != 4 || want.Rooms["slack/Cthird"] != 3 {
+		t.Errorf("rooms in the source: %v, want 4, slack/Cthird at 3", want.Rooms)
 	}
 	if got := readAll(t, dst); !reflect.DeepEqual(got, want) {
 		t.Errorf("after the copy:\n got %+v\nwant %+v", got, want)

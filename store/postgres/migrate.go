@@ -101,6 +101,11 @@ func (s *Store) Migrate(ctx context.Context) (applied []int, err error) {
 			if _, err := tx.Exec(ctx, sql[m.Version]); err != nil {
 				return err
 			}
+			if step := goSteps[m.Version]; step != nil {
+				if err := step(ctx, tx); err != nil {
+					return err
+				}
+			}
 			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", m.Version, m.Name)
 			return err
 		})

@@ -145,23 +145,6 @@ func (t *tx) LatestInGroup(receiver, groupKey string) (*bot.Incident, error) {
 	return t.Incident(g.Incident)
 }
 
-func (t *tx) IncidentByChannel(channelID string) (*bot.Incident, error) {
-	var id int64
-	found := false
-	if channelID != "" {
-		var err error
-		found, err = t.row("find incident by channel", "SELECT id FROM incidents WHERE channel = $1 ORDER BY id DESC LIMIT 1",
-			[]any{[]byte(channelID)}, &id)
-		if err != nil {
-			return nil, err
-		}
-	}
-	if !found {
-		return nil, fmt.Errorf("incident for channel %q: %w", channelID, bot.ErrNotFound)
-	}
-	return t.Incident(id)
-}
-
 func (t *tx) Incidents(f bot.IncidentFilter) ([]*bot.Incident, error) {
 	if f.Before < 0 {
 		return []*bot.Incident{}, nil
@@ -238,22 +221,18 @@ func (t *tx) putIncident(inc *bot.Incident, create bool) error {
 	if err != nil {
 		return fmt.Errorf("encode incident %d: %w", inc.ID, err)
 	}
-	var channel []byte
-	if inc.SlackChannelID != "" {
-		channel = []byte(inc.SlackChannelID)
-	}
 	var resolved *int64
 	if !inc.Open() && inc.ResolvedAt != nil {
 		resolved = new(int64)
 		*resolved = ns(*inc.ResolvedAt)
 	}
 	if create {
-		_, err = t.exec("store incident", "INSERT INTO incidents (id, channel, open, resolved_ns, body) VALUES ($1, $2, $3, $4, $5)",
-			inc.ID, channel, inc.Open(), resolved, body)
+		_, err = t.exec("store incident", "INSERT INTO incidents (id, open, resolved_ns, body) VALUES ($1, $2, $3, $4)",
+			inc.ID, inc.Open(), resolved, body)
 		return err
 	}
-	tag, err := t.exec("store incident", "UPDATE incidents SET channel = $2, open = $3, resolved_ns = $4, body = $5 WHERE id = $1",
-		inc.ID, channel, inc.Open(), resolved, body)
+	tag, err := t.exec("store incident", "UPDATE incidents SET open = $2, resolved_ns = $3, body = $4 WHERE id = $1",
+		inc.ID, inc.Open(), resolved, body)
 	if err != nil {
 		return err
 	}
@@ -444,7 +423,7 @@ func (t *tx) DeleteIncident(id int64, max int) (bool, error) {
 	}
 	// Its escalation runs, pages (which hold addresses) and ack tokens:
 	// a few rows each.
-	for _, table := range []string{"escalations", "pages", "page_tokens"} {
+	for _, table := range []string{"escalations", "pages", "page_tokens", "chat_records", "chat_rooms"} {
 		if _, err := t.exec("delete "+table, "DELETE FROM "+table+" WHERE incident_id = $1", id); err != nil {
 			return false, err
 		}

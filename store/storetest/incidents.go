@@ -146,8 +146,9 @@ func testNotFound(t *testing.T, s bot.Store) {
 		{"Incident 0", func(tx bot.Tx) error { _, err := tx.Incident(0); return err }},
 		{"LatestInGroup of an unknown group", func(tx bot.Tx) error { _, err := tx.LatestInGroup(inc.Receiver, "other"); return err }},
 		{"LatestInGroup of another receiver", func(tx bot.Tx) error { _, err := tx.LatestInGroup("other", inc.GroupKey); return err }},
-		{"IncidentByChannel of an unknown channel", func(tx bot.Tx) error { _, err := tx.IncidentByChannel("C404"); return err }},
-		{"IncidentByChannel of no channel", func(tx bot.Tx) error { _, err := tx.IncidentByChannel(""); return err }},
+		{"IncidentByRoom of an unknown room", func(tx bot.Tx) error { _, err := tx.IncidentByRoom("slack", "C404"); return err }},
+		{"IncidentByRoom of no room", func(tx bot.Tx) error { _, err := tx.IncidentByRoom("slack", ""); return err }},
+		{"PutChatRecord of an unknown id", func(tx bot.Tx) error { return tx.PutChatRecord(42, "slack", bot.ChatRecord{Room: "C1"}) }},
 		{"UpdateIncident of an unknown id", func(tx bot.Tx) error { return tx.UpdateIncident(&bot.Incident{ID: 42, Title: "x", Severity: bot.SEV2}) }},
 		{"SaveDelivery of an unknown id", func(tx bot.Tx) error { return tx.SaveDelivery(&bot.Delivery{ID: 42, Kind: "x"}) }},
 	}
@@ -216,35 +217,6 @@ func testLatestInGroup(t *testing.T, s bot.Store) {
 	}
 	if got := get(t, s, newest); got.Status != bot.StatusResolved {
 		t.Errorf("LatestInGroup's incident status: got %q, want %q", got.Status, bot.StatusResolved)
-	}
-}
-
-// testIncidentByChannel: the channel index follows SlackChannelID through
-// every change, including a channel ID passed on to another incident.
-func testIncidentByChannel(t *testing.T, s bot.Store) {
-	x, y := minimal("x"), minimal("y")
-	x.SlackChannelID = "C1"
-	steps := []struct {
-		name string
-		do   func()
-		want map[string]int64 // channel -> incident, 0 = ErrNotFound
-	}{
-		{"created with a channel", func() { create(t, s, x) }, map[string]int64{"C1": 1}},
-		{"another created without", func() { create(t, s, y) }, map[string]int64{"C1": 1, "": 0}},
-		{"channel changed", func() { x.SlackChannelID = "C2"; save(t, s, x) }, map[string]int64{"C1": 0, "C2": 1}},
-		{"old channel ID given to another", func() { y.SlackChannelID = "C1"; save(t, s, y) }, map[string]int64{"C1": 2, "C2": 1}},
-		{"other fields changed", func() { x.Title = "x2"; save(t, s, x) }, map[string]int64{"C1": 2, "C2": 1}},
-		{"channel removed", func() { x.SlackChannelID = ""; save(t, s, x) }, map[string]int64{"C1": 2, "C2": 0}},
-	}
-	for _, st := range steps {
-		st.do()
-		for ch, want := range st.want {
-			what := fmt.Sprintf("after %s: IncidentByChannel(%q)", st.name, ch)
-			got := lookup(t, s, what, func(tx bot.Tx) (*bot.Incident, error) { return tx.IncidentByChannel(ch) })
-			if got != want {
-				t.Errorf("%s: got incident %d, want %d (0 = ErrNotFound)", what, got, want)
-			}
-		}
 	}
 }
 

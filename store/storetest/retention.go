@@ -17,13 +17,20 @@ func testRetention(t *testing.T, s bot.Store) {
 	cutoff := t0.Add(24 * time.Hour)
 	mk := func(title string, resolved *time.Time, channel string) int64 {
 		inc := minimal(title)
-		inc.Receiver, inc.GroupKey, inc.SlackChannelID = "r", title, channel
+		inc.Receiver, inc.GroupKey = "r", title
 		inc.Alerts = []bot.Alert{alertN(1, bot.AlertResolved), alertN(2, bot.AlertResolved), alertN(3, bot.AlertFiring)}
 		if resolved != nil {
 			inc.Status, inc.ResolvedAt = bot.StatusResolved, resolved
 		}
 		id := create(t, s, inc)
 		update(t, s, func(tx bot.Tx) error {
+			if channel != "" {
+				for _, adapter := range []string{"slack", "other"} {
+					if err := tx.PutChatRecord(id, adapter, bot.ChatRecord{Room: channel, Data: []byte(adapter)}); err != nil {
+						return err
+					}
+				}
+			}
 			return tx.Append(entry(id, t0, "a"), entry(id, t0, "b"), entry(id, t0, "c"))
 		})
 		return id
@@ -98,8 +105,13 @@ func testRetention(t *testing.T, s bot.Store) {
 		if _, err := tx.Incident(old1); !errors.Is(err, bot.ErrNotFound) {
 			t.Errorf("Incident after delete: %v, want ErrNotFound", err)
 		}
-		if _, err := tx.IncidentByChannel("C1"); !errors.Is(err, bot.ErrNotFound) {
-			t.Errorf("IncidentByChannel after delete: %v, want ErrNotFound", err)
+		for _, adapter := range []string{"slack", "other"} {
+			if _, err := tx.IncidentByRoom(adapter, "C1"); !errors.Is(err, bot.ErrNotFound) {
+				t.Errorf("IncidentByRoom(%s, C1) after delete: %v, want ErrNotFound", adapter, err)
+			}
+		}
+		if recs, err := tx.ChatRecords(old1); err != nil || len(recs) != 0 {
+			t.Errorf("ChatRecords after delete: %v, %v; want none", recs, err)
 		}
 		if _, err := tx.Group("r", "old1"); !errors.Is(err, bot.ErrNotFound) {
 			t.Errorf("Group after delete: %v, want ErrNotFound", err)
@@ -132,8 +144,11 @@ func testRetention(t *testing.T, s bot.Store) {
 				t.Errorf("incident %d's timeline after deleting another: %d entries, want 3", id, len(tl))
 			}
 		}
-		if inc, err := tx.IncidentByChannel("C2"); err != nil || inc.ID != recent {
-			t.Errorf("IncidentByChannel(C2) after deleting another: %v", err)
+		if inc, err := tx.IncidentByRoom("slack", "C2"); err != nil || inc.ID != recent {
+			t.Errorf("IncidentByRoom(slack, C2) after deleting another: %v", err)
+		}
+		if rec, err := tx.ChatRecord(recent, "other"); err != nil || string(rec.Data) != "other" {
+			t.Errorf("ChatRecord of another incident after delete: %+v, %v", rec, err)
 		}
 		return nil
 	})

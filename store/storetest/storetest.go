@@ -31,7 +31,8 @@ func Run(t *testing.T, open func(t *testing.T) bot.Store) {
 		{"RecordsAreCopied", testRecordsAreCopied},
 		{"NotFound", testNotFound},
 		{"LatestInGroup", testLatestInGroup},
-		{"IncidentByChannel", testIncidentByChannel},
+		{"ChatRecords", testChatRecords},       // chat.go
+		{"IncidentByRoom", testIncidentByRoom}, // chat.go
 		{"Incidents", testIncidents},
 		{"Timeline", testTimeline},
 		{"Alerts", testAlerts},
@@ -176,7 +177,7 @@ func full(v int) *bot.Incident {
 		},
 		TruncatedAlerts: v + 1,
 		StepsDone:       []bot.StepDone{{Runbook: s("rb"), N: v + 2, Text: s("step"), By: s("U7"), At: at(7)}},
-		SlackChannelID:  s("C"), SlackChannelName: s("inc-1-x"), SlackMessageTS: s("1.2"), SlackHeadlineTS: s("3.4"),
+		Checklists:      []bot.Checklist{{Runbook: s("rb"), Steps: v + 3}, {Runbook: s("old")}},
 	}
 }
 

@@ -18,6 +18,7 @@ type snapshot struct {
 	Timeline  []bot.TimelineEntry
 	Pending   []bot.Delivery
 	Channels  map[string]int64
+	Chat      map[string]bot.ChatRecord
 	Group     int64
 	GroupRev  uint64
 }
@@ -27,11 +28,14 @@ type snapshot struct {
 func seed(t *testing.T, s bot.Store) (inc *bot.Incident, d1, d2 *bot.Delivery) {
 	t.Helper()
 	inc = full(1)
-	inc.Receiver, inc.GroupKey, inc.SlackChannelID = "r", "g", "C1"
+	inc.Receiver, inc.GroupKey = "r", "g"
 	d1 = &bot.Delivery{Kind: "post", Text: "one", CreatedAt: t0}
 	d2 = &bot.Delivery{Kind: "post", Text: "two", CreatedAt: t0}
 	update(t, s, func(tx bot.Tx) error {
 		if err := tx.CreateIncident(inc); err != nil {
+			return err
+		}
+		if err := tx.PutChatRecord(inc.ID, "slack", bot.ChatRecord{Room: "C1", RoomName: "inc-1", Data: []byte(`{"ts":"1.1"}`)}); err != nil {
 			return err
 		}
 		d1.IncidentID, d2.IncidentID = inc.ID, inc.ID
@@ -56,11 +60,14 @@ func take(t *testing.T, s bot.Store, id int64) snapshot {
 		if snap.Timeline, err = tx.Timeline(id); err != nil {
 			return err
 		}
+		if snap.Chat, err = tx.ChatRecords(id); err != nil {
+			return err
+		}
 		snap.Pending, err = tx.Pending(0)
 		return err
 	})
 	for _, ch := range []string{"C1", "C2", "C9"} {
-		snap.Channels[ch] = lookup(t, s, "IncidentByChannel", func(tx bot.Tx) (*bot.Incident, error) { return tx.IncidentByChannel(ch) })
+		snap.Channels[ch] = lookup(t, s, "IncidentByRoom", func(tx bot.Tx) (*bot.Incident, error) { return tx.IncidentByRoom("slack", ch) })
 	}
 	snap.Group = lookup(t, s, "LatestInGroup", func(tx bot.Tx) (*bot.Incident, error) { return tx.LatestInGroup("r", "g") })
 	return snap
@@ -81,9 +88,9 @@ func markFresh(t *testing.T, s bot.Store, id string) bool {
 // and returns the errors they gave by name.
 func writes(tx bot.Tx, inc *bot.Incident, d1, d2 *bot.Delivery) map[string]error {
 	changed := *inc
-	changed.Title, changed.SlackChannelID = "changed", "C2"
+	changed.Title = "changed"
 	created := minimal("created")
-	created.Receiver, created.GroupKey, created.SlackChannelID = "r", "g", "C9"
+	created.Receiver, created.GroupKey = "r", "g"
 	saved := *d1
 	saved.Attempts, saved.LastError = 9, "changed"
 	put := alertN(99, bot.AlertFiring)
@@ -93,6 +100,7 @@ func writes(tx bot.Tx, inc *bot.Incident, d1, d2 *bot.Delivery) map[string]error
 		"DeleteIncident": deleteErr(tx.DeleteIncident(inc.ID, 1)),
 		"CreateIncident": tx.CreateIncident(created),
 		"UpdateIncident": tx.UpdateIncident(&changed),
+		"PutChatRecord":  tx.PutChatRecord(inc.ID, "slack", bot.ChatRecord{Room: "C2", Data: []byte("changed")}),
 		"Append":         tx.Append(entry(inc.ID, t0, "written")),
 		"Enqueue":        tx.Enqueue(&bot.Delivery{IncidentID: inc.ID, Kind: "post", CreatedAt: t0}),
 		"SaveDelivery":   tx.SaveDelivery(&saved),

@@ -11,11 +11,14 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/incidentbot/incidentbot/bot"
+	botslack "github.com/incidentbot/incidentbot/bot/slack"
 )
 
 type incidentData struct {
-	Inc       *bot.Incident
-	Metrics   bot.Metrics
+	Inc     *bot.Incident
+	Metrics bot.Metrics
+	// Channel is the name of the incident's Slack channel, once it has one.
+	Channel   string
 	Teams     []string
 	Alerts    []alertView
 	Runbooks  []runbookView
@@ -142,7 +145,12 @@ func (h *Handler) incident(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
-	d := incidentData{Inc: inc, Metrics: pm.Metrics, Teams: teamsOf(inc, h.svc.OnCallConfig()), Timeline: tl,
+	room, err := h.svc.ChatRecord(ctx(c), inc.ID, botslack.Adapter)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	d := incidentData{Inc: inc, Channel: room.RoomName, Metrics: pm.Metrics, Teams: teamsOf(inc, h.svc.OnCallConfig()), Timeline: tl,
 		Draft: pm.Markdown(), Runbooks: h.runbooksOf(inc), Truncated: inc.TruncatedAlerts, Graph: h.svc.Graphable(inc),
 		Pages: pages, people: people(pm.Names), Correct: !h.auth.open()}
 	for _, a := range inc.Alerts {
@@ -220,8 +228,8 @@ func (h *Handler) runbooksOf(inc *bot.Incident) []runbookView {
 			books, seen[rb.Name] = append(books, rb), true
 		}
 		var posted []string
-		for _, m := range inc.Chat.Runbooks {
-			posted = append(posted, m.Name)
+		for _, c := range inc.Checklists {
+			posted = append(posted, c.Runbook)
 		}
 		for _, s := range inc.StepsDone {
 			posted = append(posted, s.Runbook)

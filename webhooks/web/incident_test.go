@@ -26,7 +26,7 @@ func TestIncidentPageShowsWhatHappened(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		inc.Chat.Runbooks = append(inc.Chat.Runbooks, bot.RunbookMessage{Name: "memory-leak", TS: "1.2", Steps: 2})
+		inc.Checklists = append(inc.Checklists, bot.Checklist{Runbook: "memory-leak", Steps: 2})
 		return tx.UpdateIncident(inc)
 	})
 	if err != nil {
