@@ -79,7 +79,11 @@ func newLimiter(l Limits, now func() time.Time) *limiter {
 // after a short sleep, or as a *bot.RetryAfterError when the turn is
 // further away than MaxWait.
 func (l *limiter) wait(ctx context.Context, method, channel string) error {
-	d, ok := l.reserve(method, channel)
+	maxWait := l.l.MaxWait
+	if ctx.Value(noWait{}) != nil {
+		maxWait = 0
+	}
+	d, ok := l.reserveWithin(method, channel, maxWait)
 	if !ok {
 		return &bot.RetryAfterError{After: d, Err: fmt.Errorf("slack %s: waiting for the client-side rate limit", method)}
 	}
@@ -108,11 +112,21 @@ func (l *limiter) block(method, channel string, after time.Duration) {
 }
 
 func (l *limiter) reserve(method, channel string) (time.Duration, bool) {
+	return l.reserveWithin(method, channel, l.l.MaxWait)
+}
+
+func (l *limiter) reserveWithin(method, channel string, maxWait time.Duration) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, r := l.bucket(method, channel)
-	return b.reserve(l.now(), r, l.l.MaxWait)
+	return b.reserve(l.now(), r, maxWait)
 }
+
+// noWait, as a context value, makes a call that is not due at once return
+// a *bot.RetryAfterError rather than sleep for its turn: a page is
+// recorded "sending" while its call runs, and a process killed meanwhile
+// writes it off as "outcome unknown", so it must not wait there.
+type noWait struct{}
 
 // bucket returns the bucket and rate of a call, creating the bucket.
 func (l *limiter) bucket(method, channel string) (*bucket, Rate) {

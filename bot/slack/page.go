@@ -24,9 +24,14 @@ func (slackPager) Via() string { return bot.ViaSlack }
 // Send posts the page. Slack's own refusals (unknown user or channel, not
 // allowed) come back wrapping bot.ErrInvalid, ErrNotFound or ErrConflict
 // and are not retried.
+//
+// A DM that is not due at once under the client's rate limits is not
+// waited for here: it comes back as a *bot.RetryAfterError, and the
+// engine puts the page back to pending until its turn (a page waiting
+// while recorded "sending" would be written off by a kill).
 func (p slackPager) Send(ctx context.Context, m bot.PageMessage) error {
 	text, blocks := pageBlocks(m)
-	_, err := p.c.postMessage(ctx, m.Page.Target, text, blocks)
+	_, err := p.c.postMessage(context.WithValue(ctx, noWait{}, true), m.Page.Target, text, blocks)
 	return err
 }
 

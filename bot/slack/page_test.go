@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	slackgo "github.com/slack-go/slack"
 
@@ -155,5 +156,26 @@ func TestSlackPagerGroupedDM(t *testing.T) {
 	}
 	if want := "12 incidents (paged): INC-12, INC-13"; !strings.HasPrefix(dm[0].Text, want) || !strings.HasSuffix(dm[0].Text, "and 2 more") {
 		t.Errorf("fallback text %q", dm[0].Text)
+	}
+}
+
+// A page DM does not sleep in the client's rate limiter: the engine has
+// recorded it "sending", and a kill during the wait would write it off
+// unsent. Its turn not due, it comes back as a rate limit at once.
+func TestSlackPagerDoesNotWaitForItsTurn(t *testing.T) {
+	srv := slacktesting.New()
+	defer srv.Close()
+	c := New("xoxb-t", Options{APIURL: srv.APIURL(), Limits: &Limits{Post: Rate{Every: 5 * time.Second, Burst: 1}, MaxWait: 10 * time.Second}})
+	m := bot.PageMessage{Incident: pageIncident(), Page: bot.Page{ID: 34, IncidentID: 12, Team: "payments", Step: 1, Target: "U0ALICE", Via: bot.ViaSlack}}
+	if err := c.Pager().Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Pager().Send(context.Background(), m)
+	var ra *bot.RetryAfterError
+	if !errors.As(err, &ra) || ra.After <= 0 || ra.After > 5*time.Second {
+		t.Errorf("second DM within the rate: %v, want a rate limit (not a wait and a send)", err)
+	}
+	if n := len(srv.IM("U0ALICE")); n != 1 {
+		t.Errorf("%d DMs, want 1", n)
 	}
 }
