@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -154,12 +155,7 @@ func (c *Client) match(shown string) (u *url.URL, derived bool, err error) {
 
 // configured reports whether u is one of the operator's peers.
 func (c *Client) configured(u *url.URL) bool {
-	for _, p := range c.peers {
-		if p == u {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(c.peers, u)
 }
 
 // show is how a peer is named in answers, records and logs: no password.

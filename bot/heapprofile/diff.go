@@ -1,11 +1,9 @@
 package heapprofile
 
 import (
+	"errors"
 	"fmt"
 	"sort"
-	"strings"
-
-	"github.com/google/pprof/profile"
 
 	"github.com/incidentbot/incidentbot/bot"
 )
@@ -14,9 +12,8 @@ import (
 // whose inuse_space grew most; see bot.Profiler. Per site it is exactly
 // what `go tool pprof -base base next` shows (base scaled by -1, merged
 // into next, summed): a site's growth is its sum in next minus its sum
-// in base. It is computed one profile at a time, so that only one parsed
-// profile is in memory at once (a parsed profile takes about nine times
-// its gzipped size). A site is the first frame of a sample's stack
+// in base. It is computed one profile at a time, streaming (stream.go),
+// so that no parsed profile is ever in memory. A site is the first frame of a sample's stack
 // outside the Go runtime, so that growslice and mallocgc do not hide the
 // code that allocates.
 func (c *Client) Diff(base, next []byte, n int) (bot.ProfileDiff, error) {
@@ -72,53 +69,16 @@ type siteKey struct {
 	line     int64
 }
 
-// sums parses one heap profile and sums its inuse_space per site; the
-// parsed profile is garbage once it returns. unit is the sample type's
-// unit, which both profiles must share.
+// sums sums one heap profile's inuse_space per site (stream.go: the
+// profile is never held parsed). unit is the sample type's unit, which
+// both profiles must share.
 func sums(data []byte, which string) (map[siteKey]int64, string, error) {
-	p, err := profile.ParseData(data)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: the %s profile does not parse: %v", bot.ErrInvalid, which, err)
-	}
-	idx := -1
-	for i, st := range p.SampleType {
-		if st.Type == "inuse_space" {
-			idx = i
-		}
-	}
-	if idx < 0 {
+	out, unit, err := streamSums(data, which)
+	if errors.Is(err, errNotHeap) {
 		return nil, "", fmt.Errorf("%w: the %s profile is not a heap profile (no inuse_space samples)", bot.ErrInvalid, which)
 	}
-	out := map[siteKey]int64{}
-	for _, s := range p.Sample {
-		if v := s.Value[idx]; v != 0 {
-			fn, file, line := site(s)
-			out[siteKey{fn, file, line}] += v
-		}
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", bot.ErrInvalid, err)
 	}
-	return out, p.SampleType[idx].Unit, nil
-}
-
-// site is the sample's allocation site: its innermost frame outside the
-// runtime, or the innermost frame when every frame is the runtime's.
-func site(s *profile.Sample) (fn, file string, line int64) {
-	first := true
-	for _, loc := range s.Location {
-		for _, l := range loc.Line { // innermost first, inlined frames included
-			if l.Function == nil {
-				continue
-			}
-			name := l.Function.Name
-			if first {
-				fn, file, line, first = name, l.Function.Filename, l.Line, false
-			}
-			if !strings.HasPrefix(name, "runtime.") && !strings.HasPrefix(name, "internal/") {
-				return name, l.Function.Filename, l.Line
-			}
-		}
-	}
-	if first {
-		return "(unknown)", "", 0
-	}
-	return fn, file, line
+	return out, unit, nil
 }

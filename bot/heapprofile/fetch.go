@@ -2,7 +2,8 @@
 // incidents: it fetches /debug/pprof/heap from allow-listed hosts only
 // (checking the address actually dialled, never following a redirect to
 // another host, bounded in time and size, one fetch at a time per host),
-// diffs two captures with github.com/google/pprof/profile, and keeps the
+// diffs two captures (summed per site as `go tool pprof -base` does, the
+// protobuf streamed so that no parsed profile is held), and keeps the
 // files in a directory. It implements bot.Profiler and bot.ProfileBlobs.
 package heapprofile
 
@@ -17,8 +18,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/google/pprof/profile"
 
 	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/internal/hostallow"
@@ -127,8 +126,10 @@ func (c *Client) Fetch(ctx context.Context, t bot.ProfileTarget) ([]byte, error)
 	if int64(len(data)) > c.o.MaxBytes {
 		return nil, fmt.Errorf("fetching %s: the profile is larger than the %d bytes allowed", u.Redacted(), c.o.MaxBytes)
 	}
-	if _, err := profile.ParseData(data); err != nil {
-		return data, fmt.Errorf("%w: what %s answered does not parse as a profile: %v", bot.ErrInvalid, u.Redacted(), err)
+	// Checked as Diff reads it, streaming: a profile near the cap never
+	// sits parsed in memory, not even here.
+	if _, _, err := streamSums(data, "fetched"); err != nil {
+		return data, fmt.Errorf("%w: what %s answered does not parse as a heap profile: %v", bot.ErrInvalid, u.Redacted(), err)
 	}
 	return data, nil
 }

@@ -1,16 +1,14 @@
 package heapprofile
 
 import (
-	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,36 +16,15 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/incidentbot/incidentbot/bot"
+	"github.com/incidentbot/incidentbot/internal/hostallow"
+	"github.com/incidentbot/incidentbot/internal/testpeers"
 )
 
-// startLeaker builds and runs testdata/leaker, a process that leaks in
-// main.leakyCache, and returns its base URL.
-func startLeaker(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs a leaking process")
-	}
-	bin := filepath.Join(t.TempDir(), "leaker")
-	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/leaker").CombinedOutput(); err != nil {
-		t.Fatalf("go build leaker: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin)
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("leaker said nothing: %v", err)
-	}
-	return strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
-}
-
 func TestDiffNamesTheLeakingFunction(t *testing.T) {
-	leaker := startLeaker(t)
+	leaker := testpeers.Leaker(t)
 	c := New(Options{})
 	target := bot.ProfileTarget{URL: leaker + "/debug/pprof/heap", Allow: []string{"127.0.0.0/8"}}
 	ctx := context.Background()
@@ -82,6 +59,18 @@ func TestDiffNamesTheLeakingFunction(t *testing.T) {
 			t.Errorf("churn, which keeps only its last buffer, shows as growing: %+v", s)
 		}
 	}
+	// Real captures, with runtime frames: the streamed sums are what
+	// pprof's own -base merge gives per site.
+	ref := mergeDiff(t, first, second)
+	full, err := c.Diff(first, second, 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range full.Sites {
+		if want := ref[siteKey{s.Function, s.File, s.Line}]; s.Growth != want {
+			t.Errorf("%s grew %d, pprof -base says %d", s.Function, s.Growth, want)
+		}
+	}
 	// What `go tool pprof -base` reads: both parse as heap profiles.
 	for _, b := range [][]byte{first, second} {
 		p, err := profile.ParseData(b)
@@ -108,7 +97,7 @@ func TestFetchOnlyFromAllowedHosts(t *testing.T) {
 	}))
 	defer srv.Close()
 	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
-	c := New(Options{Timeout: 500 * time.Millisecond, MaxBytes: 1 << 20, Resolver: fakeResolver{
+	c := New(Options{Timeout: 500 * time.Millisecond, MaxBytes: 1 << 20, Resolver: hostallow.Static{
 		"svc.internal":    {netip.MustParseAddr("127.0.0.1")},
 		"meta.internal":   {netip.MustParseAddr("169.254.169.254")},
 		"elsewhere.other": {netip.MustParseAddr("127.0.0.1")},
@@ -152,15 +141,6 @@ func TestFetchOnlyFromAllowedHosts(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrInvalid", tc.name, err)
 		}
 	}
-}
-
-type fakeResolver map[string][]netip.Addr
-
-func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
-	if a, ok := f[host]; ok {
-		return a, nil
-	}
-	return nil, errors.New("no such host")
 }
 
 func TestOneFetchAtATimePerHost(t *testing.T) {
@@ -281,4 +261,60 @@ func FuzzDiff(f *testing.F) {
 			t.Errorf("%d sites", len(d.Sites))
 		}
 	})
+}
+
+// site is the reference for a sample's allocation site (the parsed
+// profile's view of what stream.go computes): its innermost frame outside the
+// runtime, or the innermost frame when every frame is the runtime's.
+func site(s *profile.Sample) (fn, file string, line int64) {
+	first := true
+	for _, loc := range s.Location {
+		for _, l := range loc.Line { // innermost first, inlined frames included
+			if l.Function == nil {
+				continue
+			}
+			name := l.Function.Name
+			if first {
+				fn, file, line, first = name, l.Function.Filename, l.Line, false
+			}
+			if !strings.HasPrefix(name, "runtime.") && !strings.HasPrefix(name, "internal/") {
+				return name, l.Function.Filename, l.Line
+			}
+		}
+	}
+	if first {
+		return "(unknown)", "", 0
+	}
+	return fn, file, line
+}
+
+func TestDiffRefusesHostileProfiles(t *testing.T) {
+	defer func(n int64, m int) { maxInflated, maxTables = n, m }(maxInflated, maxTables)
+	maxInflated, maxTables = 8<<20, 4<<20
+	var bomb bytes.Buffer
+	zw := gzip.NewWriter(&bomb)
+	zw.Write(bytes.Repeat([]byte{0x12, 0x00}, 8<<20)) // empty samples, 16 MiB of them
+	zw.Close()
+	good := synthetic(20<<10, 1)
+	huge := append(protowire.AppendTag(nil, 6, protowire.BytesType), protowire.AppendVarint(nil, 1<<40)...)
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"gzip bomb", bomb.Bytes(), "inflates to more than"},
+		{"tables beyond the budget", bytes.Repeat(protowire.AppendBytes(protowire.AppendTag(nil, 6, protowire.BytesType), make([]byte, 100)), 50000), "take more than"},
+		{"field longer than allowed", huge, "bytes long"},
+		{"cut short", good[:len(good)/2], "does not parse"},
+		{"group wire type", []byte{0x0b}, "wire type"},
+		{"sample naming a missing location", append(protowire.AppendTag(nil, 6, protowire.BytesType), 0,
+			0x0a, 0x04, 0x08, 0x01, 0x10, 0x02, // sample_type {type: 1, unit: 2}
+			0x32, 0x0b, 'i', 'n', 'u', 's', 'e', '_', 's', 'p', 'a', 'c', 'e', 0x32, 0x05, 'b', 'y', 't', 'e', 's',
+			0x12, 0x04, 0x08, 0x07, 0x10, 0x05), "location 7"},
+	} {
+		_, err := New(Options{}).Diff(good, tc.data, 5)
+		if !errors.Is(err, bot.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want ErrInvalid saying %q", tc.name, err, tc.want)
+		}
+	}
 }

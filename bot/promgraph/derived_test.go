@@ -2,7 +2,6 @@ package promgraph
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -25,15 +24,6 @@ func allowLoopback(t *testing.T) hostallow.List {
 	return l
 }
 
-type fakeResolver map[string][]netip.Addr
-
-func (f fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
-	if a, ok := f[host]; ok {
-		return a, nil
-	}
-	return nil, errors.New("no such host")
-}
-
 // TestDerivedPrometheusOnlyOnAllowedHosts posts the hostile generatorURLs a
 // webhook could carry and checks that only allow-listed hosts are ever
 // contacted: not the metadata service, not loopback through a DNS name, not
@@ -53,7 +43,7 @@ func TestDerivedPrometheusOnlyOnAllowedHosts(t *testing.T) {
 	}))
 	defer prom.Close()
 	port := prom.URL[strings.LastIndex(prom.URL, ":")+1:]
-	res := fakeResolver{
+	res := hostallow.Static{
 		"prom.internal":  {netip.MustParseAddr("127.0.0.1")},
 		"evil.example":   {netip.MustParseAddr("127.0.0.1")},
 		"meta.internal":  {netip.MustParseAddr("169.254.169.254")},

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -232,27 +230,6 @@ func TestGraphInTheChannel(t *testing.T) {
 	waitFor(t, 60*time.Second, "a second graph at resolution", func() bool { return len(graphs()) == 2 })
 }
 
-// startLeaker builds and runs bot/heapprofile's leaking test program and
-// returns its host:port.
-func startLeaker(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "leaker")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../bot/heapprofile/testdata/leaker").CombinedOutput(); err != nil {
-		t.Fatalf("go build leaker: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin)
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("leaker said nothing: %v", err)
-	}
-	return strings.TrimPrefix(strings.TrimSpace(line), "listening on http://")
-}
-
 type profilesJSON struct {
 	Captures []struct {
 		N        int    `json:"n"`
@@ -280,7 +257,7 @@ func TestHeapProfilesOfALeak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real Alertmanager and a leaking process")
 	}
-	leaker := startLeaker(t)
+	leaker := strings.TrimPrefix(testpeers.Leaker(t), "http://")
 	slack := slacktesting.New()
 	defer slack.Close()
 	dir := t.TempDir()

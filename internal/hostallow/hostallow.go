@@ -158,3 +158,15 @@ func (l List) DialContext(r Resolver) func(ctx context.Context, network, addr st
 		return nil, errors.Join(errs...)
 	}
 }
+
+// Static is a Resolver over a fixed table of names (tests, or hosts an
+// operator pins): a name it lacks is an error.
+type Static map[string][]netip.Addr
+
+// LookupNetIP returns the addresses of host.
+func (s Static) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if a, ok := s[host]; ok {
+		return a, nil
+	}
+	return nil, fmt.Errorf("lookup %s: no such host", host)
+}
