@@ -153,15 +153,23 @@ func (p *plan) readAlerts(tx Tx, in *incoming) error {
 // group's latest incident, which is as open (or not) as it was then:
 // applying it again would change nothing.
 func (p *plan) repeat(in *incoming) bool {
-	return p.latest != nil && p.group.Digest == in.digest && p.latest.Open() == p.group.Open
+	return p.latest != nil && repeats(p.group, p.latest.Open(), in)
+}
+
+// repeats reports whether in is the notification last applied to the
+// group g, whose latest incident is (open) or is not open, as it was then.
+func repeats(g GroupState, open bool, in *incoming) bool {
+	return g.Digest == in.digest && open == g.Open
 }
 
 // repeatResult is what applying a repeat would have answered.
-func (p *plan) repeatResult() IngestResult {
-	if p.latest.Open() {
-		return IngestResult{Incident: p.latest.ID}
+func (p *plan) repeatResult() IngestResult { return repeatResult(p.latest.ID, p.latest.Open()) }
+
+func repeatResult(incident int64, open bool) IngestResult {
+	if open {
+		return IngestResult{Incident: incident}
 	}
-	return IngestResult{Incident: p.latest.ID, Ignored: "duplicate"}
+	return IngestResult{Incident: incident, Ignored: "duplicate"}
 }
 
 // current reports whether the group is as p read it: no notification was
@@ -187,6 +195,18 @@ func (s *Service) ingest(ctx context.Context, n *Notification) (IngestResult, er
 		return IngestResult{}, err
 	}
 	in := s.prepare(n)
+	if pk, ok := s.store.(GroupPeeker); ok && len(in.alerts) <= readAhead {
+		// One read, no transaction: enough to answer a repeat.
+		g, stored, open, err := pk.PeekGroup(ctx, n.Receiver, n.GroupKey)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return IngestResult{}, err
+		case stored && repeats(g, open, in):
+			return repeatResult(g.Incident, open), nil
+		}
+		return s.commit(ctx, in, nil, now)
+	}
 	read := new(plan)
 	if err := s.store.View(ctx, func(tx Tx) error {
 		if len(in.alerts) <= readAhead {

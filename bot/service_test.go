@@ -310,6 +310,59 @@ func (d fakeDirectory) DisplayName(_ context.Context, id string) (string, error)
 
 // TestRepeatsDoNotCommit guards the cheap path of most Alertmanager
 // traffic: a repeat writes nothing, so the store syncs nothing.
+// peeker is a store that answers PeekGroup (as a database store does, in
+// one read) and counts what ingest asks of it.
+type peeker struct {
+	bot.Store
+	peeks, updates int
+}
+
+func (p *peeker) Update(ctx context.Context, fn func(tx bot.Tx) error) error {
+	p.updates++
+	return p.Store.Update(ctx, fn)
+}
+
+func (p *peeker) PeekGroup(ctx context.Context, receiver, groupKey string) (g bot.GroupState, stored, open bool, err error) {
+	p.peeks++
+	err = p.View(ctx, func(tx bot.Tx) error {
+		if g, err = tx.Group(receiver, groupKey); err != nil {
+			return err
+		}
+		inc, err := tx.IncidentHeader(g.Incident)
+		if err == nil {
+			stored, open = true, inc.Open()
+		}
+		return nil
+	})
+	return g, stored, open, err
+}
+
+// TestRepeatsAnsweredByPeek: on a store that is a bot.GroupPeeker, a repeat
+// is answered from PeekGroup alone, and a change still goes to the writer.
+func TestRepeatsAnsweredByPeek(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "bot.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	p := &peeker{Store: st}
+	s := bot.NewService(p, bot.Options{Now: func() time.Time { return t0.Add(3 * time.Hour) }})
+	first := mustIngest(t, s, notification(leakAlert("pg-1", 0, -1)))
+	p.peeks, p.updates = 0, 0
+	for range 5 {
+		if res := mustIngest(t, s, notification(leakAlert("pg-1", 0, -1))); res != (bot.IngestResult{Incident: first.Incident}) {
+			t.Errorf("a repeat: got %+v, want incident %d and nothing else", res, first.Incident)
+		}
+	}
+	if p.peeks != 5 || p.updates != 0 {
+		t.Errorf("5 repeats: %d peeks and %d Updates, want 5 and 0", p.peeks, p.updates)
+	}
+	res := mustIngest(t, s, notification(leakAlert("pg-1", 0, -1), leakAlert("pg-2", 1, -1)))
+	if res.Incident != first.Incident || res.Changes == 0 || p.updates != 1 {
+		t.Errorf("a new alert: got %+v after %d Updates, want changes to incident %d in 1 Update", res, p.updates, first.Incident)
+	}
+}
+
 func TestRepeatsDoNotCommit(t *testing.T) {
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "bot.db"), bolt.Options{})
 	if err != nil {

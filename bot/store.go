@@ -43,6 +43,18 @@ type Store interface {
 	View(ctx context.Context, fn func(tx Tx) error) error
 }
 
+// GroupPeeker is a Store that reads a group in one step outside any
+// transaction. Ingest answers an exact repeat, most of Alertmanager's
+// traffic, with it when the store has it (a database, where a transaction
+// costs round trips), and with a View otherwise.
+type GroupPeeker interface {
+	// PeekGroup returns, as of one moment, the group's state and whether
+	// the group's latest incident is stored (stored) and open (open). An
+	// error wraps ErrNotFound when no incident was ever opened for the
+	// group, ErrUnavailable when the store fails.
+	PeekGroup(ctx context.Context, receiver, groupKey string) (g GroupState, stored, open bool, err error)
+}
+
 // IncidentFilter selects incidents for listing.
 type IncidentFilter struct {
 	// Open, when not nil, keeps only open (true) or resolved (false) incidents.

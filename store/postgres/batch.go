@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
-	"github.com/jackc/pgx/v5"
 )
 
 // Group commit: concurrent Updates of one replica share transactions, so
@@ -176,27 +174,25 @@ func (s *Store) runBatch(batch []*request) {
 // again could apply them twice. Requests left unanswered run alone.
 func (s *Store) together(live []*request) {
 	ctx := context.Background()
-	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	c, err := s.acquire(ctx, s.wpool, beginWrite)
 	if err != nil {
 		return
 	}
 	for _, r := range live {
-		t := &tx{ctx: r.ctx, tx: ptx, write: true}
+		t := &tx{ctx: r.ctx, c: c, write: true}
 		var ferr error
 		if r.ctx.Err() == nil { // else its queries would be cut off: it runs alone
 			ferr = r.fn(t)
 		}
 		if r.ctx.Err() != nil || t.failed != nil || ferr != nil {
-			_ = ptx.Rollback(ctx)
+			_ = c.finish(ctx, false)
 			if r.ctx.Err() == nil && t.failed == nil {
 				r.answer(ferr)
 			}
 			return
 		}
 	}
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	err = ptx.Commit(cctx)
+	err = c.finish(ctx, true)
 	switch {
 	case err == nil:
 		for _, r := range live {

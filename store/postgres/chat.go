@@ -31,17 +31,18 @@ func chatRecord(room, name, data []byte) bot.ChatRecord {
 
 // ChatRecords implements bot.Tx.
 func (t *tx) ChatRecords(id int64) (map[string]bot.ChatRecord, error) {
-	rows, err := t.tx.Query(t.ctx, "SELECT adapter, room, room_name, data FROM chat_records WHERE incident_id = $1", id)
-	if err != nil {
-		return nil, t.fail("read chat records", err)
-	}
 	out := map[string]bot.ChatRecord{}
-	var adapter, room, name, data []byte
-	if _, err := pgx.ForEachRow(rows, []any{&adapter, &room, &name, &data}, func() error {
-		out[string(adapter)] = chatRecord(room, name, append([]byte(nil), data...))
-		return nil
-	}); err != nil {
-		return nil, t.fail("read chat records", err)
+	_, err := t.run("read chat records", "SELECT adapter, room, room_name, data FROM chat_records WHERE incident_id = $1", []any{id},
+		func(rows pgx.Rows) error {
+			var adapter, room, name, data []byte
+			_, err := pgx.ForEachRow(rows, []any{&adapter, &room, &name, &data}, func() error {
+				out[string(adapter)] = chatRecord(room, name, append([]byte(nil), data...))
+				return nil
+			})
+			return err
+		})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -54,12 +55,9 @@ func (t *tx) PutChatRecord(id int64, adapter string, r bot.ChatRecord) error {
 	if adapter == "" {
 		return fmt.Errorf("postgres: chat record of incident %d without an adapter name: %w", id, bot.ErrInvalid)
 	}
-	var one int
-	found, err := t.row("find incident", "SELECT 1 FROM incidents WHERE id = $1", []any{id}, &one)
-	if err != nil {
+	if _, found, err := t.exists(id); err != nil {
 		return err
-	}
-	if !found {
+	} else if !found {
 		return fmt.Errorf("incident %d: %w", id, bot.ErrNotFound)
 	}
 	old, err := t.ChatRecord(id, adapter)
@@ -70,20 +68,17 @@ func (t *tx) PutChatRecord(id int64, adapter string, r bot.ChatRecord) error {
 		return err
 	}
 	if r.IsZero() {
-		_, err := t.exec("delete chat record", "DELETE FROM chat_records WHERE incident_id = $1 AND adapter = $2", id, []byte(adapter))
-		return err
+		return t.later("delete chat record", "DELETE FROM chat_records WHERE incident_id = $1 AND adapter = $2", id, []byte(adapter))
 	}
-	_, err = t.exec("store chat record", `INSERT INTO chat_records (incident_id, adapter, room, room_name, data) VALUES ($1, $2, $3, $4, $5)
+	return t.later("store chat record", `INSERT INTO chat_records (incident_id, adapter, room, room_name, data) VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (incident_id, adapter) DO UPDATE SET room = excluded.room, room_name = excluded.room_name, data = excluded.data`,
 		id, []byte(adapter), []byte(r.Room), []byte(r.RoomName), orEmpty(r.Data))
-	return err
 }
 
+// orEmpty copies b (the write may wait for the next round trip, and the
+// caller keeps b), never nil.
 func orEmpty(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
+	return append([]byte{}, b...)
 }
 
 // indexRoom moves incident id's room index row from old to cur; the old
@@ -159,7 +154,7 @@ func moveChatOut(ctx context.Context, ptx pgx.Tx) error {
 	}); err != nil {
 		return err
 	}
-	t := &tx{ctx: ctx, tx: ptx, write: true}
+	t := &tx{ctx: ctx, c: newTxn(ptx, ""), write: true}
 	for _, m := range todo {
 		if _, err := ptx.Exec(ctx, "UPDATE incidents SET body = $2 WHERE id = $1", m.id, m.body); err != nil {
 			return err
@@ -170,6 +165,9 @@ func moveChatOut(ctx context.Context, ptx pgx.Tx) error {
 		if err := t.PutChatRecord(m.id, legacy.Adapter, m.rec); err != nil {
 			return err
 		}
+	}
+	if _, err := t.run("move chat records", "", nil, nil); err != nil { // the writes that wait
+		return err
 	}
 	if t.failed != nil {
 		return t.failed

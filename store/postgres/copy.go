@@ -106,7 +106,7 @@ func (s *Store) CopyFrom(ctx context.Context, src bot.Store) (Copied, error) {
 	}
 
 	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.Serializable}, func(ptx pgx.Tx) error {
-		t := &tx{ctx: ctx, tx: ptx, write: true}
+		t := &tx{ctx: ctx, c: newTxn(ptx, ""), write: true}
 		var n int
 		if err := ptx.QueryRow(ctx, "SELECT count(*) FROM incidents").Scan(&n); err != nil {
 			return err
@@ -215,6 +215,9 @@ func (s *Store) CopyFrom(ctx context.Context, src bot.Store) (Copied, error) {
 			if _, err := t.exec("continue numbering", q); err != nil {
 				return err
 			}
+		}
+		if _, err := t.run("copy", "", nil, nil); err != nil { // the writes that wait
+			return err
 		}
 		return t.failed
 	})

@@ -42,7 +42,10 @@ type Options struct {
 // Store is a bot.Store over a pgx pool.
 type Store struct {
 	pool *pgxpool.Pool
-	b    *batcher
+	// wpool holds the writers' connections, so that a batch never waits
+	// for a connection behind the Views of a webhook storm.
+	wpool *pgxpool.Pool
+	b     *batcher
 }
 
 // maxAttempts bounds how often fn runs for one Update when transactions
@@ -86,6 +89,12 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	wcfg := pool.Config()
+	wcfg.MaxConns, wcfg.MinConns = writers, 0
+	if s.wpool, err = pgxpool.NewWithConfig(ctx, wcfg); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %w: %w", bot.ErrUnavailable, err)
+	}
 	s.startWriters()
 	return s, nil
 }
@@ -94,6 +103,7 @@ func Open(ctx context.Context, url string, o Options) (*Store, error) {
 // connections. Later Updates fail with ErrUnavailable.
 func (s *Store) Close() error {
 	s.stopWriters()
+	s.wpool.Close()
 	s.pool.Close()
 	return nil
 }
@@ -143,25 +153,20 @@ func (s *Store) alone(ctx context.Context, fn func(tx bot.Tx) error) error {
 // attempt runs fn in one transaction; again reports a conflict worth a
 // new attempt.
 func (s *Store) attempt(ctx context.Context, fn func(tx bot.Tx) error) (err error, again bool) {
-	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	c, err := s.acquire(ctx, s.wpool, beginWrite)
 	if err != nil {
-		return unavailable(ctx, err), false
+		return err, false
 	}
-	t := &tx{ctx: ctx, tx: ptx, write: true}
+	t := &tx{ctx: ctx, c: c, write: true}
 	ferr := fn(t)
 	if t.failed != nil || ferr != nil {
-		// Rolling back needs no answer: a dropped connection rolls back too.
-		_ = ptx.Rollback(context.WithoutCancel(ctx))
+		_ = c.finish(ctx, false)
 		if t.failed != nil {
 			return unavailable(ctx, t.failed), retryable(t.failed)
 		}
 		return ferr, false
 	}
-	// The commit is not cancelled with ctx: Update's answer must be the
-	// truth, and a COMMIT cut off mid-way leaves it unknown.
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	if err := ptx.Commit(cctx); err != nil {
+	if err := c.finish(ctx, true); err != nil {
 		return unavailable(ctx, err), retryable(err)
 	}
 	return nil, false
@@ -179,15 +184,41 @@ func (s *Store) View(ctx context.Context, fn func(tx bot.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("postgres: %w: %w", bot.ErrUnavailable, err)
 	}
-	ptx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	c, err := s.acquire(ctx, s.pool, beginRead)
 	if err != nil {
-		return unavailable(ctx, err)
+		return err
 	}
-	defer func() { _ = ptx.Rollback(context.WithoutCancel(ctx)) }()
-	t := &tx{ctx: ctx, tx: ptx}
+	t := &tx{ctx: ctx, c: c}
 	ferr := fn(t)
+	_ = c.finish(ctx, false)
 	if t.failed != nil {
 		return unavailable(ctx, t.failed)
 	}
 	return ferr
+}
+
+var _ bot.GroupPeeker = (*Store)(nil)
+
+// PeekGroup implements bot.GroupPeeker: one statement, which sees one
+// snapshot, on a connection of the read pool.
+func (s *Store) PeekGroup(ctx context.Context, receiver, groupKey string) (g bot.GroupState, stored, open bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return g, false, false, fmt.Errorf("postgres: %w: %w", bot.ErrUnavailable, err)
+	}
+	var digest []byte
+	var latestOpen *bool
+	err = s.pool.QueryRow(ctx, `SELECT g.incident, g.rev, g.digest, g.open, i.open
+		FROM groups g LEFT JOIN incidents i ON i.id = g.incident WHERE g.receiver = $1 AND g.group_key = $2`,
+		[]byte(receiver), []byte(groupKey)).Scan(&g.Incident, &g.Rev, &digest, &g.Open, &latestOpen)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return g, false, false, fmt.Errorf("incident for receiver %q group_key %q: %w", receiver, groupKey, bot.ErrNotFound)
+	}
+	if err != nil {
+		return g, false, false, unavailable(ctx, err)
+	}
+	copy(g.Digest[:], digest)
+	if latestOpen != nil {
+		stored, open = true, *latestOpen
+	}
+	return g, stored, open, nil
 }

@@ -77,6 +77,10 @@ func (r *replicas) View(ctx context.Context, fn func(tx bot.Tx) error) error {
 	return r.pick().View(ctx, fn)
 }
 
+func (r *replicas) PeekGroup(ctx context.Context, receiver, groupKey string) (bot.GroupState, bool, bool, error) {
+	return r.pick().PeekGroup(ctx, receiver, groupKey)
+}
+
 func TestConformanceTwoReplicas(t *testing.T) {
 	testURL(t)
 	storetest.Run(t, func(t *testing.T) bot.Store {

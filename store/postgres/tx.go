@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
@@ -12,13 +13,14 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// tx is one bot.Tx over a pgx transaction. The first database error is
-// kept in failed: the transaction is aborted from then on, and Update
-// reports it (ErrUnavailable, or runs fn again after a conflict) whatever
-// fn made of it.
+// tx is one bot.Tx over a database transaction (txn), which the tx of
+// every fn of a batch share. The first database error is kept in failed:
+// the transaction is aborted from then on, and Update reports it
+// (ErrUnavailable, or runs fn again after a conflict) whatever fn made of
+// it.
 type tx struct {
 	ctx    context.Context
-	tx     pgx.Tx
+	c      *txn
 	write  bool
 	failed error
 }
@@ -41,49 +43,43 @@ func (t *tx) fail(what string, err error) error {
 }
 
 func (t *tx) exec(what, sql string, args ...any) (pgconn.CommandTag, error) {
-	tag, err := t.tx.Exec(t.ctx, sql, args...)
-	if err != nil {
-		return tag, t.fail(what, err)
-	}
-	return tag, nil
+	return t.run(what, sql, args, nil)
 }
 
 // row scans one row; found is false (and err nil) when there is none.
 func (t *tx) row(what, sql string, args []any, dest ...any) (found bool, err error) {
-	err = t.tx.QueryRow(t.ctx, sql, args...).Scan(dest...)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
+	_, err = t.run(what, sql, args, func(rows pgx.Rows) error {
+		if !rows.Next() {
+			return nil
+		}
+		found = true
+		return rows.Scan(dest...)
+	})
+	if err != nil && t.failed == nil {
+		return false, t.fail(what, err) // a scan error: the row is not what the schema says
 	}
-	if err != nil {
-		return false, t.fail(what, err)
-	}
-	return true, nil
+	return found, err
 }
 
 // bodies runs a query whose rows are (id, JSON body) and decodes each
 // body into a new T, setting its ID with setID.
 func bodies[T any](t *tx, what, sql string, args []any, setID func(*T, int64)) ([]T, error) {
-	rows, err := t.tx.Query(t.ctx, sql, args...)
-	if err != nil {
-		return nil, t.fail(what, err)
-	}
 	out := []T{}
-	var id int64
-	var body []byte
-	_, err = pgx.ForEachRow(rows, []any{&id, &body}, func() error {
-		var v T
-		if err := json.Unmarshal(body, &v); err != nil {
-			return fmt.Errorf("postgres: decode %s %d: %w", what, id, err)
-		}
-		setID(&v, id)
-		out = append(out, v)
-		return nil
+	_, err := t.run(what, sql, args, func(rows pgx.Rows) error {
+		var id int64
+		var body []byte
+		_, err := pgx.ForEachRow(rows, []any{&id, &body}, func() error {
+			var v T
+			if err := json.Unmarshal(body, &v); err != nil {
+				return fmt.Errorf("postgres: decode %s %d: %w", what, id, err)
+			}
+			setID(&v, id)
+			out = append(out, v)
+			return nil
+		})
+		return err
 	})
 	if err != nil {
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) || t.ctx.Err() != nil {
-			return nil, t.fail(what, err)
-		}
 		return nil, err
 	}
 	return out, nil
@@ -96,14 +92,22 @@ func fromNS(v int64) time.Time { return time.Unix(0, v).UTC() }
 // Incidents.
 
 func (t *tx) IncidentHeader(id int64) (*bot.Incident, error) {
+	if known, ok := t.c.known[id]; ok && (!known || t.c.heads[id] != nil) {
+		if !known {
+			return nil, fmt.Errorf("incident %d: %w", id, bot.ErrNotFound)
+		}
+		return decodeIncident(id, t.c.heads[id])
+	}
 	var body []byte
 	found, err := t.row("read incident", "SELECT body FROM incidents WHERE id = $1", []any{id}, &body)
 	if err != nil {
 		return nil, err
 	}
 	if !found {
+		t.c.setAbsent(id)
 		return nil, fmt.Errorf("incident %d: %w", id, bot.ErrNotFound)
 	}
+	t.c.setHead(id, body)
 	return decodeIncident(id, body)
 }
 
@@ -155,19 +159,19 @@ func (t *tx) Incidents(f bot.IncidentFilter) ([]*bot.Incident, error) {
 		sql += " LIMIT $3"
 		args = append(args, f.Limit)
 	}
-	rows, err := t.tx.Query(t.ctx, sql, args...)
-	if err != nil {
-		return nil, t.fail("list incidents", err)
-	}
 	out := []*bot.Incident{}
-	var id int64
-	var body []byte
-	if _, err := pgx.ForEachRow(rows, []any{&id, &body}, func() error {
-		inc, err := decodeIncident(id, body)
-		out = append(out, inc)
+	_, err := t.run("list incidents", sql, args, func(rows pgx.Rows) error {
+		var id int64
+		var body []byte
+		_, err := pgx.ForEachRow(rows, []any{&id, &body}, func() error {
+			inc, err := decodeIncident(id, body)
+			out = append(out, inc)
+			return err
+		})
 		return err
-	}); err != nil {
-		return nil, t.fail("list incidents", err)
+	})
+	if err != nil {
+		return nil, err
 	}
 	if f.WithAlerts {
 		for _, inc := range out {
@@ -193,13 +197,14 @@ func (t *tx) CreateIncident(inc *bot.Incident) error {
 		return err
 	}
 	if rec.GroupKey != "" {
-		if _, err := t.exec("index incident by group", `INSERT INTO groups (receiver, group_key, incident, rev, digest, open)
+		if err := t.later("index incident by group", `INSERT INTO groups (receiver, group_key, incident, rev, digest, open)
 			VALUES ($1, $2, $3, 1, $4, false)
 			ON CONFLICT (receiver, group_key) DO UPDATE SET incident = excluded.incident, rev = groups.rev + 1,
 				digest = excluded.digest, open = false`,
 			[]byte(rec.Receiver), []byte(rec.GroupKey), id, make([]byte, len(bot.Digest{}))); err != nil {
 			return err
 		}
+		t.c.groups[groupID{rec.Receiver, rec.GroupKey}] = true
 	}
 	if len(rec.Alerts) > 0 {
 		digests := make([]bot.Digest, len(rec.Alerts))
@@ -214,6 +219,8 @@ func (t *tx) CreateIncident(inc *bot.Incident) error {
 	return nil
 }
 
+// putIncident stores the header. A new incident's row, and the new header
+// of one this transaction knows to exist, wait for the next round trip.
 func (t *tx) putIncident(inc *bot.Incident, create bool) error {
 	h := *inc
 	h.Alerts = nil
@@ -227,18 +234,32 @@ func (t *tx) putIncident(inc *bot.Incident, create bool) error {
 		*resolved = ns(*inc.ResolvedAt)
 	}
 	if create {
-		_, err = t.exec("store incident", "INSERT INTO incidents (id, open, resolved_ns, body) VALUES ($1, $2, $3, $4)",
-			inc.ID, inc.Open(), resolved, body)
-		return err
+		if err := t.later("store incident", "INSERT INTO incidents (id, open, resolved_ns, body) VALUES ($1, $2, $3, $4)",
+			inc.ID, inc.Open(), resolved, body); err != nil {
+			return err
+		}
+		t.c.setHead(inc.ID, body)
+		return nil
 	}
-	tag, err := t.exec("store incident", "UPDATE incidents SET open = $2, resolved_ns = $3, body = $4 WHERE id = $1",
-		inc.ID, inc.Open(), resolved, body)
+	const update = "UPDATE incidents SET open = $2, resolved_ns = $3, body = $4 WHERE id = $1"
+	if t.c.known[inc.ID] {
+		// Known to exist in this snapshot: a concurrent delete makes the
+		// UPDATE fail with a serialization error, never miss its row.
+		if err := t.later("store incident", update, inc.ID, inc.Open(), resolved, body); err != nil {
+			return err
+		}
+		t.c.setHead(inc.ID, body)
+		return nil
+	}
+	tag, err := t.exec("store incident", update, inc.ID, inc.Open(), resolved, body)
 	if err != nil {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
+		t.c.setAbsent(inc.ID)
 		return fmt.Errorf("incident %d: %w", inc.ID, bot.ErrNotFound)
 	}
+	t.c.setHead(inc.ID, body)
 	return nil
 }
 
@@ -249,18 +270,74 @@ func (t *tx) UpdateIncident(inc *bot.Incident) error {
 	return t.putIncident(inc, false)
 }
 
+// exists reports whether the incidents exist, asking the database only
+// about those this transaction does not know; missing is the first that
+// does not.
+func (t *tx) exists(ids ...int64) (missing int64, ok bool, err error) {
+	var ask []int64
+	for _, id := range ids {
+		known, seen := t.c.known[id]
+		switch {
+		case !seen:
+			if !slices.Contains(ask, id) {
+				ask = append(ask, id)
+			}
+		case !known:
+			return id, false, nil
+		}
+	}
+	if len(ask) > 0 {
+		found := map[int64]bool{}
+		_, err := t.run("check incident", "SELECT id FROM incidents WHERE id = ANY($1)", []any{ask}, func(rows pgx.Rows) error {
+			var id int64
+			_, err := pgx.ForEachRow(rows, []any{&id}, func() error {
+				found[id] = true
+				return nil
+			})
+			return err
+		})
+		if err != nil {
+			return 0, false, err
+		}
+		for _, id := range ask {
+			if found[id] {
+				t.c.known[id] = true
+			} else {
+				t.c.setAbsent(id)
+			}
+		}
+	}
+	for _, id := range ids {
+		if !t.c.known[id] {
+			return id, false, nil
+		}
+	}
+	return 0, true, nil
+}
+
 // Groups and alerts.
 
+// Group reads the group's row and, in the same statement, its latest
+// incident's header, which ingest asks for next.
 func (t *tx) Group(receiver, groupKey string) (bot.GroupState, error) {
 	var g bot.GroupState
-	var digest []byte
-	found, err := t.row("read group", "SELECT incident, rev, digest, open FROM groups WHERE receiver = $1 AND group_key = $2",
-		[]any{[]byte(receiver), []byte(groupKey)}, &g.Incident, &g.Rev, &digest, &g.Open)
+	var digest, body []byte
+	found, err := t.row("read group", `SELECT g.incident, g.rev, g.digest, g.open, i.body
+		FROM groups g LEFT JOIN incidents i ON i.id = g.incident WHERE g.receiver = $1 AND g.group_key = $2`,
+		[]any{[]byte(receiver), []byte(groupKey)}, &g.Incident, &g.Rev, &digest, &g.Open, &body)
 	if err != nil {
 		return g, err
 	}
+	key := groupID{receiver, groupKey}
 	if !found {
+		t.c.groups[key] = false
 		return g, fmt.Errorf("incident for receiver %q group_key %q: %w", receiver, groupKey, bot.ErrNotFound)
+	}
+	t.c.groups[key] = true
+	if body != nil {
+		t.c.setHead(g.Incident, body)
+	} else {
+		t.c.setAbsent(g.Incident)
 	}
 	copy(g.Digest[:], digest)
 	return g, nil
@@ -270,14 +347,18 @@ func (t *tx) SetGroupDigest(receiver, groupKey string, d bot.Digest, open bool) 
 	if err := t.writable("SetGroupDigest"); err != nil {
 		return err
 	}
-	tag, err := t.exec("store group digest", "UPDATE groups SET rev = rev + 1, digest = $3, open = $4 WHERE receiver = $1 AND group_key = $2",
-		[]byte(receiver), []byte(groupKey), d[:], open)
+	const update = "UPDATE groups SET rev = rev + 1, digest = $3, open = $4 WHERE receiver = $1 AND group_key = $2"
+	if t.c.groups[groupID{receiver, groupKey}] {
+		return t.later("store group digest", update, []byte(receiver), []byte(groupKey), d[:], open)
+	}
+	tag, err := t.exec("store group digest", update, []byte(receiver), []byte(groupKey), d[:], open)
 	if err != nil {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("incident for receiver %q group_key %q: %w", receiver, groupKey, bot.ErrNotFound)
 	}
+	t.c.groups[groupID{receiver, groupKey}] = true
 	return nil
 }
 
@@ -289,28 +370,48 @@ func fingerprintKeys(fps []string) [][]byte {
 	return keys
 }
 
+// prefetchAlerts is the number of fingerprints up to which AlertDigests
+// reads the alerts' bodies too: ingest asks for those that changed next,
+// and a few bodies cost less than a round trip.
+const prefetchAlerts = 32
+
 func (t *tx) AlertDigests(incidentID int64, fingerprints []string) ([]bot.Digest, error) {
 	out := make([]bot.Digest, len(fingerprints))
 	if len(fingerprints) == 0 {
 		return out, nil
 	}
-	rows, err := t.tx.Query(t.ctx, "SELECT fingerprint, digest FROM alerts WHERE incident_id = $1 AND fingerprint = ANY($2)",
-		incidentID, fingerprintKeys(fingerprints))
-	if err != nil {
-		return nil, t.fail("read alert digests", err)
+	cache := t.c.alertsOf(incidentID)
+	var ask []string
+	for _, fp := range fingerprints {
+		if _, ok := cache[fp]; !ok {
+			ask = append(ask, fp)
+		}
 	}
-	got := map[string]bot.Digest{}
-	var fp, digest []byte
-	if _, err := pgx.ForEachRow(rows, []any{&fp, &digest}, func() error {
-		var d bot.Digest
-		copy(d[:], digest)
-		got[string(fp)] = d
-		return nil
-	}); err != nil {
-		return nil, t.fail("read alert digests", err)
+	if len(ask) > 0 {
+		bodies := len(ask) <= prefetchAlerts
+		sql := "SELECT fingerprint, digest, NULL::bytea FROM alerts WHERE incident_id = $1 AND fingerprint = ANY($2)"
+		if bodies {
+			sql = "SELECT fingerprint, digest, body FROM alerts WHERE incident_id = $1 AND fingerprint = ANY($2)"
+		}
+		_, err := t.run("read alert digests", sql, []any{incidentID, fingerprintKeys(ask)}, func(rows pgx.Rows) error {
+			var fp, digest, body []byte
+			_, err := pgx.ForEachRow(rows, []any{&fp, &digest, &body}, func() error {
+				cache[string(fp)] = alertRow{digest: digest, body: body}
+				return nil
+			})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, fp := range ask {
+			if _, ok := cache[fp]; !ok {
+				cache[fp] = alertRow{absent: true}
+			}
+		}
 	}
 	for i, fp := range fingerprints {
-		out[i] = got[fp]
+		copy(out[i][:], cache[fp].digest)
 	}
 	return out, nil
 }
@@ -320,21 +421,40 @@ func (t *tx) AlertsByFingerprint(incidentID int64, fingerprints []string) (map[s
 	if len(fingerprints) == 0 {
 		return out, nil
 	}
-	rows, err := t.tx.Query(t.ctx, "SELECT body FROM alerts WHERE incident_id = $1 AND fingerprint = ANY($2)",
-		incidentID, fingerprintKeys(fingerprints))
-	if err != nil {
-		return nil, t.fail("read alerts", err)
-	}
-	var body []byte
-	if _, err := pgx.ForEachRow(rows, []any{&body}, func() error {
+	decode := func(body []byte) error {
 		var a bot.Alert
 		if err := json.Unmarshal(body, &a); err != nil {
 			return fmt.Errorf("postgres: decode alert of incident %d: %w", incidentID, err)
 		}
 		out[a.Fingerprint] = a
 		return nil
-	}); err != nil {
-		return nil, t.fail("read alerts", err)
+	}
+	cache := t.c.alerts[incidentID]
+	cached := cache != nil
+	for _, fp := range fingerprints {
+		if r, ok := cache[fp]; !ok || (!r.absent && r.body == nil) {
+			cached = false
+			break
+		}
+	}
+	if cached {
+		for _, fp := range fingerprints {
+			if r := cache[fp]; !r.absent {
+				if err := decode(r.body); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return out, nil
+	}
+	_, err := t.run("read alerts", "SELECT body FROM alerts WHERE incident_id = $1 AND fingerprint = ANY($2)",
+		[]any{incidentID, fingerprintKeys(fingerprints)}, func(rows pgx.Rows) error {
+			var body []byte
+			_, err := pgx.ForEachRow(rows, []any{&body}, func() error { return decode(body) })
+			return err
+		})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -346,11 +466,9 @@ func (t *tx) PutAlerts(incidentID int64, alerts []bot.Alert, digests []bot.Diges
 	if len(alerts) != len(digests) {
 		return fmt.Errorf("%w: %d alerts with %d digests", bot.ErrInvalid, len(alerts), len(digests))
 	}
-	var exists bool
-	if _, err := t.row("check incident", "SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)", []any{incidentID}, &exists); err != nil {
+	if _, ok, err := t.exists(incidentID); err != nil {
 		return err
-	}
-	if !exists {
+	} else if !ok {
 		return fmt.Errorf("alerts of incident %d: %w", incidentID, bot.ErrNotFound)
 	}
 	if len(alerts) == 0 {
@@ -365,18 +483,25 @@ func (t *tx) PutAlerts(incidentID int64, alerts []bot.Alert, digests []bot.Diges
 		if err != nil {
 			return fmt.Errorf("encode alert %q of incident %d: %w", alerts[i].Fingerprint, incidentID, err)
 		}
+		d := digests[i]
 		if j, ok := at[alerts[i].Fingerprint]; ok {
-			ds[j], bs[j] = digests[i][:], body
+			ds[j], bs[j] = d[:], body
 			continue
 		}
 		at[alerts[i].Fingerprint] = len(fps)
-		fps, ds, bs = append(fps, []byte(alerts[i].Fingerprint)), append(ds, digests[i][:]), append(bs, body)
+		fps, ds, bs = append(fps, []byte(alerts[i].Fingerprint)), append(ds, d[:]), append(bs, body)
 	}
-	_, err := t.exec("store alerts", `INSERT INTO alerts (incident_id, fingerprint, digest, body)
+	if err := t.later("store alerts", `INSERT INTO alerts (incident_id, fingerprint, digest, body)
 		SELECT $1, f, d, b FROM unnest($2::bytea[], $3::bytea[], $4::bytea[]) WITH ORDINALITY AS u(f, d, b, o) ORDER BY o
 		ON CONFLICT (incident_id, fingerprint) DO UPDATE SET digest = excluded.digest, body = excluded.body`,
-		incidentID, fps, ds, bs)
-	return err
+		incidentID, fps, ds, bs); err != nil {
+		return err
+	}
+	cache := t.c.alertsOf(incidentID)
+	for i, fp := range fps {
+		cache[string(fp)] = alertRow{digest: ds[i], body: bs[i]}
+	}
+	return nil
 }
 
 // Retention.
@@ -389,13 +514,14 @@ func (t *tx) ExpiredIncidents(cutoff time.Time, after int64, limit int) ([]int64
 		sql += " LIMIT $3"
 		args = append(args, limit)
 	}
-	rows, err := t.tx.Query(t.ctx, sql, args...)
+	var ids []int64
+	_, err := t.run("find expired incidents", sql, args, func(rows pgx.Rows) error {
+		var err error
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		return err
+	})
 	if err != nil {
-		return nil, 0, t.fail("find expired incidents", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, 0, t.fail("find expired incidents", err)
+		return nil, 0, err
 	}
 	if limit > 0 && len(ids) == limit {
 		return ids, ids[len(ids)-1], nil
@@ -410,6 +536,10 @@ func (t *tx) DeleteIncident(id int64, max int) (bool, error) {
 	if max < 1 {
 		max = 1
 	}
+	// What this transaction knew of the incident, its alerts and its
+	// group is about to change.
+	delete(t.c.alerts, id)
+	clear(t.c.groups)
 	left := int64(max)
 	for _, table := range []string{"alerts", "timeline"} {
 		tag, err := t.exec("delete "+table, "DELETE FROM "+table+" WHERE ctid IN (SELECT ctid FROM "+table+
@@ -424,16 +554,17 @@ func (t *tx) DeleteIncident(id int64, max int) (bool, error) {
 	// Its escalation runs, pages (which hold addresses) and ack tokens:
 	// a few rows each.
 	for _, table := range []string{"escalations", "pages", "page_tokens", "chat_records", "chat_rooms"} {
-		if _, err := t.exec("delete "+table, "DELETE FROM "+table+" WHERE incident_id = $1", id); err != nil {
+		if err := t.later("delete "+table, "DELETE FROM "+table+" WHERE incident_id = $1", id); err != nil {
 			return false, err
 		}
 	}
-	if _, err := t.exec("delete group row", "DELETE FROM groups WHERE incident = $1", id); err != nil {
+	if err := t.later("delete group row", "DELETE FROM groups WHERE incident = $1", id); err != nil {
 		return false, err
 	}
 	if _, err := t.exec("delete incident", "DELETE FROM incidents WHERE id = $1", id); err != nil {
 		return false, err
 	}
+	t.c.setAbsent(id)
 	return true, nil
 }
 
@@ -443,28 +574,43 @@ func (t *tx) Append(entries ...*bot.TimelineEntry) error {
 	if err := t.writable("Append"); err != nil {
 		return err
 	}
-	known, checked := int64(0), false
-	for _, e := range entries {
-		if !checked || e.IncidentID != known {
-			var exists bool
-			if _, err := t.row("check incident", "SELECT EXISTS (SELECT 1 FROM incidents WHERE id = $1)", []any{e.IncidentID}, &exists); err != nil {
-				return err
-			}
-			if !exists {
-				return fmt.Errorf("timeline entry for incident %d: %w", e.IncidentID, bot.ErrNotFound)
-			}
-			known, checked = e.IncidentID, true
-		}
+	if len(entries) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(entries))
+	bodies := make([][]byte, len(entries))
+	for i, e := range entries {
+		ids[i] = e.IncidentID
 		body, err := json.Marshal(e)
 		if err != nil {
 			return fmt.Errorf("encode timeline entry for incident %d: %w", e.IncidentID, err)
 		}
-		var id uint64
-		if _, err := t.row("append timeline entry", "INSERT INTO timeline (incident_id, body) VALUES ($1, $2) RETURNING id",
-			[]any{e.IncidentID, body}, &id); err != nil {
+		bodies[i] = body
+	}
+	if missing, ok, err := t.exists(ids...); err != nil {
+		return err
+	} else if !ok {
+		return fmt.Errorf("timeline entry for incident %d: %w", missing, bot.ErrNotFound)
+	}
+	// One statement for the lot: the IDs come from the sequence in the
+	// entries' order.
+	var got []int64
+	_, err := t.run("append timeline entries", `INSERT INTO timeline (incident_id, body)
+		SELECT i, b FROM unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY AS u(i, b, o) ORDER BY o RETURNING id`,
+		[]any{ids, bodies}, func(rows pgx.Rows) error {
+			var err error
+			got, err = pgx.CollectRows(rows, pgx.RowTo[int64])
 			return err
-		}
-		e.ID = id
+		})
+	if err != nil {
+		return err
+	}
+	if len(got) != len(entries) {
+		return t.fail("append timeline entries", fmt.Errorf("%d IDs for %d entries", len(got), len(entries)))
+	}
+	slices.Sort(got)
+	for i, e := range entries {
+		e.ID = uint64(got[i])
 	}
 	return nil
 }
@@ -545,8 +691,7 @@ func (t *tx) Done(id uint64) error {
 	if err := t.writable("Done"); err != nil {
 		return err
 	}
-	_, err := t.exec("remove delivery", "DELETE FROM outbox WHERE id = $1", int64(id))
-	return err
+	return t.later("remove delivery", "DELETE FROM outbox WHERE id = $1", int64(id))
 }
 
 // maxPrune bounds how many forgotten events one MarkEvent deletes.
@@ -559,7 +704,7 @@ func (t *tx) MarkEvent(id string, now time.Time, keep time.Duration) (bool, erro
 	if id == "" {
 		return false, fmt.Errorf("%w: event id is empty", bot.ErrInvalid)
 	}
-	if _, err := t.exec("forget events", "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at_ns < $1 LIMIT $2)",
+	if err := t.later("forget events", "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at_ns < $1 LIMIT $2)",
 		ns(now.Add(-keep)), maxPrune); err != nil {
 		return false, err
 	}

@@ -146,3 +146,46 @@ func testGroups(t *testing.T, s bot.Store) {
 		t.Errorf("Group after a new incident: got %+v, want incident %d, no digest, a Rev not seen before", g3, id2)
 	}
 }
+
+// testPeekGroup checks bot.GroupPeeker, for stores that have it: it says
+// what a View's Group and IncidentHeader say.
+func testPeekGroup(t *testing.T, s bot.Store) {
+	pk, ok := s.(bot.GroupPeeker)
+	if !ok {
+		t.Skip("the store is not a bot.GroupPeeker")
+	}
+	ctx := context.Background()
+	if _, _, _, err := pk.PeekGroup(ctx, "r", "g"); !errors.Is(err, bot.ErrNotFound) {
+		t.Fatalf("PeekGroup of an unknown group: got %v, want ErrNotFound", err)
+	}
+	inc := minimal("first")
+	inc.Receiver, inc.GroupKey = "r", "g"
+	create(t, s, inc)
+	update(t, s, func(tx bot.Tx) error { return tx.SetGroupDigest("r", "g", bot.Digest{7}, true) })
+	check := func(when string, wantStored, wantOpen bool) {
+		t.Helper()
+		var want bot.GroupState
+		view(t, s, func(tx bot.Tx) (err error) {
+			want, err = tx.Group("r", "g")
+			return err
+		})
+		g, stored, open, err := pk.PeekGroup(ctx, "r", "g")
+		if err != nil || g != want || stored != wantStored || open != wantOpen {
+			t.Errorf("PeekGroup %s: got %+v stored %v open %v, %v; want %+v stored %v open %v", when, g, stored, open, err,
+				want, wantStored, wantOpen)
+		}
+	}
+	check("of an open incident", true, true)
+	inc.Status = bot.StatusResolved
+	inc.ResolvedAt = new(t0)
+	save(t, s, inc)
+	check("of a resolved incident", true, false)
+	if _, _, _, err := pk.PeekGroup(ctx, "r", "other"); !errors.Is(err, bot.ErrNotFound) {
+		t.Errorf("PeekGroup of another group: got %v, want ErrNotFound", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, _, err := pk.PeekGroup(ctx, "r", "g"); !errors.Is(err, bot.ErrUnavailable) {
+		t.Errorf("PeekGroup with a cancelled context: got %v, want ErrUnavailable", err)
+	}
+}

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) bot.Store) {
 		{"Timeline", testTimeline},
 		{"Alerts", testAlerts},
 		{"Groups", testGroups},
+		{"PeekGroup", testPeekGroup}, // alerts.go
 		{"Retention", testRetention},
 		{"Outbox", testOutbox},
 		{"MarkEvent", testMarkEvent},
