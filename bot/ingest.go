@@ -195,17 +195,26 @@ func (s *Service) ingest(ctx context.Context, n *Notification) (IngestResult, er
 		return IngestResult{}, err
 	}
 	in := s.prepare(n)
-	if pk, ok := s.store.(GroupPeeker); ok && len(in.alerts) <= readAhead {
+	if s.peeker != nil {
 		// One read, no transaction: enough to answer a repeat.
-		g, stored, open, err := pk.PeekGroup(ctx, n.Receiver, n.GroupKey)
+		g, stored, open, err := s.peeker.PeekGroup(ctx, n.Receiver, n.GroupKey)
 		switch {
 		case errors.Is(err, ErrNotFound):
+			return s.commit(ctx, in, nil, now) // a new group: nothing to read ahead
 		case err != nil:
 			return IngestResult{}, err
 		case stored && repeats(g, open, in):
 			return repeatResult(g.Incident, open), nil
 		}
-		return s.commit(ctx, in, nil, now)
+		// A database store's writer runs its batch's Updates one after
+		// the other, each read a round trip: the reads are done here, in
+		// parallel with other webhooks', and the writer checks that they
+		// are still current.
+		read := new(plan)
+		if err := s.store.View(ctx, func(tx Tx) error { return read.read(tx, in) }); err != nil {
+			return IngestResult{}, err
+		}
+		return s.commit(ctx, in, read, now)
 	}
 	read := new(plan)
 	if err := s.store.View(ctx, func(tx Tx) error {

@@ -15,8 +15,11 @@ import (
 type Service struct {
 	// seed makes this run's notification digests its own (see
 	// notificationDigest).
-	seed   [16]byte
-	store  Store
+	seed  [16]byte
+	store Store
+	// peeker is store when it is a GroupPeeker (before the wrappers
+	// below, which only watch Updates).
+	peeker GroupPeeker
 	policy Policy
 	now    func() time.Time
 	log    *slog.Logger
@@ -104,6 +107,7 @@ func NewService(store Store, o Options) *Service {
 		s.now = time.Now
 	}
 	_, _ = rand.Read(s.seed[:])
+	s.peeker, _ = store.(GroupPeeker)
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -346,7 +346,8 @@ func TestRepeatsAnsweredByPeek(t *testing.T) {
 	}
 	defer st.Close()
 	p := &peeker{Store: st}
-	s := bot.NewService(p, bot.Options{Now: func() time.Time { return t0.Add(3 * time.Hour) }})
+	// Wake and OnTimers wrap the store: the peek must still be found.
+	s := bot.NewService(p, bot.Options{Now: func() time.Time { return t0.Add(3 * time.Hour) }, Wake: func() {}, OnTimers: func() {}})
 	first := mustIngest(t, s, notification(leakAlert("pg-1", 0, -1)))
 	p.peeks, p.updates = 0, 0
 	for range 5 {

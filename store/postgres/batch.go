@@ -23,8 +23,11 @@ const (
 	// writers is how many batches of one replica run at once. One: the
 	// replica's own writes never conflict with each other (replicas'
 	// writes may, and are retried); in a storm on two shared cores,
-	// four and eight writers were no faster (docs/performance.md).
+	// two, four and eight writers were slower (docs/performance.md §9).
 	writers = 1
+	// batchTries is how often a batch that lost a race runs again
+	// together before its requests run alone.
+	batchTries = 3
 	// maxBatch caps a batch, bounding the work redone after a failure.
 	maxBatch = 64
 	// queueSize bounds how many Updates wait for a writer.
@@ -158,7 +161,12 @@ func (s *Store) runBatch(batch []*request) {
 		live[0].answer(s.alone(live[0].ctx, live[0].fn))
 		return
 	}
-	s.together(live)
+	for try := 1; s.together(live) && try < batchTries; try++ {
+		// The batch lost a race with another transaction (another
+		// replica's, another writer's), which has committed by now: the
+		// batch again, rather than each of its requests in a transaction
+		// of its own.
+	}
 	for _, r := range live {
 		if !r.answered {
 			r.answer(s.alone(r.ctx, r.fn))
@@ -171,12 +179,13 @@ func (s *Store) runBatch(batch []*request) {
 // writes are gone with the rollback, which is what an error from fn
 // means); when the commit's outcome is unknown (the connection broke
 // during COMMIT) every request gets ErrUnavailable, since running them
-// again could apply them twice. Requests left unanswered run alone.
-func (s *Store) together(live []*request) {
+// again could apply them twice. Requests left unanswered run alone;
+// conflict reports that every one is, and that the batch only lost a race.
+func (s *Store) together(live []*request) (conflict bool) {
 	ctx := context.Background()
 	c, err := s.acquire(ctx, s.wpool, beginWrite)
 	if err != nil {
-		return
+		return false
 	}
 	for _, r := range live {
 		t := &tx{ctx: r.ctx, c: c, write: true}
@@ -189,7 +198,7 @@ func (s *Store) together(live []*request) {
 			if r.ctx.Err() == nil && t.failed == nil {
 				r.answer(ferr)
 			}
-			return
+			return r.ctx.Err() == nil && retryable(t.failed)
 		}
 	}
 	err = c.finish(ctx, true)
@@ -202,5 +211,8 @@ func (s *Store) together(live []*request) {
 		for _, r := range live {
 			r.answer(unavailable(ctx, err))
 		}
+	default:
+		return true
 	}
+	return false
 }

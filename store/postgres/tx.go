@@ -592,26 +592,30 @@ func (t *tx) Append(entries ...*bot.TimelineEntry) error {
 	} else if !ok {
 		return fmt.Errorf("timeline entry for incident %d: %w", missing, bot.ErrNotFound)
 	}
-	// One statement for the lot: the IDs come from the sequence in the
-	// entries' order.
-	var got []int64
-	_, err := t.run("append timeline entries", `INSERT INTO timeline (incident_id, body)
-		SELECT i, b FROM unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY AS u(i, b, o) ORDER BY o RETURNING id`,
-		[]any{ids, bodies}, func(rows pgx.Rows) error {
-			var err error
-			got, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+	// The IDs come from the sequence, taken a few dozen at a time per
+	// transaction, so that the insert can wait for the next round trip.
+	if len(t.c.entryIDs) < len(entries) {
+		var got []int64
+		_, err := t.run("number timeline entries", "SELECT nextval('timeline_seq') FROM generate_series(1, $1)",
+			[]any{max(len(entries), reserveIDs)}, func(rows pgx.Rows) error {
+				var err error
+				got, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+				return err
+			})
+		if err != nil {
 			return err
-		})
-	if err != nil {
+		}
+		slices.Sort(got)
+		t.c.entryIDs = got
+	}
+	for i, e := range entries {
+		e.ID = uint64(t.c.entryIDs[i])
+	}
+	if err := t.later("append timeline entries", `INSERT INTO timeline (incident_id, id, body)
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[])`, ids, t.c.entryIDs[:len(entries)], bodies); err != nil {
 		return err
 	}
-	if len(got) != len(entries) {
-		return t.fail("append timeline entries", fmt.Errorf("%d IDs for %d entries", len(got), len(entries)))
-	}
-	slices.Sort(got)
-	for i, e := range entries {
-		e.ID = uint64(got[i])
-	}
+	t.c.entryIDs = t.c.entryIDs[len(entries):]
 	return nil
 }
 

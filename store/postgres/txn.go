@@ -39,6 +39,8 @@ type txn struct {
 	// alerts holds, per incident, what this transaction knows of alerts by
 	// fingerprint.
 	alerts map[int64]map[string]alertRow
+	// entryIDs are timeline IDs taken from the sequence and not used yet.
+	entryIDs []int64
 }
 
 type deferred struct {
@@ -54,6 +56,9 @@ type alertRow struct {
 	absent       bool
 	digest, body []byte
 }
+
+// reserveIDs is how many timeline IDs a transaction takes at once.
+const reserveIDs = 64
 
 // maxLater bounds the writes waiting in one transaction: past it they are
 // sent on their own.
