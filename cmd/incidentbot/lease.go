@@ -13,6 +13,13 @@ type leaser interface {
 	Lead(ctx context.Context) (lost context.Context, release func(), err error)
 }
 
+// waker is a store that tells the lease holder when another replica
+// committed deliveries or timers (PostgreSQL: LISTEN/NOTIFY), so that it
+// runs them now rather than at its next poll.
+type waker interface {
+	OnWake(f func())
+}
+
 // lead runs start (the outbox worker and the on-call engine) on the
 // replica that holds the store's lease, at once on a store that has none
 // (bbolt: one replica). A replica that loses the lease (its database

@@ -74,6 +74,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Grapher: grapher, PublicURL: st.PublicURL, Profiler: profiler, ProfileBlobs: blobs, ProfileTargets: cfg.Loop.ProfileTargets, Runbooks: books,
 		OnIngest: func(n *bot.Notification, res bot.IngestResult, err error) { m.observeIngest(len(n.Alerts), res, err) }})
 	oncall = newOnCall(svc, st, pagers, chat, log, m)
+	if w, ok := store.(waker); ok {
+		w.OnWake(func() { chat.wake(); oncall.wake() })
+	}
 	srv := webhooks.New(webhooks.Config{
 		Service: svc, WebhookToken: st.WebhookToken, APIToken: st.APIToken, SigningSecret: st.SlackSigningSecret,
 		MaxWebhookBody: st.MaxWebhookBody, Ready: store.Ping, Metrics: m.handler(), Runbooks: books, Views: chat.views(), Access: cfg.Access, Members: chat.members(),

@@ -64,14 +64,27 @@ func (s *Store) leaseConn(ctx context.Context) (*pgx.Conn, error) {
 func (s *Store) hold(ctx context.Context, conn *pgx.Conn) (context.Context, func(), error) {
 	lost, cancel := context.WithCancel(ctx)
 	stopped := make(chan struct{})
+	lctx, lcancel := context.WithTimeout(ctx, leaseCheck)
+	schema, lerr := listen(lctx, conn)
+	lcancel()
 	go func() {
 		defer close(stopped)
 		defer cancel()
 		for {
-			select {
-			case <-lost.Done():
+			if lerr == nil {
+				// Between checks, the session waits for notifications.
+				if err := waitWake(lost, conn, schema, leaseCheck, &s.onWake); err != nil {
+					return
+				}
+			} else {
+				select {
+				case <-lost.Done():
+					return
+				case <-time.After(leaseCheck):
+				}
+			}
+			if lost.Err() != nil {
 				return
-			case <-time.After(leaseCheck):
 			}
 			cctx, ccancel := context.WithTimeout(lost, leaseCheck)
 			var held bool

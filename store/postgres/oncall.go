@@ -18,6 +18,9 @@ func (t *tx) AddTimer(tm *bot.Timer) error {
 	if err != nil {
 		return fmt.Errorf("encode timer: %w", err)
 	}
+	if err := t.notify(); err != nil {
+		return err
+	}
 	var id uint64
 	if _, err := t.row("add timer", "INSERT INTO timers (due_ns, body) VALUES ($1, $2) RETURNING id", []any{ns(tm.Due), body}, &id); err != nil {
 		return err
@@ -68,6 +71,9 @@ func (t *tx) SaveTimer(tm *bot.Timer) error {
 	body, err := json.Marshal(tm)
 	if err != nil {
 		return fmt.Errorf("encode timer %d: %w", tm.ID, err)
+	}
+	if err := t.notify(); err != nil {
+		return err
 	}
 	tag, err := t.exec("save timer", "UPDATE timers SET due_ns = $2, body = $3 WHERE id = $1", int64(tm.ID), ns(tm.Due), body)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
@@ -46,6 +47,8 @@ type Store struct {
 	// for a connection behind the Views of a webhook storm.
 	wpool *pgxpool.Pool
 	b     *batcher
+	// onWake is what the lease holder calls on a NOTIFY (wake.go).
+	onWake atomic.Pointer[func()]
 }
 
 // maxAttempts bounds how often fn runs for one Update when transactions

@@ -653,6 +653,9 @@ func (t *tx) Enqueue(d *bot.Delivery) error {
 	if err != nil {
 		return fmt.Errorf("encode delivery: %w", err)
 	}
+	if err := t.notify(); err != nil {
+		return err
+	}
 	var id uint64
 	if _, err := t.row("enqueue delivery", "INSERT INTO outbox (body) VALUES ($1) RETURNING id", []any{body}, &id); err != nil {
 		return err

@@ -41,6 +41,8 @@ type txn struct {
 	alerts map[int64]map[string]alertRow
 	// entryIDs are timeline IDs taken from the sequence and not used yet.
 	entryIDs []int64
+	// notified is set once the transaction queued its NOTIFY (wake.go).
+	notified bool
 }
 
 type deferred struct {
