@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/incidentbot/incidentbot/bot"
 	"github.com/incidentbot/incidentbot/bot/slack/slacktesting"
 )
 
@@ -152,6 +151,9 @@ teams:
 	rng := rand.New(rand.NewPCG(seed, 3))
 	groups := *replicasGroups
 	began := time.Now()
+	// Alertmanager resolves an alert not sent again within 5 min; a long
+	// drain must not see the storm's alerts resolve behind its back.
+	firingUntil := began.Add(2 * time.Hour)
 	// Group g (1..groups) grows by an alert every 2 s + (g mod 10)×300 ms
 	// for as long as the storm lasts; each alert keeps its start time, so
 	// a push repeats the ones Alertmanager has and adds the new.
@@ -163,7 +165,7 @@ teams:
 			for k := range n {
 				out = append(out, amAlert{Labels: map[string]string{"alertname": "ReplicaStorm", "service": fmt.Sprintf("svc-%02d", g),
 					"namespace": "checkout", "severity": "critical", "instance": fmt.Sprintf("i-%d", k)},
-					StartsAt: began.Add(time.Duration(k) * every).Add(-time.Minute)})
+					StartsAt: began.Add(time.Duration(k) * every).Add(-time.Minute), EndsAt: &firingUntil})
 			}
 		}
 		return out
@@ -365,10 +367,10 @@ func checkReplicaSlack(t *testing.T, slack *slacktesting.Server, list []incident
 			ok = false
 			continue
 		}
-		if n := incidentMessages(slack.Messages(got[0].ID)); n != 1 {
+		if n := replicaIncidentMessages(slack.Messages(got[0].ID)); n != 1 {
 			var posts []time.Time
 			for _, c := range slack.Calls() {
-				if c.Method == "chat.postMessage" && c.Err == "" && c.Params.Get("channel") == got[0].ID && strings.Contains(c.Params.Get("blocks"), bot.ActionAck) {
+				if c.Method == "chat.postMessage" && c.Err == "" && c.Params.Get("channel") == got[0].ID && strings.Contains(c.Params.Get("blocks"), incidentActions) {
 					posts = append(posts, c.At)
 				}
 			}
@@ -387,6 +389,21 @@ func checkReplicaSlack(t *testing.T, slack *slacktesting.Server, list []incident
 		}
 	}
 	return repeated, ok
+}
+
+// incidentActions is the block ID of the incident message's buttons,
+// there whether it offers Acknowledge, Resolve or Reopen.
+const incidentActions = `"block_id":"incident_actions"`
+
+// replicaIncidentMessages counts the incident messages among msgs.
+func replicaIncidentMessages(msgs []slacktesting.Message) int {
+	n := 0
+	for _, m := range msgs {
+		if strings.Contains(m.Blocks, incidentActions) {
+			n++
+		}
+	}
+	return n
 }
 
 // checkReplicaPages: every incident's policy fired each of its two steps
