@@ -86,6 +86,9 @@ func (s *Service) Correct(ctx context.Context, id int64, entryID uint64, c Corre
 		if err := tx.UpdateIncident(inc); err != nil {
 			return err
 		}
+		if err := s.scheduleDraftRefresh(tx, inc, true, s.Now()); err != nil {
+			return err
+		}
 		out = &e
 		if !s.chat {
 			return nil

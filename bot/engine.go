@@ -415,6 +415,8 @@ func (e *Engine) handle(ctx context.Context, t Timer) error {
 		return e.s.checkSilenced(ctx, t, e.o.Now()) // silence_check.go
 	case TimerProfile:
 		return e.s.captureTimer(ctx, t, e.o.Now()) // profile.go
+	case TimerDraft:
+		return e.s.refreshDraft(ctx, t, e.o.Now()) // draft_refresh.go
 	}
 	e.o.Log.Warn("timer engine: dropping a timer of unknown kind", "timer", t.ID, "kind", t.Kind)
 	return e.s.store.Update(ctx, func(tx Tx) error { return tx.DeleteTimer(t.ID) })

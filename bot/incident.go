@@ -160,6 +160,9 @@ type Incident struct {
 	Cause       string       `json:"cause"`
 	Resolution  string       `json:"resolution,omitempty"`
 	ActionItems []ActionItem `json:"action_items"`
+	// Draft is set once the postmortem draft was posted into the chat: its
+	// refreshes follow the incident's changes (draft_refresh.go).
+	Draft *DraftPost `json:"draft,omitempty"`
 	// Alerts is the roster, in the order first seen. Stores keep it beside
 	// the incident (see Tx); it is nil where a store was asked for the
 	// header only.

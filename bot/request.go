@@ -39,12 +39,18 @@ func (s *Service) RequestOnce(ctx context.Context, eventID string, id int64, kin
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		fresh = true
-		if _, err := tx.IncidentHeader(id); err != nil {
+		inc, err := tx.IncidentHeader(id)
+		if err != nil {
 			return err
 		}
 		if eventID != "" {
 			var err error
 			if fresh, err = tx.MarkEvent(eventID, s.Now(), eventMemory); err != nil || !fresh {
+				return err
+			}
+		}
+		if kind == DeliveryPostmortem {
+			if err := markExported(tx, inc, s.Now()); err != nil {
 				return err
 			}
 		}

@@ -245,6 +245,9 @@ func (s *Service) record(tx Tx, inc *Incident, opened bool, entries []*TimelineE
 	if err := tx.Append(entries...); err != nil {
 		return err
 	}
+	if err := s.scheduleDraftRefresh(tx, inc, changesDraft(entries), now); err != nil {
+		return err
+	}
 	if s.chat {
 		for _, d := range announce(inc, opened, entries, now, s.zone) {
 			if err := tx.Enqueue(d); err != nil {
