@@ -18,7 +18,11 @@ func resultEntries(old ChatRecord, d Delivery, r ChatResult, now time.Time) []*T
 	}
 	var out []*TimelineEntry
 	if rec := r.Record; rec != nil && rec.Room != "" && rec.Room != old.Room {
-		out = append(out, entry(KindChannelCreated, now, ActorBot, "channel #%s created", rec.RoomName))
+		if old.Room == "" {
+			out = append(out, entry(KindChannelCreated, now, ActorBot, "channel #%s created", rec.RoomName))
+		} else {
+			out = append(out, entry(KindChannelCreated, now, ActorBot, "channel #%s created for the reopened incident: #%s was archived, and a bot cannot unarchive it", rec.RoomName, old.RoomName))
+		}
 	}
 	if len(r.Invited) > 0 {
 		out = append(out, entry(KindRespondersInvited, now, ActorBot, "responders invited: %s", strings.Join(r.Invited, ", ")))

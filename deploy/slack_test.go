@@ -31,7 +31,7 @@ var scopeOf = map[string]string{
 	"OpenViewContext":                  "", // views.open needs a trigger_id, no scope
 	"GetUsersInConversationContext":    "channels:read",
 	"SetPurposeOfConversationContext":  "channels:manage",
-	"UnArchiveConversationContext":     "channels:manage",
+	"DeleteFileContext":                "files:write", // the bot's own earlier draft uploads
 }
 
 type slackManifest struct {

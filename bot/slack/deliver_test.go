@@ -2,6 +2,7 @@ package slack_test
 
 import (
 	"context"
+	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -216,6 +217,78 @@ func TestPostmortemIsUploaded(t *testing.T) {
 	}
 	if got := e.entries(id, bot.KindPostmortemExported); len(got) != 1 {
 		t.Errorf("postmortem_exported entries: %q", got)
+	}
+}
+
+// TestPostmortemRefreshReplacesTheFile: the draft in the channel is one
+// file. A refresh (the domain's, after the incident changed) or a second
+// export uploads the draft as it is and deletes the earlier file; a
+// delete that fails for a moment is tried again without uploading twice,
+// and a file gone already counts as deleted.
+func TestPostmortemRefreshReplacesTheFile(t *testing.T) {
+	e := newEnv(t, nil)
+	e.start()
+	ctx := context.Background()
+	id := e.fire("HighErrorRate", "checkout", 1)
+	e.settle()
+	e.must(e.svc.Request(ctx, id, bot.DeliveryPostmortem, "", "<@U100>"))
+	e.settle()
+	_, err := e.svc.Apply(ctx, id, bot.Action{Op: bot.OpNote, Actor: "U100", Text: "rolled back deploy 4411"})
+	e.must(err)
+	e.settle()
+	e.must(e.store.Update(ctx, func(tx bot.Tx) error { // what the domain's draft timer enqueues
+		return tx.Enqueue(&bot.Delivery{IncidentID: id, Kind: bot.DeliveryPostmortem, Ref: bot.DraftRefreshRef, CreatedAt: e.clock.Now()})
+	}))
+	e.settle()
+	live := func() []slacktesting.File {
+		var out []slacktesting.File
+		for _, f := range e.slack.Files() {
+			if !f.Deleted {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	files := e.slack.Files()
+	if len(files) != 2 || !files[0].Deleted || files[1].Deleted {
+		t.Fatalf("after a refresh: files %+v, want the first deleted and the second live", files)
+	}
+	if f := files[1]; !strings.Contains(string(f.Content), "rolled back deploy 4411") || !strings.Contains(f.Comment, "replaces the earlier upload") {
+		t.Errorf("the refreshed draft: comment %q, content lacks the later note: %v", f.Comment, !strings.Contains(string(f.Content), "rolled back"))
+	}
+	if dels := e.slack.OK("files.delete"); len(dels) != 1 || dels[0].Params.Get("file") != files[0].ID {
+		t.Errorf("files.delete calls: %+v", dels)
+	}
+	for _, m := range e.slack.Messages(e.incident(id).ChannelID) {
+		if slices.Contains(m.Files, files[0].ID) {
+			t.Errorf("a message still shares the deleted file: %+v", m)
+		}
+	}
+
+	// Exported again while files.delete fails for a moment: one upload.
+	e.slack.Fail("files.delete", 1, slacktesting.Fault{Status: http.StatusInternalServerError, Error: "internal_error"})
+	e.must(e.svc.Request(ctx, id, bot.DeliveryPostmortem, "", "<@U200>"))
+	e.settle()
+	if n := len(e.slack.OK("files.completeUploadExternal")); n != 3 {
+		t.Errorf("%d uploads, want 3 (a retried delete uploads nothing)", n)
+	}
+	if l := live(); len(l) != 1 || l[0].ID != e.slack.Files()[2].ID {
+		t.Errorf("live files after the third upload: %+v", l)
+	}
+	// Someone deleted the draft by hand: the next refresh still goes on.
+	e.must(e.store.Update(ctx, func(tx bot.Tx) error {
+		return tx.Enqueue(&bot.Delivery{IncidentID: id, Kind: bot.DeliveryPostmortem, Ref: bot.DraftRefreshRef, CreatedAt: e.clock.Now()})
+	}))
+	e.slack.Fail("files.delete", 1, slacktesting.Fault{Error: "file_not_found"})
+	e.settle()
+	if l := live(); len(l) != 2 { // the third was not deleted by the fault; the fourth is live
+		t.Errorf("live files: %d, want 2", len(l))
+	}
+	if got := e.entries(id, bot.KindPostmortemExported); len(got) != 4 {
+		t.Errorf("postmortem_exported entries: %q", got)
+	}
+	if got := e.entries(id, bot.KindDeliveryFailed); len(got) != 0 {
+		t.Errorf("delivery_failed entries: %q", got)
 	}
 }
 

@@ -66,27 +66,60 @@ func TestLaterAlertBringsItsPeopleAndRunbook(t *testing.T) {
 	}
 }
 
-// TestReopenUnarchives: someone archived the channel of a resolved
-// incident; reopening it brings the channel back and refreshes it.
-func TestReopenUnarchives(t *testing.T) {
+// TestReopenMovesToANewChannel: someone archived the channel of a
+// resolved incident. Slack does not let a bot unarchive it (the fake
+// answers as Slack does), so reopening moves the incident to a new
+// channel, set up like the first, which links the archived one; the
+// headline points at the new one, commands from it find the incident, and
+// the timeline says why. The archived channel gets nothing.
+func TestReopenMovesToANewChannel(t *testing.T) {
 	e := newEnv(t, nil)
 	e.start()
+	ctx := context.Background()
 	id := e.fire("HighErrorRate", "checkout", 1)
 	e.settle()
-	_, err := e.svc.Apply(context.Background(), id, bot.Action{Op: bot.OpResolve, Actor: "U100"})
+	_, err := e.svc.Apply(ctx, id, bot.Action{Op: bot.OpResolve, Actor: "U100"})
 	e.must(err)
 	e.settle()
-	ch := e.incident(id).ChannelID
-	e.slack.Archive(ch)
-	_, err = e.svc.Apply(context.Background(), id, bot.Action{Op: bot.OpReopen, Actor: "U100"})
+	first := e.incident(id)
+	old, oldName := first.ChannelID, first.ChannelName
+	e.slack.Archive(old)
+	before := len(e.slack.Messages(old))
+	_, err = e.svc.Apply(ctx, id, bot.Action{Op: bot.OpReopen, Actor: "U100"})
 	e.must(err)
 	e.settle()
-	c, _ := e.slack.Channel(e.incident(id).ChannelName)
-	if c.Archived || len(e.slack.OK("conversations.unarchive")) != 1 {
-		t.Fatalf("after reopen: archived %v, %d unarchive calls", c.Archived, len(e.slack.OK("conversations.unarchive")))
+	now := e.incident(id)
+	if now.ChannelID == old || now.ChannelName != oldName+"-2" {
+		t.Fatalf("after reopen: channel %s %q, the archived one was %s %q", now.ChannelID, now.ChannelName, old, oldName)
 	}
-	msgs := e.slack.Messages(ch)
-	if !strings.Contains(msgs[0].Blocks, bot.ActionResolve) {
-		t.Errorf("the incident message was not refreshed to show the open incident's buttons: %s", msgs[0].Blocks)
+	if n := len(e.slack.OK("conversations.unarchive")); n != 0 {
+		t.Errorf("%d unarchive calls answered ok", n)
+	}
+	if n := len(e.slack.Messages(old)); n != before {
+		t.Errorf("the archived channel got %d messages", n-before)
+	}
+	ch, _ := e.slack.Channel(now.ChannelID)
+	msgs := e.slack.Messages(now.ChannelID)
+	if len(msgs) < 2 || !strings.Contains(msgs[0].Blocks, bot.ActionResolve) || !msgs[0].Pinned ||
+		!strings.Contains(msgs[1].Text, "<#"+old+">") || !strings.Contains(ch.Purpose, "incidentbot:") || len(ch.Members) < 2 {
+		t.Errorf("the new channel: purpose %q, members %v, messages %+v", ch.Purpose, ch.Members, msgs)
+	}
+	head := e.slack.Messages(e.announce)
+	if len(head) != 1 || !strings.Contains(head[0].Blocks, now.ChannelID) {
+		t.Errorf("the headline does not point at the new channel: %+v", head)
+	}
+	if inc, _, err := e.svc.IncidentByRoom(ctx, slack.Adapter, now.ChannelID); err != nil || inc.ID != id {
+		t.Errorf("the new channel's incident: %v, %v", inc, err)
+	}
+	want := "channel #" + now.ChannelName + " created for the reopened incident: #" + oldName + " was archived, and a bot cannot unarchive it"
+	if got := e.entries(id, bot.KindChannelCreated); len(got) != 2 || got[1] != want {
+		t.Errorf("channel_created entries: %q", got)
+	}
+	// Settled: another change refreshes the new channel, and moves nothing.
+	_, err = e.svc.Apply(ctx, id, bot.Action{Op: bot.OpSeverity, Actor: "U100", Severity: bot.SEV2})
+	e.must(err)
+	e.settle()
+	if got := e.incident(id); got.ChannelID != now.ChannelID || got.Chat.Moving {
+		t.Errorf("after a later change: channel %s, moving %v", got.ChannelID, got.Chat.Moving)
 	}
 }

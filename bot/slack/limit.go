@@ -45,8 +45,8 @@ func DefaultLimits() Limits {
 
 // tiers maps the methods the client calls to their Slack tier.
 var tiers = map[string]int{
-	"conversations.create": 2, "conversations.setTopic": 2, "conversations.setPurpose": 2, "conversations.unarchive": 2, "conversations.list": 2, "pins.add": 2,
-	"bookmarks.add": 2, "usergroups.users.update": 2, "conversations.invite": 3, "chat.update": 3, "conversations.history": 3,
+	"conversations.create": 2, "conversations.setTopic": 2, "conversations.setPurpose": 2, "conversations.list": 2, "pins.add": 2,
+	"bookmarks.add": 2, "usergroups.users.update": 2, "conversations.invite": 3, "chat.update": 3, "conversations.history": 3, "files.delete": 3,
 	"conversations.replies": 3, "files.getUploadURLExternal": 4, "files.completeUploadExternal": 4, "files.uploadV2": 4, "auth.test": 4, "users.info": 4, "views.open": 4, "conversations.members": 4,
 }
 

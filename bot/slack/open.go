@@ -38,26 +38,20 @@ func (c *Client) open(ctx context.Context, inc *incident, d bot.Delivery) (resul
 
 // refresh edits what shows the incident (message, headline, topic,
 // runbook progress) where it changed. A channel archived meanwhile has
-// nothing left to refresh.
+// nothing left to refresh, unless the incident is open again: then it
+// moves to a new channel.
 func (c *Client) refresh(ctx context.Context, inc *incident, d bot.Delivery) (result, error) {
 	if inc.ChannelID == "" {
 		return result{}, nil
 	}
+	if inc.Chat.Moving {
+		return c.setUpMoved(ctx, inc, d) // move.go
+	}
 	res, err := firstStep(ctx, inc, d, c.message, c.headline, c.topic, c.inviteLater, c.runbookNotes, c.matchedRunbooks, c.syncRunbooks)
 	if errorCode(err) == "is_archived" && inc.Open() {
-		// Reopened (or still open) with its channel archived: bring the
-		// channel back, then refresh it on the next call.
-		uerr := c.call(ctx, "conversations.unarchive", inc.ChannelID, func(ctx context.Context) error {
-			return c.api.UnArchiveConversationContext(ctx, inc.ChannelID)
-		})
-		if uerr == nil || errorCode(uerr) == "not_archived" {
-			c.log.Info("slack: unarchived the channel of an open incident", "incident", inc.ID)
-			return result{More: true}, nil
-		}
-		if !permanent(uerr) {
-			return result{}, uerr
-		}
-		err = uerr
+		// Reopened (or still open) with its channel archived, which a bot
+		// cannot unarchive: the incident moves to a new channel.
+		return c.moveChannel(ctx, inc, d) // move.go
 	}
 	if channelGone(err) {
 		c.log.Info("slack: not refreshing a gone channel", "incident", inc.ID, "err", err)
@@ -85,6 +79,7 @@ func state(inc *incident) *ChatState {
 	st := inc.Chat
 	st.Steps = slices.Clone(st.Steps)
 	st.Runbooks = slices.Clone(st.Runbooks)
+	st.OldDrafts = slices.Clone(st.OldDrafts)
 	return &st
 }
 

@@ -24,37 +24,6 @@ func (c *Client) post(ctx context.Context, inc *incident, d bot.Delivery) (resul
 	return result{}, err
 }
 
-// postmortem uploads the draft (d.Text, rendered by the worker) into the
-// channel as a Markdown file, with a comment saying what it is.
-func (c *Client) postmortem(ctx context.Context, inc *incident, d bot.Delivery) (result, error) {
-	if inc.ChannelID == "" {
-		return result{}, fmt.Errorf("%w: %s has no Slack channel", bot.ErrConflict, inc.Key())
-	}
-	if d.Text == "" {
-		return result{}, fmt.Errorf("%w: the postmortem draft is empty", bot.ErrInvalid)
-	}
-	name := strings.ToLower(inc.Key()) + "-postmortem.md"
-	comment := "Postmortem draft for " + inc.Key() + ", written from the timeline"
-	if d.Actor != "" {
-		comment += " for " + mention(d.Actor)
-	}
-	comment += ". Everything marked TODO is for the team to write."
-	if page := draftPage(c.o.PublicURL, inc.ID); page != "" {
-		comment += " The latest draft is always at " + link(page, "this link") + "."
-	}
-	err := c.call(ctx, "files.uploadV2", "", func(ctx context.Context) error {
-		_, err := c.api.UploadFileContext(ctx, slackgo.UploadFileParameters{
-			Filename: name, FileSize: len(d.Text), Content: d.Text, Title: inc.Key() + " postmortem draft",
-			Channel: inc.ChannelID, InitialComment: comment, SnippetType: "markdown",
-		})
-		return err
-	})
-	if err != nil {
-		return result{}, err
-	}
-	return result{File: name}, nil
-}
-
 // pin reads the message d.Ref (its ts) in the incident's channel for the
 // timeline, and pins it in Slack too (a :pushpin: reaction is a request
 // to pin).

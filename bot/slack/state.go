@@ -79,10 +79,21 @@ type ChatState struct {
 	// Steps names the one-time steps of opening that are done or were
 	// given up (inviting, the headline, the bookmark).
 	Steps []string `json:"steps,omitempty"`
+	// Draft is the file of the postmortem draft in the channel, uploaded
+	// by delivery DraftDelivery (so that a retried step does not upload
+	// it twice); OldDrafts are earlier uploads still to delete (draft.go).
+	Draft         string   `json:"draft_file,omitempty"`
+	DraftDelivery uint64   `json:"draft_delivery,omitempty"`
+	OldDrafts     []string `json:"old_drafts,omitempty"`
+	// MovedFrom are the incident's earlier channels, archived, oldest
+	// first; Moving is set while a new channel is being set up (move.go).
+	MovedFrom []string `json:"moved_from,omitempty"`
+	Moving    bool     `json:"moving,omitempty"`
 }
 
 func (c ChatState) isZero() bool {
-	return c.Topic == "" && c.MessageHash == "" && c.HeadlineHash == "" && len(c.Runbooks) == 0 && len(c.Invited) == 0 && len(c.Steps) == 0
+	return c.Topic == "" && c.MessageHash == "" && c.HeadlineHash == "" && len(c.Runbooks) == 0 && len(c.Invited) == 0 && len(c.Steps) == 0 &&
+		c.Draft == "" && c.DraftDelivery == 0 && len(c.OldDrafts) == 0 && len(c.MovedFrom) == 0 && !c.Moving
 }
 
 // Did reports whether the one-time step is done or given up.
@@ -142,6 +153,9 @@ type result struct {
 	MessageTS, HeadlineTS string
 	// State, when not nil, replaces the incident's ChatState.
 	State *ChatState
+	// Moved, when not nil, replaces the whole State: the incident moved
+	// to a new channel (move.go).
+	Moved *State
 	// The rest is bot.ChatResult's.
 	Invited      []string
 	Runbook      string
@@ -157,6 +171,9 @@ func (r result) chat(inc *incident) (bot.ChatResult, error) {
 	out := bot.ChatResult{More: r.More, Invited: r.Invited, Runbook: r.Runbook, RunbookSteps: r.RunbookSteps,
 		File: r.File, Pinned: r.Pinned, Warning: r.Warning}
 	st, changed := inc.State, false
+	if r.Moved != nil {
+		st, changed = *r.Moved, true
+	}
 	set := func(field *string, v string) {
 		if v != "" && *field != v {
 			*field, changed = v, true

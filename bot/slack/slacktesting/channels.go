@@ -42,6 +42,9 @@ type File struct {
 	Content         []byte
 	// Channel and Comment are set once the upload is completed into a channel.
 	Channel, Comment string
+	// Deleted is set by files.delete: Slack then shows the message that
+	// shared it with a tombstone, and the file is gone.
+	Deleted bool
 }
 
 // AddChannel creates a channel as someone else would (the announcement
@@ -164,6 +167,7 @@ func (s *Server) methods() map[string]method {
 		"conversations.members":        s.members,
 		"conversations.setPurpose":     s.setPurpose,
 		"conversations.unarchive":      s.unarchive,
+		"files.delete":                 s.deleteFile, // messages.go
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -219,6 +220,27 @@ func (s *Server) file(id string) *File {
 		}
 	}
 	return nil
+}
+
+// deleteFile answers files.delete for a file the bot uploaded (scope
+// files:write): the file is marked deleted and leaves the messages that
+// shared it. A second delete answers file_deleted, an unknown file
+// file_not_found, as Slack does.
+func (s *Server) deleteFile(p url.Values) (map[string]any, string) {
+	f := s.file(p.Get("file"))
+	switch {
+	case f == nil:
+		return nil, "file_not_found"
+	case f.Deleted:
+		return nil, "file_deleted"
+	}
+	f.Deleted = true
+	for _, c := range s.channels {
+		for i := range c.Messages {
+			c.Messages[i].Files = slices.DeleteFunc(c.Messages[i].Files, func(id string) bool { return id == f.ID })
+		}
+	}
+	return nil, ""
 }
 
 // completeUpload shares uploaded files into a channel, as a message

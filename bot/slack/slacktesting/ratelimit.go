@@ -37,7 +37,7 @@ var (
 
 var slackTiers = map[string]Rate{
 	"conversations.create": tier2, "conversations.setTopic": tier2, "pins.add": tier2, "bookmarks.add": tier2,
-	"conversations.archive": tier2, "conversations.list": tier2, "conversations.invite": tier3, "chat.update": tier3,
+	"conversations.archive": tier2, "conversations.list": tier2, "conversations.invite": tier3, "chat.update": tier3, "files.delete": tier3,
 	"conversations.history": tier3, "conversations.replies": tier3, "files.getUploadURLExternal": tier4,
 	"files.completeUploadExternal": tier4, "auth.test": tier4,
 }

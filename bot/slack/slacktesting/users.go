@@ -95,6 +95,12 @@ func (s *Server) setPurpose(p url.Values) (map[string]any, string) {
 	return map[string]any{"channel": c.json()}, ""
 }
 
+// unarchive answers conversations.unarchive as Slack answers a bot token,
+// the only kind this server serves: it cannot. Slack's method page says
+// "Bot tokens (xoxb-...) cannot currently be used to unarchive
+// conversations" (https://docs.slack.dev/reference/methods/conversations.unarchive),
+// and the answer seen is not_in_channel (archiving removed the bot, and a
+// bot cannot join an archived channel; slack-go issue #1066).
 func (s *Server) unarchive(p url.Values) (map[string]any, string) {
 	c := s.find(p.Get("channel"))
 	switch {
@@ -103,8 +109,7 @@ func (s *Server) unarchive(p url.Values) (map[string]any, string) {
 	case !c.Archived:
 		return nil, "not_archived"
 	}
-	c.Archived = false
-	return nil, ""
+	return nil, "not_in_channel"
 }
 
 // Archive archives a channel, as a person may.
