@@ -105,7 +105,7 @@ func TestDraftRefreshCoalesced(t *testing.T) {
 	// A correction long after: refreshed at once (the last upload is old).
 	now = now.Add(time.Hour)
 	tl, _ := s.Timeline(ctx, id)
-	if _, err := s.Correct(ctx, id, tl[len(tl)-1].ID, bot.Correction{Text: ptr("resolved, corrected"), By: "U2"}); err != nil {
+	if _, err := s.Correct(ctx, id, tl[len(tl)-1].ID, bot.Correction{Text: new("resolved, corrected"), By: "U2"}); err != nil {
 		t.Fatal(err)
 	}
 	eng.Tick(ctx)
@@ -117,5 +117,3 @@ func TestDraftRefreshCoalesced(t *testing.T) {
 		t.Errorf("incident's draft state: %+v", inc.Draft)
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
