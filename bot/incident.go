@@ -175,6 +175,10 @@ type Incident struct {
 	// (OnCall.TeamIndex), so that filtering by team reads no alerts.
 	Teams   []string `json:"teams,omitempty"`
 	TeamsOf string   `json:"teams_of,omitempty"`
+	// Filling is set while the first notification of a big group is
+	// written in slices: the incident is hidden until it is clear
+	// (fill.go).
+	Filling bool `json:"filling,omitempty"`
 	// TruncatedAlerts is how many alerts Alertmanager last left out of the
 	// group's notification (max_alerts).
 	TruncatedAlerts int `json:"truncated_alerts,omitempty"`

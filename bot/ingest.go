@@ -211,13 +211,13 @@ func (s *Service) ingest(ctx context.Context, n *Notification) (IngestResult, er
 		// parallel with other webhooks', and the writer checks that they
 		// are still current.
 		read := new(plan)
-		if err := s.store.View(ctx, func(tx Tx) error { return read.read(tx, in) }); err != nil {
+		if err := s.ingestStore.View(ctx, func(tx Tx) error { return read.read(tx, in) }); err != nil {
 			return IngestResult{}, err
 		}
 		return s.commit(ctx, in, read, now)
 	}
 	read := new(plan)
-	if err := s.store.View(ctx, func(tx Tx) error {
+	if err := s.ingestStore.View(ctx, func(tx Tx) error {
 		if len(in.alerts) <= readAhead {
 			return read.readGroup(tx, in) // enough to answer a repeat
 		}
@@ -246,8 +246,9 @@ const readAhead = 256
 // current; a nil read is done by the writer.
 func (s *Service) commit(ctx context.Context, in *incoming, read *plan, now time.Time) (IngestResult, error) {
 	var res IngestResult
-	err := s.store.Update(ctx, func(tx Tx) error {
-		res = IngestResult{}
+	var fm fillMarker
+	err := s.ingestStore.Update(ctx, func(tx Tx) error {
+		res, fm = IngestResult{}, fillMarker{}
 		p := read
 		ok := false
 		if p != nil {
@@ -266,21 +267,33 @@ func (s *Service) commit(ctx context.Context, in *incoming, read *plan, now time
 				return nil
 			}
 		}
-		return s.apply(tx, in, p, now, &res)
+		return s.apply(tx, in, p, now, &res, &fm)
 	})
-	return res, err
+	if err != nil || fm.id == 0 {
+		return res, err
+	}
+	return s.fill(ctx, in, fm, now) // fill.go
 }
 
 // apply applies in to the group, inside the writer. The header is read
 // again here, as people may have changed it since the plan was read; the
 // alerts cannot have changed, as p.current said.
-func (s *Service) apply(tx Tx, in *incoming, p *plan, now time.Time, res *IngestResult) error {
+func (s *Service) apply(tx Tx, in *incoming, p *plan, now time.Time, res *IngestResult, fm *fillMarker) error {
 	var latest *Incident
 	if p.latest != nil {
 		var err error
 		if latest, err = tx.IncidentHeader(p.latest.ID); err != nil {
 			return err
 		}
+	}
+	switch {
+	case latest != nil && latest.Filling: // fill.go
+		fm.id = latest.ID
+		return nil
+	case (latest == nil || !latest.Open()) && len(in.alerts) > fillSlice && newlyFiring(latest != nil, in, p, s.policy):
+		var err error
+		fm.id, fm.entries, err = s.startFill(tx, in, now)
+		return err
 	}
 	var err error
 	if latest != nil && latest.Open() {

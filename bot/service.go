@@ -20,9 +20,12 @@ type Service struct {
 	// peeker is store when it is a GroupPeeker (before the wrappers
 	// below, which only watch Updates).
 	peeker GroupPeeker
-	policy Policy
-	now    func() time.Time
-	log    *slog.Logger
+	// ingestStore is store without hidingStore: ingest alone sees the
+	// incidents still filling (fill.go).
+	ingestStore Store
+	policy      Policy
+	now         func() time.Time
+	log         *slog.Logger
 	// chat is true when a chat adapter delivers the outbox; without one,
 	// nothing is enqueued (an outbox nobody drains would only grow).
 	chat      bool
@@ -118,6 +121,7 @@ func NewService(store Store, o Options) *Service {
 		s.onTimers = o.OnTimers
 		s.store = timerWakingStore{Store: s.store, s: s} // escalate.go
 	}
+	s.ingestStore, s.store = s.store, hidingStore{s.store} // fill.go
 	return s
 }
 
@@ -233,7 +237,7 @@ func (s *Service) record(tx Tx, inc *Incident, opened bool, entries []*TimelineE
 		return err
 	}
 	entries = append(entries, more...)
-	if len(entries) == 0 {
+	if len(entries) == 0 && !opened { // a fill opens with its entries written already (fill.go)
 		return nil
 	}
 	for _, e := range entries {
