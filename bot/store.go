@@ -21,6 +21,8 @@ import (
 //   - Incident numbers are 1, 2, 3... in commit order, with no gap a user
 //     can see: an Update that fails or is cancelled gives its number back,
 //     which makes concurrent opens wait for each other (they are rare).
+//     (Ingest's fill, fill.go, takes a number for an incident it keeps
+//     hidden while a big group is written in slices.)
 //     Other IDs (timeline entries, deliveries, timers, pages...) are only
 //     unique and increasing per the method's doc; they may have gaps.
 //   - Duplicates are impossible by construction, not by luck: one event ID

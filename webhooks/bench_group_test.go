@@ -45,7 +45,9 @@ func bigGroup(start time.Time, n, bump, round int) []byte {
 // BenchmarkBigGroup measures one notification of a group of n alerts
 // through the whole router: "receiver" decodes and validates it and stores
 // nothing (the decode-only baseline); "repeat" sends the group's last
-// notification again to the real service on a bbolt file; "change" sends
+// notification again to the real service on a bbolt file; "open" sends
+// it as the first notification of a new group (an incident with n alerts
+// and n entries; above 2,000 alerts written in slices); "change" sends
 // it with one alert firing again (a new episode: an entry, a write).
 //
 //	go test ./webhooks -run '^$' -bench BigGroup -benchtime 5x
@@ -71,6 +73,17 @@ func BenchmarkBigGroup(b *testing.B) {
 					postWebhook(b, e.srv, body)
 				}
 			})
+			b.Run("open", func(b *testing.B) {
+				b.SetBytes(int64(len(body)))
+				round := 0
+				for b.Loop() {
+					b.StopTimer()
+					round++
+					fresh := newGroup(body, round)
+					b.StartTimer()
+					postWebhook(b, e.srv, fresh)
+				}
+			})
 			b.Run("change", func(b *testing.B) {
 				b.SetBytes(int64(len(body)))
 				round := 0
@@ -94,6 +107,19 @@ func BenchmarkBigGroup(b *testing.B) {
 //
 //	go test ./webhooks -run '^$' -bench SmallDuringBigMerge -benchtime 200x
 func BenchmarkSmallDuringBigMerge(b *testing.B) {
+	benchSmallDuringBig(b, func(start time.Time, n, round int) []byte { return bigGroup(start, n, round%n, round) })
+}
+
+// BenchmarkSmallDuringBigOpen is the same while the other goroutine keeps
+// opening new 100,000-alert groups: each a first notification, written
+// in slices of 2,000 alerts.
+//
+//	go test ./webhooks -run '^$' -bench SmallDuringBigOpen -benchtime 200x
+func BenchmarkSmallDuringBigOpen(b *testing.B) {
+	benchSmallDuringBig(b, func(start time.Time, n, round int) []byte { return newGroup(bigGroup(start, n, -1, 0), round) })
+}
+
+func benchSmallDuringBig(b *testing.B, next func(start time.Time, n, round int) []byte) {
 	e := newEnv(b, func(c *Config) { c.WebhookToken = "" })
 	start := e.now.Add(-time.Hour)
 	const n = 100000
@@ -106,7 +132,7 @@ func BenchmarkSmallDuringBigMerge(b *testing.B) {
 		defer close(bodies)
 		for round := 1; ; round++ {
 			select {
-			case bodies <- bigGroup(start, n, round%n, round):
+			case bodies <- next(start, n, round):
 			case <-stop:
 				return
 			}
@@ -140,7 +166,12 @@ func BenchmarkSmallDuringBigMerge(b *testing.B) {
 	b.ReportMetric(q(0.5), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 	b.ReportMetric(q(1), "max-ms")
-	b.ReportMetric(float64(big), "big-merged")
+	b.ReportMetric(float64(big), "big-sent")
+}
+
+// newGroup moves a bigGroup body to a new group of its own, number round.
+func newGroup(body []byte, round int) []byte {
+	return []byte(replaceLast(string(body), `KubePodNotReady\"}"`, `KubePodNotReady\", open=\"`+strconv.Itoa(round)+`\"}"`))
 }
 
 // smallGroup moves a bigGroup body to a group of its own.
