@@ -12,7 +12,7 @@ import (
 // slices of it (each slice its alerts, their digests and their timeline
 // entries, tens of milliseconds of the writer), so that the store's single
 // writer serves other webhooks between them.
-const fillSlice = 2000
+const fillSlice = 500
 
 // A fill is how the first notification of a big group opens its incident:
 //
