@@ -71,9 +71,11 @@ func (s *Server) override(ctx context.Context, c bot.OnCallCommand, actor string
 
 // mayOverride says whether actor may make an override for team putting
 // user on call. Under access.act: members only a member of one of the
-// team's schedules, the person put on call themselves, or an admin may
-// (an override decides who is woken up at night); under anyone, anyone.
-// An unknown team is left for AddOverride to name.
+// team's schedules or an admin may (an override decides whose phone rings
+// for the team's incidents, so an outsider may not even put themselves on
+// call: that would send the team's pages to them); under anyone, anyone.
+// A member may put anyone on call, a colleague from another team who
+// covers a shift included. An unknown team is left for AddOverride to name.
 func (s *Server) mayOverride(team, user, actor string) error {
 	a := s.cfg.Access
 	if a.Act == "" || a.Act == ActAnyone {
@@ -84,7 +86,7 @@ func (s *Server) mayOverride(team, user, actor string) error {
 		return nil
 	}
 	who := bot.PersonID(actor)
-	if who != "" && (who == user || slices.Contains(a.Admins, who)) {
+	if who != "" && slices.Contains(a.Admins, who) {
 		return nil
 	}
 	for _, r := range t.Schedules {
@@ -92,7 +94,7 @@ func (s *Server) mayOverride(team, user, actor string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("only members of %s's schedules, the person put on call and the admins may make its overrides (access.act: members)", team)
+	return fmt.Errorf("only members of %s's schedules and the admins may make its overrides (access.act: members)", team)
 }
 
 func teamList(oc *bot.OnCall) string {

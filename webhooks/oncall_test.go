@@ -338,14 +338,15 @@ func TestOverrideAccess(t *testing.T) {
 		return teams[0].Schedules[0].OnCall
 	}
 	// U0DAN is in search's schedule, not payments': he may not put
-	// U0MALLORY on call for payments, nor may U0MALLORY (not put on call).
-	for _, tc := range [][2]string{{"U0DAN", "override <@U0MALLORY> payments for 2h"}, {"U0MALLORY", "override <@U0BOB> payments for 2h"}} {
+	// U0MALLORY on call for payments, nor himself (the team's pages would
+	// go to an outsider), nor may U0MALLORY.
+	for _, tc := range [][2]string{{"U0DAN", "override <@U0MALLORY> payments for 2h"}, {"U0DAN", "override <@U0DAN> payments for 2h"}, {"U0MALLORY", "override <@U0BOB> payments for 2h"}, {"U0MALLORY", "override <@U0MALLORY> payments for 2h"}} {
 		if r := override(tc[0], tc[1]); r.ResponseType != Ephemeral || !strings.Contains(r.Text, "only members of payments's schedules") || onCall() != "U0ALICE" {
 			t.Errorf("%s: /oncall %s = %+v; on call %s, want a refusal and U0ALICE still on call", tc[0], tc[1], r, onCall())
 		}
 	}
 	for _, tc := range []struct{ user, text, want string }{
-		{"U0DAN", "override <@U0DAN> payments for 2h", "U0DAN"},           // himself
+		{"U0ALICE", "override <@U0DAN> payments for 2h", "U0DAN"},         // a member, for a colleague
 		{"U0CAROL", "override <@U0BOB> payments for 2h", "U0BOB"},         // a member of secondary
 		{"U0ADMIN", "override <@U0MALLORY> payments for 2h", "U0MALLORY"}, // an admin
 	} {
