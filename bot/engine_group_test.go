@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -109,5 +110,73 @@ func TestGroupWindowOff(t *testing.T) {
 	}
 	if n := h.slack.messages(); n != 3 {
 		t.Errorf("%d DMs, want 3", n)
+	}
+}
+
+// A grouped message that went out but reported an error (an SMTP timeout
+// after DATA) is retried; pages falling due meanwhile may go with the
+// retry, but the first message's ack link still acknowledges only the
+// incidents it listed.
+func TestRetriedGroupAckStaysWithItsMessage(t *testing.T) {
+	h := newOnCallHarness(t, EngineOptions{PublicURL: "https://bot.example.com"})
+	ctx := context.Background()
+	open := func(i int) int64 {
+		a := firing(fmt.Sprint("f", i), 0)
+		a.StartsAt = h.clock.Now().Add(-time.Minute)
+		res, err := h.svc.Ingest(ctx, &Notification{Receiver: "r", GroupKey: fmt.Sprint("g", i), Status: AlertFiring, Alerts: []Alert{a}})
+		if err != nil || !res.Opened {
+			t.Fatalf("ingest %d: %+v %v", i, res, err)
+		}
+		h.run()
+		h.clock.Advance(100 * time.Millisecond)
+		return res.Incident
+	}
+	open(0) // pages at once, opening the group window
+	var abc, de []int64
+	for i := 1; i <= 3; i++ {
+		abc = append(abc, open(i))
+	}
+	h.email.mu.Lock()
+	h.email.fail = []error{errors.New("smtp: timeout after DATA")}
+	h.email.mu.Unlock()
+	h.advance(5 * time.Second)
+	if len(h.email.tried) != 2 || len(h.email.tried[1].Also) != 2 || h.email.tried[1].AckURL == "" {
+		t.Fatalf("emails tried %d, want the second listing A, B, C with an ack link", len(h.email.tried))
+	}
+	first := h.email.tried[1]
+	for i := 4; i <= 5; i++ {
+		de = append(de, open(i))
+	}
+	for range 4 {
+		h.advance(5 * time.Second)
+	}
+	if len(h.email.sent) < 2 {
+		t.Fatalf("%d emails sent, want the retry too", len(h.email.sent))
+	}
+	// Every page went out.
+	for _, id := range append(abc, de...) {
+		for _, p := range h.pages(id) {
+			if p.Status != PageSent {
+				t.Errorf("INC-%d page %d via %s: %s, want sent", id, p.ID, p.Via, p.Status)
+			}
+		}
+	}
+	incs, _, err := h.svc.AckAllByToken(ctx, strings.TrimPrefix(first.AckURL, "https://bot.example.com/page/ack/"))
+	if err != nil || len(incs) != 3 {
+		t.Errorf("the failed email's link acknowledged %d incidents (%v), want A, B, C", len(incs), err)
+	}
+	for _, id := range de {
+		inc, err := h.svc.Incident(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inc.AcknowledgedAt != nil {
+			t.Errorf("INC-%d, not in the failed email, acknowledged by its link", id)
+		}
+	}
+	for _, id := range abc {
+		if inc, err := h.svc.Incident(ctx, id); err != nil || inc.AcknowledgedAt == nil {
+			t.Errorf("INC-%d, in the failed email, not acknowledged by its link (%v)", id, err)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -191,10 +192,44 @@ func (e *Engine) startPages(ctx context.Context, ts []Timer) (*PageMessage, []Ti
 		if len(items) == 0 {
 			return nil
 		}
+		// The message's ack (link token, DM button) names its first page
+		// and acknowledges that page's Group, so a page once attempted
+		// keeps its Group: tokens and buttons of its earlier messages
+		// are still valid and must not acknowledge incidents those did
+		// not list. A page never attempted leads when there is one;
+		// else the first keeps its Group and the message lists only it.
+		fresh := slices.IndexFunc(items, func(it PageItem) bool { return it.Page.Attempts == 1 })
+		if fresh < 0 { // all retries: one that led a group leads again
+			fresh = max(0, slices.IndexFunc(items, func(it PageItem) bool { return len(it.Page.Group) > 0 }))
+		}
+		if fresh > 0 {
+			it, st := items[fresh], started[fresh]
+			copy(items[1:fresh+1], items[:fresh])
+			copy(started[1:fresh+1], started[:fresh])
+			items[0], started[0] = it, st
+		}
+		if items[0].Page.Attempts > 1 {
+			group := items[0].Page.Group
+			keep := func(p Page) bool {
+				return slices.Contains(group, PageRef{Incident: p.IncidentID, Page: p.ID})
+			}
+			n := 1
+			for i := 1; i < len(items); i++ {
+				if keep(items[i].Page) {
+					items[n], started[n] = items[i], started[i]
+					n++
+				}
+			}
+			// The others stay pending, and come back when their
+			// timers (at the end of the lease) fall due.
+			items, started = items[:n], started[:n]
+		}
 		first := &items[0].Page
-		first.Group = nil
-		for _, it := range items[1:] {
-			first.Group = append(first.Group, PageRef{Incident: it.Page.IncidentID, Page: it.Page.ID})
+		if first.Attempts == 1 {
+			first.Group = nil
+			for _, it := range items[1:] {
+				first.Group = append(first.Group, PageRef{Incident: it.Page.IncidentID, Page: it.Page.ID})
+			}
 		}
 		for i := range items {
 			if err := tx.SavePage(&items[i].Page); err != nil {

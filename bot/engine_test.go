@@ -16,6 +16,8 @@ type fakePager struct {
 	via  string
 	mu   sync.Mutex
 	sent []PageMessage
+	// tried has every message Send was called with, failed or not.
+	tried []PageMessage
 	// fail is returned by the next len(fail) sends, in order.
 	fail []error
 	// gate, when set, holds every send until it is closed; entered hears
@@ -33,6 +35,7 @@ func (p *fakePager) Send(_ context.Context, m PageMessage) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.tried = append(p.tried, m)
 	if len(p.fail) > 0 {
 		err := p.fail[0]
 		p.fail = p.fail[1:]
