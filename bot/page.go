@@ -47,8 +47,12 @@ type Timer struct {
 	Fails int `json:"fails,omitempty"`
 	// Held marks a page timer that waited for a group window already
 	// (EngineOptions.GroupWindow); it does not wait for another.
-	Held      bool      `json:"held,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
+	Held bool `json:"held,omitempty"`
+	// QuietSince is, for a silence check, when Alertmanager first
+	// answered that none of the group's alerts fires; a later answer
+	// with a firing alert clears it.
+	QuietSince *time.Time `json:"quiet_since,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
 }
 
 // EscalationRun is one team's policy running for one incident, or a page

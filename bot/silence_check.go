@@ -11,9 +11,13 @@ import (
 // included: alerts that stop firing while silenced never reach the bot,
 // and the incident would stay open for ever. So while a silence runs, and
 // once more when it ends or is expired, a durable timer asks Alertmanager
-// which of the group's alerts still fire; when none does, the incident's
-// firing alerts are taken as resolved and the usual rules (resolve unless
-// the policy keeps the incident open) apply.
+// which of the group's alerts still fire; when none does twice, at least
+// silenceQuietConfirm apart, the incident's alerts that fired when
+// Alertmanager was asked are taken as resolved and the usual rules
+// (resolve unless the policy keeps the incident open) apply. One empty
+// answer is not enough: Alertmanager keeps no alerts on disk, so a peer
+// that just restarted answers none until Prometheus sends them again
+// (about a minute later).
 
 // TimerSilenceCheck asks Alertmanager whether the alerts of a silenced
 // incident still fire. Ref is the silence it watches.
@@ -25,6 +29,9 @@ const TimerSilenceCheck TimerKind = "silence_check"
 const (
 	silenceCheckEvery = 5 * time.Minute
 	silenceCheckGrace = 30 * time.Second
+	// silenceQuietConfirm is how long after a first empty answer a second
+	// one is asked for before the group counts as quiet.
+	silenceQuietConfirm = 2 * time.Minute
 )
 
 // nextSilenceCheck is when the check of sil runs next after now.
@@ -63,6 +70,12 @@ func (s *Service) checkSilenced(ctx context.Context, t Timer, now time.Time) err
 			sil = x
 		}
 	}
+	asked := make(map[string]time.Time) // the firing alerts when asked
+	for _, a := range inc.Alerts {
+		if a.Status == AlertFiring {
+			asked[a.Fingerprint] = a.StartsAt
+		}
+	}
 	firing, err := s.silencer.Firing(ctx, sil.Alertmanager, inc.ExternalURL, ms, inc.Receiver)
 	if err != nil {
 		t.N++
@@ -73,12 +86,22 @@ func (s *Service) checkSilenced(ctx context.Context, t Timer, now time.Time) err
 		t.Due = now.Add(min(silenceBackoffMin<<(t.N-1), silenceCheckEvery))
 		return s.store.Update(ctx, func(tx Tx) error { return tx.SaveTimer(&t) })
 	}
+	if len(firing) == 0 && (t.QuietSince == nil || now.Sub(*t.QuietSince) < silenceQuietConfirm) {
+		// The first empty answer: ask again once a restarted peer has
+		// heard from Prometheus before taking it for quiet.
+		if t.QuietSince == nil {
+			t.QuietSince = &now
+		}
+		t.N, t.Due = 0, t.QuietSince.Add(silenceQuietConfirm)
+		return s.store.Update(ctx, func(tx Tx) error { return tx.SaveTimer(&t) })
+	}
+	t.QuietSince = nil
 	if len(firing) == 0 {
 		why := "while silence " + sil.ID + " runs"
 		if !sil.Active(now) {
 			why = "after silence " + sil.ID + " ended"
 		}
-		if _, err := s.quiet(ctx, inc.ID, now, orElse(sil.Alertmanager, "Alertmanager"), why); err != nil {
+		if _, err := s.quiet(ctx, inc.ID, asked, now, orElse(sil.Alertmanager, "Alertmanager"), why); err != nil {
 			return err
 		}
 		return done()
@@ -91,10 +114,12 @@ func (s *Service) checkSilenced(ctx context.Context, t Timer, now time.Time) err
 }
 
 // quiet records that Alertmanager (peer) holds no firing alert of incident
-// id's group any more, marks its firing alerts resolved at now, and
-// applies the auto-resolve rules. Nothing changes when the incident was
-// resolved or its alerts resolved meanwhile.
-func (s *Service) quiet(ctx context.Context, id int64, now time.Time, peer, why string) (*Incident, error) {
+// id's group any more, marks the alerts that fired when it was asked
+// (asked: fingerprint to start) resolved at now if they still fire the
+// same episode, and applies the auto-resolve rules. An alert a
+// notification added or restarted meanwhile stays firing; nothing changes
+// when the incident was resolved or its alerts resolved meanwhile.
+func (s *Service) quiet(ctx context.Context, id int64, asked map[string]time.Time, now time.Time, peer, why string) (*Incident, error) {
 	return s.updateTx(ctx, id, func(tx Tx, inc *Incident) ([]*TimelineEntry, error) {
 		if !inc.Open() || inc.Roster.Firing == 0 {
 			return nil, nil
@@ -106,7 +131,7 @@ func (s *Service) quiet(ctx context.Context, id int64, now time.Time, peer, why 
 		var alerts []Alert
 		var digests []Digest
 		for _, a := range full.Alerts {
-			if a.Status != AlertFiring {
+			if start, ok := asked[a.Fingerprint]; !ok || a.Status != AlertFiring || !a.StartsAt.Equal(start) {
 				continue
 			}
 			old := a

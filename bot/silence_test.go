@@ -24,6 +24,7 @@ type fakeSilencer struct {
 	mu       sync.Mutex // Firing runs on the engine
 	firing   []string
 	checks   []string
+	onFiring func() // runs in Firing, outside any transaction
 }
 
 func (f *fakeSilencer) Silence(_ context.Context, fallback string, s bot.Silence) (string, string, error) {
@@ -51,7 +52,14 @@ func (f *fakeSilencer) Firing(_ context.Context, peer, fallback string, ms []bot
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.checks = append(f.checks, fmt.Sprintf("%s %v %s", peer, ms, receiver))
-	return f.firing, nil
+	firing, hook := f.firing, f.onFiring
+	f.onFiring = nil
+	f.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	f.mu.Lock()
+	return firing, nil
 }
 
 // answer sets what Firing answers from now on.
@@ -331,42 +339,76 @@ func TestResolvingExpiresSilencesThroughTheEngine(t *testing.T) {
 	}
 }
 
-// TestSilencedGroupCheckedUntilQuiet silences a group whose alerts keep
-// firing: every silenceCheckEvery the engine asks Alertmanager, and once
-// Alertmanager holds none of the group's alerts, the incident's alerts
-// are taken as resolved and the incident resolves, with an entry by the
-// bot saying why.
-func TestSilencedGroupCheckedUntilQuiet(t *testing.T) {
-	ctx := context.Background()
-	svc, fs, _, now := newSilenceService(t)
-	id := mustIngest(t, svc, notification(leakAlert("pg-1", 0, -1))).Incident
-	fs.answer([]string{"fp-pg-1"})
-	if _, _, err := svc.Silence(ctx, id, bot.SilenceOrder{Actor: "<@U1>", For: 2 * time.Hour}); err != nil {
+// silenceCheck returns the stored silence-check timer of incident id, or
+// nil when there is none.
+func silenceCheck(t *testing.T, st bot.Store, id int64) *bot.Timer {
+	t.Helper()
+	var found *bot.Timer
+	err := st.View(context.Background(), func(tx bot.Tx) error {
+		tms, err := tx.DueTimers(t0.Add(1000*time.Hour), 1000)
+		for i := range tms {
+			if tms[i].Kind == bot.TimerSilenceCheck && tms[i].IncidentID == id {
+				found = &tms[i]
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// silencedEngine silences incident id's group with Firing answering
+// firing, runs an engine on a clock of its own, and returns a step that
+// sets Firing's answer, moves the clock by d and waits until the check
+// that fell due has committed its outcome: wantChecks Firing calls and
+// the timer moved past the clock, or gone.
+func silencedEngine(t *testing.T, svc *bot.Service, fs *fakeSilencer, st bot.Store, id int64, now time.Time, firing []string) func(d time.Duration, firing []string, wantChecks int) {
+	t.Helper()
+	fs.answer(firing)
+	if _, _, err := svc.Silence(context.Background(), id, bot.SilenceOrder{Actor: "<@U1>", For: 2 * time.Hour}); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	clock := *now
+	clock := now
 	runEngine(t, svc, func() time.Time { mu.Lock(); defer mu.Unlock(); return clock })
-	advance := func(d time.Duration, firing []string, wantChecks int) {
+	return func(d time.Duration, firing []string, wantChecks int) {
 		t.Helper()
 		fs.answer(firing)
 		mu.Lock()
 		clock = clock.Add(d)
+		at := clock
 		mu.Unlock()
 		deadline := time.Now().Add(5 * time.Second)
-		for len(fs.checked()) < wantChecks {
+		for {
+			tm := silenceCheck(t, st, id)
+			if len(fs.checked()) >= wantChecks && (tm == nil || tm.Due.After(at)) {
+				break
+			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%d checks after 5s, want %d", len(fs.checked()), wantChecks)
+				t.Fatalf("after 5s: %d checks (want %d), timer %+v", len(fs.checked()), wantChecks, tm)
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	time.Sleep(50 * time.Millisecond)
-	if c := fs.checked(); len(c) != 0 {
-		t.Fatalf("checked before the first interval: %v", c)
+}
+
+// TestSilencedGroupCheckedUntilQuiet silences a group whose alerts keep
+// firing: every silenceCheckEvery the engine asks Alertmanager, and once
+// Alertmanager holds none of the group's alerts, twice 2 minutes apart,
+// the incident's alerts are taken as resolved and the incident resolves,
+// with an entry by the bot saying why.
+func TestSilencedGroupCheckedUntilQuiet(t *testing.T) {
+	ctx := context.Background()
+	svc, fs, sf, now := newSilenceService(t)
+	id := mustIngest(t, svc, notification(leakAlert("pg-1", 0, -1))).Incident
+	advance := silencedEngine(t, svc, fs, sf, id, *now, []string{"fp-pg-1"})
+	// The check is due one interval on: an engine at now cannot run it.
+	if tm := silenceCheck(t, sf, id); tm == nil || !tm.Due.Equal(now.Add(5*time.Minute)) || len(fs.checked()) != 0 {
+		t.Fatalf("before the first interval: timer %+v, checks %v", tm, fs.checked())
 	}
 	advance(5*time.Minute, []string{"fp-pg-1"}, 1)
-	time.Sleep(50 * time.Millisecond) // the check's outcome is committed
 	if c := fs.checked(); c[0] != `http://am-2:9093 [alertname="MemoryLeak" service="payment-gateway"] incidentbot` {
 		t.Errorf("asked %q: want the peer that took the silence, the group's matchers and receiver", c[0])
 	}
@@ -374,14 +416,16 @@ func TestSilencedGroupCheckedUntilQuiet(t *testing.T) {
 		t.Fatal("resolved while Alertmanager still held a firing alert")
 	}
 	advance(5*time.Minute, nil, 2)
-	var inc *bot.Incident
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if inc, _ = svc.Incident(ctx, id); !inc.Open() || time.Now().After(deadline) {
-			break
-		}
+	if inc, _ := svc.Incident(ctx, id); !inc.Open() || inc.Alerts[0].Status != bot.AlertFiring {
+		t.Fatal("resolved on one empty answer: a restarted Alertmanager answers none until Prometheus resends")
 	}
+	if tm := silenceCheck(t, sf, id); tm == nil || !tm.Due.Equal(now.Add(12*time.Minute)) {
+		t.Fatalf("after the first empty answer: timer %+v, want the next check 2 minutes on", tm)
+	}
+	advance(2*time.Minute, nil, 3)
+	inc, _ := svc.Incident(ctx, id)
 	if inc.Open() || inc.Roster.Firing != 0 || inc.Alerts[0].Status != bot.AlertResolved {
-		t.Fatalf("after a quiet check: status %s, roster %+v, alert %s; want resolved", inc.Status, inc.Roster, inc.Alerts[0].Status)
+		t.Fatalf("after two quiet checks: status %s, roster %+v, alert %s; want resolved", inc.Status, inc.Roster, inc.Alerts[0].Status)
 	}
 	found := false
 	for _, e := range timelineOf(t, svc, id) {
@@ -389,5 +433,55 @@ func TestSilencedGroupCheckedUntilQuiet(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no entry by the bot saying Alertmanager reported the group quiet: %+v", timelineOf(t, svc, id))
+	}
+}
+
+// TestSilenceCheckEmptyAnswerThenFiringKeepsIncident is an Alertmanager
+// restarting while the group is silenced: one check gets no alerts, the
+// next (Prometheus has resent them) gets them back. The incident stays
+// open with its alert firing, and a later empty answer starts the count
+// again.
+func TestSilenceCheckEmptyAnswerThenFiringKeepsIncident(t *testing.T) {
+	ctx := context.Background()
+	svc, fs, sf, now := newSilenceService(t)
+	id := mustIngest(t, svc, notification(leakAlert("pg-1", 0, -1))).Incident
+	advance := silencedEngine(t, svc, fs, sf, id, *now, []string{"fp-pg-1"})
+	advance(5*time.Minute, nil, 1)
+	advance(2*time.Minute, []string{"fp-pg-1"}, 2)
+	if tm := silenceCheck(t, sf, id); tm == nil || tm.QuietSince != nil {
+		t.Fatalf("a firing answer must reset the quiet count: timer %+v", tm)
+	}
+	advance(5*time.Minute, nil, 3)
+	inc, _ := svc.Incident(ctx, id)
+	if !inc.Open() || inc.Roster.Firing != 1 || inc.Alerts[0].Status != bot.AlertFiring {
+		t.Fatalf("status %s, roster %+v, alert %s: one empty answer after a firing one resolved the group", inc.Status, inc.Roster, inc.Alerts[0].Status)
+	}
+}
+
+// TestSilenceCheckResolvesOnlyWhatWasAsked: a notification adds an alert
+// while Alertmanager is being asked; the quiet answer covers only the
+// alerts that fired when the bot asked, so the new one stays firing and
+// the incident open.
+func TestSilenceCheckResolvesOnlyWhatWasAsked(t *testing.T) {
+	ctx := context.Background()
+	svc, fs, sf, now := newSilenceService(t)
+	id := mustIngest(t, svc, notification(leakAlert("pg-1", 0, -1))).Incident
+	advance := silencedEngine(t, svc, fs, sf, id, *now, []string{"fp-pg-1"})
+	advance(5*time.Minute, nil, 1)
+	fs.mu.Lock()
+	fs.onFiring = func() {
+		if _, err := svc.Ingest(ctx, notification(leakAlert("pg-1", 0, -1), leakAlert("pg-2", 12, -1))); err != nil {
+			t.Error(err)
+		}
+	}
+	fs.mu.Unlock()
+	advance(2*time.Minute, nil, 2)
+	inc, _ := svc.Incident(ctx, id)
+	status := map[string]bot.AlertStatus{}
+	for _, a := range inc.Alerts {
+		status[a.Labels["instance"]] = a.Status
+	}
+	if !inc.Open() || inc.Roster.Firing != 1 || status["pg-1"] != bot.AlertResolved || status["pg-2"] != bot.AlertFiring {
+		t.Fatalf("status %s, roster %+v, alerts %v: want pg-1 resolved, pg-2 (added while asking) firing, incident open", inc.Status, inc.Roster, status)
 	}
 }
