@@ -107,6 +107,10 @@ type Alert struct {
 	StartsAt     time.Time         `json:"starts_at"`
 	EndsAt       *time.Time        `json:"ends_at"`
 	GeneratorURL string            `json:"generator_url,omitempty"`
+	// ResolvedByBot marks an alert the bot took as resolved because
+	// Alertmanager held it no more while its group was silenced: a firing
+	// copy of the same episode arriving later fires it again.
+	ResolvedByBot bool `json:"resolved_by_bot,omitempty"`
 }
 
 // Name is the alert's alertname label, or "alert" when it has none.

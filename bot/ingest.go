@@ -423,7 +423,7 @@ func (s *Service) newFromNotification(n *Notification, now time.Time) *Incident 
 // newlyFiring reports whether in carries a firing alert that may open an
 // incident and that the group's latest incident (if it has one) has not
 // already seen firing with the same start (a repeat after a manual resolve
-// is not new). Only changed alerts can be: the others are stored as they
+// is not new; after the bot took the alert for resolved, it is). Only changed alerts can be: the others are stored as they
 // come.
 func newlyFiring(hasLatest bool, in *incoming, p *plan, pol Policy) bool {
 	for _, i := range p.changed {
@@ -435,7 +435,7 @@ func newlyFiring(hasLatest bool, in *incoming, p *plan, pol Policy) bool {
 			return true
 		}
 		old, ok := p.olds[a.Fingerprint]
-		if !ok || old.StartsAt.Before(a.StartsAt) {
+		if !ok || old.StartsAt.Before(a.StartsAt) || (old.Status == AlertResolved && old.ResolvedByBot && old.StartsAt.Equal(a.StartsAt)) {
 			return true
 		}
 	}
@@ -487,6 +487,12 @@ func merge(r *Roster, in *incoming, which []int, olds map[string]Alert) merged {
 			r.change(&old, &a)
 			m.keep(a, d)
 			m.entries = append(m.entries, alertEntries(a, "")[1:]...)
+		case old.Status == AlertResolved && old.ResolvedByBot && a.Status == AlertFiring:
+			// The bot took it for resolved (a silenced group Alertmanager
+			// held no alert of): it fires after all.
+			r.change(&old, &a)
+			m.keep(a, d)
+			m.entries = append(m.entries, alertEntries(a, " again")...)
 		default:
 			// Same episode: a late firing copy of a resolved alert, or new
 			// labels or annotations. Keep the latest labels and annotations

@@ -135,7 +135,7 @@ func (s *Service) quiet(ctx context.Context, id int64, asked map[string]time.Tim
 				continue
 			}
 			old := a
-			a.Status, a.EndsAt = AlertResolved, &now
+			a.Status, a.EndsAt, a.ResolvedByBot = AlertResolved, &now, true
 			inc.Roster.change(&old, &a)
 			alerts, digests = append(alerts, a), append(digests, AlertDigest(&a))
 		}
@@ -143,6 +143,12 @@ func (s *Service) quiet(ctx context.Context, id int64, asked map[string]time.Tim
 			return nil, nil
 		}
 		if err := tx.PutAlerts(id, alerts, digests); err != nil {
+			return nil, err
+		}
+		// The alerts changed without a notification: the next one is
+		// applied even when it repeats the last (the alerts fire after
+		// all), and a plan read before this is stale (Rev changes).
+		if err := tx.SetGroupDigest(inc.Receiver, inc.GroupKey, Digest{}, inc.Open()); err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
 		out := []*TimelineEntry{entry(KindAlertResolved, now, ActorBot,

@@ -484,4 +484,45 @@ func TestSilenceCheckResolvesOnlyWhatWasAsked(t *testing.T) {
 	if !inc.Open() || inc.Roster.Firing != 1 || status["pg-1"] != bot.AlertResolved || status["pg-2"] != bot.AlertFiring {
 		t.Fatalf("status %s, roster %+v, alerts %v: want pg-1 resolved, pg-2 (added while asking) firing, incident open", inc.Status, inc.Roster, status)
 	}
+
+	// Alertmanager sends pg-1 again, same episode: the bot's own
+	// resolution gives way, and the repeat of the last notification is
+	// applied.
+	mustIngest(t, svc, notification(leakAlert("pg-1", 0, -1), leakAlert("pg-2", 12, -1)))
+	inc, _ = svc.Incident(ctx, id)
+	if inc.Roster.Firing != 2 {
+		t.Fatalf("roster %+v after pg-1 fired again: want both firing", inc.Roster)
+	}
+}
+
+// TestSilenceCheckResolvedAlertFiresAgain: the bot took the group for
+// quiet and resolved the incident; when Alertmanager notifies the same
+// episode firing after all, it opens an incident instead of being dropped
+// as a late copy of a resolved alert.
+func TestSilenceCheckResolvedAlertFiresAgain(t *testing.T) {
+	ctx := context.Background()
+	svc, fs, sf, now := newSilenceService(t)
+	id := mustIngest(t, svc, notification(leakAlert("pg-1", 0, -1))).Incident
+	advance := silencedEngine(t, svc, fs, sf, id, *now, []string{"fp-pg-1"})
+	advance(5*time.Minute, nil, 1)
+	advance(2*time.Minute, nil, 2)
+	if inc, _ := svc.Incident(ctx, id); inc.Open() {
+		t.Fatalf("still open after two quiet answers: %+v", inc.Roster)
+	}
+	res := mustIngest(t, svc, notification(leakAlert("pg-1", 0, -1)))
+	if !res.Opened || res.Incident == id {
+		t.Fatalf("ingest after the bot's resolution: %+v; want a new incident", res)
+	}
+	inc, _ := svc.Incident(ctx, res.Incident)
+	if !inc.Open() || inc.Roster.Firing != 1 || inc.Alerts[0].Status != bot.AlertFiring {
+		t.Fatalf("new incident: status %s, roster %+v", inc.Status, inc.Roster)
+	}
+	// A manual resolve keeps its meaning: the same episode firing again is
+	// a late copy.
+	if _, err := svc.Apply(ctx, res.Incident, bot.Action{Op: bot.OpResolve, Actor: "<@U1>"}); err != nil {
+		t.Fatal(err)
+	}
+	if again := mustIngest(t, svc, notification(leakAlert("pg-1", 0, -1))); again.Opened {
+		t.Errorf("a repeat after a manual resolve opened %+v", again)
+	}
 }

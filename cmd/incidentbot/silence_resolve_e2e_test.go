@@ -12,8 +12,8 @@ import (
 // TestSilencedGroupResolvesWhenAlertmanagerSaysSo silences a group in the
 // real Alertmanager, resolves its alert there while silenced (Alertmanager
 // then sends the bot nothing), and unsilences: the bot asks Alertmanager,
-// finds no alert of the group firing, says so on the timeline and
-// resolves the incident by the usual rule.
+// finds no alert of the group firing, twice 2 minutes apart, says so on
+// the timeline and resolves the incident by the usual rule.
 func TestSilencedGroupResolvesWhenAlertmanagerSaysSo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real Alertmanager")
@@ -70,7 +70,8 @@ func TestSilencedGroupResolvesWhenAlertmanagerSaysSo(t *testing.T) {
 	}
 
 	commandReply(t, b.URL, "U0BOB", channel, "unsilence")
-	waitFor(t, 30*time.Second, "the incident resolved after the check", func() bool {
+	// The group counts as quiet after two empty answers 2 minutes apart.
+	waitFor(t, 3*time.Minute, "the incident resolved after the checks", func() bool {
 		b.getJSON(t, "/api/v1/incidents/1", "", &inc)
 		return inc.Status == "resolved"
 	})
