@@ -2,13 +2,11 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 
 	"github.com/incidentbot/incidentbot/bot"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Group commit: concurrent Updates of one replica share transactions, so
@@ -181,8 +179,7 @@ func (s *Store) runBatch(batch []*request) {
 // writes are gone with the rollback, which is what an error from fn
 // means); when the commit's outcome is unknown (the connection broke
 // during COMMIT) every request gets ErrUnavailable, since running them
-// again could apply them twice. When the server refused the last round
-// trip (a write sent with COMMIT failed), the rollback is certain. Requests left unanswered run alone;
+// again could apply them twice. Requests left unanswered run alone;
 // conflict reports that every one is, and that the batch only lost a race.
 func (s *Store) together(live []*request) (conflict bool) {
 	ctx := context.Background()
@@ -205,16 +202,11 @@ func (s *Store) together(live []*request) (conflict bool) {
 		}
 	}
 	err = c.finish(ctx, true)
-	var refused *pgconn.PgError
 	switch {
 	case err == nil:
 		for _, r := range live {
 			r.answer(nil)
 		}
-	case errors.As(err, &refused) && !retryable(err):
-		// The server answered (a deferred write broke a constraint or
-		// timed out): the batch is rolled back for sure, and its
-		// requests run alone, where the culprit meets its error.
 	case !retryable(err):
 		for _, r := range live {
 			r.answer(unavailable(ctx, err))
