@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/incidentbot/incidentbot/bot"
-	"github.com/incidentbot/incidentbot/store/postgres"
 )
 
 // TestLease: of two replicas one leads; the other takes over when the
@@ -15,16 +14,7 @@ import (
 // the server (as when its process dies or the network drops it), the old
 // leader learns it lost the lease.
 func TestLease(t *testing.T) {
-	a := open(t)
-	var schema string
-	if err := a.Pool().QueryRow(context.Background(), "SELECT current_schema()").Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
-	b, err := postgres.Open(context.Background(), testURL(t), postgres.Options{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	a, b := twoReplicas(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
@@ -97,16 +87,7 @@ func TestLease(t *testing.T) {
 // need not wait for its next poll; a store in another schema of the same
 // database does not wake it, nor does a transaction that rolls back.
 func TestLeaderWokenByOtherReplica(t *testing.T) {
-	a := open(t)
-	var schema string
-	if err := a.Pool().QueryRow(context.Background(), "SELECT current_schema()").Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
-	b, err := postgres.Open(context.Background(), testURL(t), postgres.Options{Schema: schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	a, b := twoReplicas(t)
 	other := open(t)
 	woken := make(chan struct{}, 16)
 	a.OnWake(func() {

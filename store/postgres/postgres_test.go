@@ -81,19 +81,27 @@ func (r *replicas) PeekGroup(ctx context.Context, receiver, groupKey string) (bo
 	return r.pick().PeekGroup(ctx, receiver, groupKey)
 }
 
+// twoReplicas opens a store in a schema of its own and a second one on the
+// same schema, as two replicas of one deployment would be.
+func twoReplicas(t *testing.T) (a, b *postgres.Store) {
+	t.Helper()
+	a = open(t)
+	var schema string
+	if err := a.Pool().QueryRow(context.Background(), "SELECT current_schema()").Scan(&schema); err != nil {
+		t.Fatal(err)
+	}
+	b, err := postgres.Open(context.Background(), testURL(t), postgres.Options{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return a, b
+}
+
 func TestConformanceTwoReplicas(t *testing.T) {
 	testURL(t)
 	storetest.Run(t, func(t *testing.T) bot.Store {
-		a := open(t)
-		var schema string
-		if err := a.Pool().QueryRow(context.Background(), "SELECT current_schema()").Scan(&schema); err != nil {
-			t.Fatal(err)
-		}
-		b, err := postgres.Open(context.Background(), testURL(t), postgres.Options{Schema: schema})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { b.Close() })
+		a, b := twoReplicas(t)
 		return &replicas{s: [2]*postgres.Store{a, b}}
 	})
 }
